@@ -1,0 +1,51 @@
+package baseline
+
+import (
+	"fmt"
+	"runtime"
+)
+
+// Config is what the baseline package reads from the config file: where the
+// baseline lives, how to walk, and the rules.
+type Config struct {
+	Baseline FilesConfig  `toml:"baseline"`
+	Scan     ScanConfig   `toml:"scan"`
+	Rules    []RuleConfig `toml:"rule"`
+}
+
+// FilesConfig locates the signed baseline and the key that verifies it.
+// Both paths are inside the root being checked.
+type FilesConfig struct {
+	Path      string `toml:"path"`
+	PublicKey string `toml:"public_key"`
+}
+
+// ScanConfig tunes the walker.
+type ScanConfig struct {
+	// Workers bounds the stat and hash pool; 0 means one per CPU core.
+	Workers int `toml:"workers"`
+	// CrossFilesystems lets the walk descend into other mounted filesystems.
+	CrossFilesystems bool `toml:"cross_filesystems"`
+}
+
+// Validate checks the section and compiles its rules.
+func (c *Config) Validate() (*Rules, error) {
+	if c.Baseline.Path == "" {
+		return nil, fmt.Errorf("baseline.path is empty")
+	}
+	if c.Scan.Workers < 0 {
+		return nil, fmt.Errorf("scan.workers is %d: want 0 (one per core) or more", c.Scan.Workers)
+	}
+	if len(c.Rules) == 0 {
+		return nil, fmt.Errorf("no [[rule]] tables: nothing is in scope")
+	}
+	return CompileRules(c.Rules)
+}
+
+// WorkerCount is the size of the walker's pool.
+func (c *ScanConfig) WorkerCount() int {
+	if c.Workers > 0 {
+		return c.Workers
+	}
+	return runtime.NumCPU()
+}

@@ -1,0 +1,66 @@
+package baseline
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// WriteManifest encodes and signs a manifest into path atomically: a reader
+// sees the old file or the new one, never a part.
+func WriteManifest(path string, h Header, entries []Entry, key ed25519.PrivateKey) (*Manifest, error) {
+	var buf bytes.Buffer
+	digest, err := Encode(&buf, h, entries, key)
+	if err != nil {
+		return nil, fmt.Errorf("encode manifest %s: %w", path, err)
+	}
+	if err := WriteFileAtomic(path, buf.Bytes(), 0o644); err != nil {
+		return nil, err
+	}
+	h.Counts = CountEntries(entries)
+	return &Manifest{Header: h, Entries: entries, Digest: digest, Verified: true}, nil
+}
+
+// ReadManifest reads and decodes the manifest at path; see Decode for pub.
+// Every error names the file.
+func ReadManifest(path string, pub ed25519.PublicKey) (*Manifest, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read manifest: %w", err)
+	}
+	m, err := Decode(data, pub)
+	if err != nil {
+		return nil, fmt.Errorf("manifest %s: %w", path, err)
+	}
+	return m, nil
+}
+
+// WriteFileAtomic writes data to a temporary file beside path, syncs it and
+// renames it over path.
+func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Chmod(perm)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}

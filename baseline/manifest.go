@@ -1,0 +1,483 @@
+package baseline
+
+import (
+	"bytes"
+	"compress/flate"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"strings"
+)
+
+// FormatVersion is the manifest format this driftd writes and reads.
+const FormatVersion = 1
+
+// magic opens every manifest. Like PNG's, its first byte is not ASCII and
+// it ends in a newline, so text-mode mangling is caught at once.
+var magic = []byte("\x89DRIFTD\n")
+
+// Errors a manifest can fail with; each is wrapped with the file and detail.
+var (
+	ErrNotManifest = errors.New("baseline: not a driftd manifest")
+	ErrTruncated   = errors.New("baseline: manifest is truncated")
+	ErrCorrupt     = errors.New("baseline: manifest is corrupt")
+	ErrNewerFormat = errors.New("baseline: manifest format is newer than this driftd reads")
+	ErrUnsigned    = errors.New("baseline: manifest is not signed")
+	ErrSignature   = errors.New("baseline: manifest signature does not verify")
+	ErrWrongKey    = errors.New("baseline: manifest is signed by another key")
+)
+
+// Header describes a manifest. It is stored as JSON so that `driftd show`
+// and other tools can read it without knowing the entry encoding.
+type Header struct {
+	Format        int               `json:"format"`
+	DriftdVersion string            `json:"driftd_version"`
+	Hash          string            `json:"hash"`
+	Created       int64             `json:"created"` // Unix seconds; SOURCE_DATE_EPOCH when set
+	Labels        map[string]string `json:"labels,omitempty"`
+	RulesDigest   string            `json:"rules_digest"`
+	KeyID         string            `json:"key_id"`
+	Counts        Counts            `json:"counts"`
+	// Packages lists the package managers inventoried at bake time; a later
+	// format fills the packages section the payload reserves for them.
+	Packages    []string `json:"packages"`
+	Compression string   `json:"compression"`
+	PayloadSize int64    `json:"payload_size"` // uncompressed
+}
+
+// Counts summarises the entries.
+type Counts struct {
+	Entries int   `json:"entries"`
+	Files   int   `json:"files"`
+	Dirs    int   `json:"dirs"`
+	Bytes   int64 `json:"bytes"`  // total size of regular files
+	Errors  int   `json:"errors"` // entries that could not be read in full
+}
+
+// Manifest is a decoded baseline.
+type Manifest struct {
+	Header  Header
+	Entries []Entry // sorted by path bytes, unique
+	// Digest is the SHA-256 of everything before the signature.
+	Digest [32]byte
+	// Verified is true when the signature checked out against a public key.
+	Verified bool
+}
+
+// ID is the baseline id: a short hex of the digest that ties a host to the
+// image it came from in every metric and event.
+func (m *Manifest) ID() string { return hex.EncodeToString(m.Digest[:6]) }
+
+// CountEntries fills the counts for a sorted entry list.
+func CountEntries(entries []Entry) Counts {
+	c := Counts{Entries: len(entries)}
+	for i := range entries {
+		e := &entries[i]
+		switch e.Type {
+		case TypeRegular:
+			c.Files++
+			c.Bytes += e.Size
+		case TypeDir:
+			c.Dirs++
+		}
+		if e.Err != "" {
+			c.Errors++
+		}
+	}
+	return c
+}
+
+// Encode writes a signed manifest: magic, format version, header, the
+// compressed entries, then the ed25519 signature of the SHA-256 of all that.
+// The same header and entries always give the same bytes.
+func Encode(w io.Writer, h Header, entries []Entry, key ed25519.PrivateKey) (digest [32]byte, err error) {
+	var payload bytes.Buffer
+	encodeEntries(&payload, entries)
+	h.Format = FormatVersion
+	h.Hash = "sha256"
+	h.Compression = "deflate"
+	h.PayloadSize = int64(payload.Len())
+	h.Counts = CountEntries(entries)
+	h.KeyID = KeyID(key.Public().(ed25519.PublicKey))
+	if h.Packages == nil {
+		h.Packages = []string{}
+	}
+	hj, err := json.Marshal(h)
+	if err != nil {
+		return digest, fmt.Errorf("encode header: %w", err)
+	}
+
+	var out bytes.Buffer
+	out.Write(magic)
+	binary.Write(&out, binary.BigEndian, uint16(FormatVersion))
+	binary.Write(&out, binary.BigEndian, uint32(len(hj)))
+	out.Write(hj)
+	var z bytes.Buffer
+	zw, _ := flate.NewWriter(&z, flate.DefaultCompression)
+	zw.Write(payload.Bytes())
+	zw.Close()
+	binary.Write(&out, binary.BigEndian, uint64(z.Len()))
+	out.Write(z.Bytes())
+
+	digest = sha256.Sum256(out.Bytes())
+	out.Write(ed25519.Sign(key, digest[:]))
+	if _, err := w.Write(out.Bytes()); err != nil {
+		return digest, err
+	}
+	return digest, nil
+}
+
+// envelope is a manifest split into its parts, before the payload is read.
+type envelope struct {
+	header  Header
+	zdata   []byte
+	digest  [32]byte
+	sig     []byte // nil when unsigned
+	version uint16
+}
+
+func splitEnvelope(data []byte) (*envelope, error) {
+	if len(data) < len(magic) || !bytes.Equal(data[:len(magic)], magic) {
+		if len(data) < len(magic) && bytes.HasPrefix(magic, data) {
+			return nil, fmt.Errorf("%w: %d bytes", ErrTruncated, len(data))
+		}
+		return nil, ErrNotManifest
+	}
+	r := data[len(magic):]
+	if len(r) < 2 {
+		return nil, fmt.Errorf("%w: no format version", ErrTruncated)
+	}
+	env := &envelope{version: binary.BigEndian.Uint16(r)}
+	if env.version > FormatVersion {
+		return nil, fmt.Errorf("%w: format %d, this driftd reads up to %d; upgrade driftd", ErrNewerFormat, env.version, FormatVersion)
+	}
+	if env.version == 0 {
+		return nil, fmt.Errorf("%w: format version 0", ErrCorrupt)
+	}
+	r = r[2:]
+	if len(r) < 4 {
+		return nil, fmt.Errorf("%w: no header", ErrTruncated)
+	}
+	hlen := binary.BigEndian.Uint32(r)
+	r = r[4:]
+	if uint64(len(r)) < uint64(hlen) {
+		return nil, fmt.Errorf("%w: header wants %d bytes, %d left", ErrTruncated, hlen, len(r))
+	}
+	dec := json.NewDecoder(bytes.NewReader(r[:hlen]))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&env.header); err != nil {
+		return nil, fmt.Errorf("%w: header: %v", ErrCorrupt, err)
+	}
+	if env.header.Format != int(env.version) {
+		return nil, fmt.Errorf("%w: header says format %d, envelope %d", ErrCorrupt, env.header.Format, env.version)
+	}
+	r = r[hlen:]
+	if len(r) < 8 {
+		return nil, fmt.Errorf("%w: no payload", ErrTruncated)
+	}
+	zlen := binary.BigEndian.Uint64(r)
+	r = r[8:]
+	if uint64(len(r)) < zlen {
+		return nil, fmt.Errorf("%w: payload wants %d bytes, %d left", ErrTruncated, zlen, len(r))
+	}
+	env.zdata = r[:zlen]
+	r = r[zlen:]
+	signed := len(data) - len(r)
+	env.digest = sha256.Sum256(data[:signed])
+	switch {
+	case len(r) == 0:
+		// unsigned: sig stays nil
+	case len(r) < ed25519.SignatureSize:
+		return nil, fmt.Errorf("%w: signature has %d of %d bytes", ErrTruncated, len(r), ed25519.SignatureSize)
+	case len(r) > ed25519.SignatureSize:
+		return nil, fmt.Errorf("%w: %d bytes after the signature", ErrCorrupt, len(r)-ed25519.SignatureSize)
+	default:
+		env.sig = r
+	}
+	return env, nil
+}
+
+// Decode reads a manifest. With a public key, the signature is checked
+// before anything else of the payload is read, and a manifest that does not
+// verify is refused. With a nil key the manifest is read unverified (for
+// `show`, `diff`, and the loudly named lab flag) and Verified stays false.
+func Decode(data []byte, pub ed25519.PublicKey) (*Manifest, error) {
+	env, err := splitEnvelope(data)
+	if err != nil {
+		return nil, err
+	}
+	m := &Manifest{Header: env.header, Digest: env.digest}
+	if pub != nil {
+		if env.sig == nil {
+			return nil, ErrUnsigned
+		}
+		if got, want := env.header.KeyID, KeyID(pub); got != want {
+			return nil, fmt.Errorf("%w: manifest names key %s, the public key is %s", ErrWrongKey, got, want)
+		}
+		if !ed25519.Verify(pub, env.digest[:], env.sig) {
+			return nil, ErrSignature
+		}
+		m.Verified = true
+	}
+	if env.header.Compression != "deflate" {
+		return nil, fmt.Errorf("%w: unknown compression %q", ErrCorrupt, env.header.Compression)
+	}
+	if env.header.PayloadSize < 0 || env.header.PayloadSize > math.MaxInt32 {
+		return nil, fmt.Errorf("%w: payload size %d", ErrCorrupt, env.header.PayloadSize)
+	}
+	payload := make([]byte, 0, min(env.header.PayloadSize, int64(len(env.zdata))*64))
+	buf := bytes.NewBuffer(payload)
+	zr := flate.NewReader(bytes.NewReader(env.zdata))
+	n, err := io.Copy(buf, io.LimitReader(zr, env.header.PayloadSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("%w: payload: %v", ErrCorrupt, err)
+	}
+	if n != env.header.PayloadSize {
+		return nil, fmt.Errorf("%w: payload is %d bytes, header says %d", ErrCorrupt, n, env.header.PayloadSize)
+	}
+	entries, err := decodeEntries(buf.Bytes(), env.header.Counts.Entries)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	m.Entries = entries
+	if CountEntries(entries) != env.header.Counts {
+		return nil, fmt.Errorf("%w: counts in header do not match the entries", ErrCorrupt)
+	}
+	return m, nil
+}
+
+// The entry encoding. Entries are sorted, so each path is stored as the
+// length it shares with the previous one plus the rest; times and inodes are
+// stored as deltas, which makes an image's entries (installed together, in
+// sequence) small before compression and smaller after.
+const (
+	flagErr    = 1 << 0
+	flagXattrs = 1 << 1
+)
+
+func encodeEntries(b *bytes.Buffer, entries []Entry) {
+	var prev Entry
+	var tmp [binary.MaxVarintLen64]byte
+	uv := func(v uint64) { b.Write(binary.AppendUvarint(tmp[:0], v)) }
+	sv := func(v int64) { b.Write(binary.AppendVarint(tmp[:0], v)) }
+	str := func(s string) { uv(uint64(len(s))); b.WriteString(s) }
+	for i := range entries {
+		e := &entries[i]
+		shared := commonPrefix(prev.Path, e.Path)
+		uv(uint64(shared))
+		str(e.Path[shared:])
+		b.WriteByte(byte(e.Type))
+		var flags byte
+		if e.Err != "" {
+			flags |= flagErr
+		}
+		if len(e.Xattrs) > 0 {
+			flags |= flagXattrs
+		}
+		b.WriteByte(flags)
+		uv(uint64(e.Mode))
+		uv(uint64(e.UID))
+		uv(uint64(e.GID))
+		uv(uint64(e.Size))
+		sv(e.Mtime - prev.Mtime)
+		sv(e.Ctime - e.Mtime)
+		sv(int64(e.Inode - prev.Inode))
+		uv(e.Nlink)
+		switch e.Type {
+		case TypeRegular:
+			if e.Err == "" {
+				b.Write(e.Digest[:])
+			}
+		case TypeSymlink:
+			str(e.Target)
+		case TypeCharDevice, TypeBlockDevice:
+			uv(e.Rdev)
+		}
+		if flags&flagXattrs != 0 {
+			uv(uint64(len(e.Xattrs)))
+			for _, x := range e.Xattrs {
+				str(x.Name)
+				b.Write(x.Digest[:])
+			}
+		}
+		if flags&flagErr != 0 {
+			str(e.Err)
+		}
+		prev = *e
+	}
+	uv(0) // packages: none yet; the section is reserved for the inventory
+}
+
+func commonPrefix(a, b string) int {
+	n := min(len(a), len(b))
+	for i := 0; i < n; i++ {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return n
+}
+
+// reader decodes the payload, remembering the first error.
+type reader struct {
+	data []byte
+	err  error
+}
+
+func (r *reader) fail(format string, args ...any) {
+	if r.err == nil {
+		r.err = fmt.Errorf(format, args...)
+	}
+}
+
+func (r *reader) uvarint() uint64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(r.data)
+	if n <= 0 {
+		r.fail("bad varint")
+		return 0
+	}
+	r.data = r.data[n:]
+	return v
+}
+
+func (r *reader) varint() int64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(r.data)
+	if n <= 0 {
+		r.fail("bad varint")
+		return 0
+	}
+	r.data = r.data[n:]
+	return v
+}
+
+func (r *reader) bytes(n uint64) []byte {
+	if r.err != nil {
+		return nil
+	}
+	if n > uint64(len(r.data)) {
+		r.fail("field of %d bytes, %d left", n, len(r.data))
+		return nil
+	}
+	b := r.data[:n]
+	r.data = r.data[n:]
+	return b
+}
+
+func (r *reader) str() string { return string(r.bytes(r.uvarint())) }
+
+func (r *reader) byte() byte {
+	b := r.bytes(1)
+	if b == nil {
+		return 0
+	}
+	return b[0]
+}
+
+func (r *reader) u32() uint32 {
+	v := r.uvarint()
+	if v > math.MaxUint32 {
+		r.fail("value %d out of range", v)
+	}
+	return uint32(v)
+}
+
+func decodeEntries(data []byte, count int) ([]Entry, error) {
+	// Each entry takes at least 12 bytes, which bounds what a forged count
+	// can make us allocate.
+	if count < 0 || count > len(data)/12+1 {
+		return nil, fmt.Errorf("entry count %d does not fit %d bytes", count, len(data))
+	}
+	r := &reader{data: data}
+	entries := make([]Entry, count)
+	var prev Entry
+	for i := range entries {
+		e := &entries[i]
+		shared := r.uvarint()
+		if shared > uint64(len(prev.Path)) {
+			r.fail("entry %d: shares %d bytes of a %d-byte path", i, shared, len(prev.Path))
+		}
+		if r.err != nil {
+			break
+		}
+		e.Path = prev.Path[:shared] + r.str()
+		e.Type = Type(r.byte())
+		flags := r.byte()
+		e.Mode = r.u32()
+		e.UID = r.u32()
+		e.GID = r.u32()
+		e.Size = int64(r.uvarint())
+		e.Mtime = prev.Mtime + r.varint()
+		e.Ctime = e.Mtime + r.varint()
+		e.Inode = prev.Inode + uint64(r.varint())
+		e.Nlink = r.uvarint()
+		switch e.Type {
+		case TypeRegular:
+			if flags&flagErr == 0 {
+				copy(e.Digest[:], r.bytes(32))
+			}
+		case TypeSymlink:
+			e.Target = r.str()
+		case TypeCharDevice, TypeBlockDevice:
+			e.Rdev = r.uvarint()
+		case TypeDir, TypeFIFO, TypeSocket:
+		case 0:
+			if flags&flagErr == 0 {
+				r.fail("entry %d: no type and no error", i)
+			}
+		default:
+			r.fail("entry %d: unknown type %d", i, e.Type)
+		}
+		if flags&flagXattrs != 0 {
+			n := r.uvarint()
+			if n == 0 || n > uint64(len(r.data))/33 {
+				r.fail("entry %d: %d xattrs", i, n)
+			}
+			for j := uint64(0); j < n && r.err == nil; j++ {
+				var x Xattr
+				x.Name = r.str()
+				copy(x.Digest[:], r.bytes(32))
+				e.Xattrs = append(e.Xattrs, x)
+			}
+		}
+		if flags&flagErr != 0 {
+			if e.Err = r.str(); e.Err == "" && r.err == nil {
+				r.fail("entry %d: empty error", i)
+			}
+		}
+		if flags&^(flagErr|flagXattrs) != 0 {
+			r.fail("entry %d: unknown flags %#x", i, flags)
+		}
+		if e.Mode&^0o7777 != 0 {
+			r.fail("entry %d: mode %#o", i, e.Mode)
+		}
+		if !strings.HasPrefix(e.Path, "/") || (i > 0 && e.Path <= prev.Path) {
+			r.fail("entry %d: path %q out of order", i, e.Path)
+		}
+		if r.err != nil {
+			break
+		}
+		prev = *e
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	if packages := r.uvarint(); r.err != nil || packages != 0 {
+		return nil, fmt.Errorf("packages section: want none in format %d", FormatVersion)
+	}
+	if len(r.data) != 0 {
+		return nil, fmt.Errorf("%d bytes after the last section", len(r.data))
+	}
+	return entries, nil
+}

@@ -1,0 +1,348 @@
+package baseline
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"strings"
+)
+
+// Attr is a set of entry attributes that a rule compares.
+type Attr uint16
+
+// The attributes an entry carries. Type is always compared: a path that
+// changed type has changed whatever a rule says.
+const (
+	AttrType Attr = 1 << iota
+	AttrMode
+	AttrUID
+	AttrGID
+	AttrSize
+	AttrMtime
+	AttrCtime
+	AttrInode
+	AttrNlink
+	AttrContent
+	AttrTarget
+	AttrDev
+	AttrXattrs
+)
+
+// attrNames is in report order: a finding lists its changes in this order.
+var attrNames = []struct {
+	attr Attr
+	name string
+}{
+	{AttrType, "type"}, {AttrContent, "content"}, {AttrTarget, "target"},
+	{AttrMode, "mode"}, {AttrUID, "uid"}, {AttrGID, "gid"}, {AttrSize, "size"},
+	{AttrMtime, "mtime"}, {AttrCtime, "ctime"}, {AttrInode, "inode"},
+	{AttrNlink, "nlink"}, {AttrDev, "dev"}, {AttrXattrs, "xattrs"},
+}
+
+// DefaultAttrs is what a rule compares unless it says otherwise: everything
+// recorded except inode and ctime, which change on any restore or rename.
+const DefaultAttrs = AttrType | AttrMode | AttrUID | AttrGID | AttrSize | AttrMtime |
+	AttrNlink | AttrContent | AttrTarget | AttrDev | AttrXattrs
+
+// ImageDiffAttrs is what `driftd diff` compares between two images: what a
+// rebuild of the same content would not change.
+const ImageDiffAttrs = AttrType | AttrMode | AttrUID | AttrGID | AttrSize |
+	AttrContent | AttrTarget | AttrDev | AttrXattrs
+
+// Names returns the attribute names in a, in report order.
+func (a Attr) Names() []string {
+	var names []string
+	for _, n := range attrNames {
+		if a&n.attr != 0 {
+			names = append(names, n.name)
+		}
+	}
+	return names
+}
+
+// ParseAttrs reads a rule's attribute list. A list of plain names replaces
+// the default set; a list where every item starts with + or - adjusts it
+// ("+inode", "-mtime").
+func ParseAttrs(list []string) (Attr, error) {
+	if list == nil {
+		return DefaultAttrs, nil
+	}
+	relative := 0
+	for _, s := range list {
+		if strings.HasPrefix(s, "+") || strings.HasPrefix(s, "-") {
+			relative++
+		}
+	}
+	if relative != 0 && relative != len(list) {
+		return 0, fmt.Errorf("attributes %q mix +/- adjustments with plain names", list)
+	}
+	set := AttrType
+	if relative > 0 {
+		set = DefaultAttrs
+	}
+	for _, s := range list {
+		op, name := byte(0), s
+		if relative > 0 {
+			op, name = s[0], s[1:]
+		}
+		a, ok := attrByName(name)
+		if !ok {
+			return 0, fmt.Errorf("unknown attribute %q (known: %s)", name, strings.Join(Attr(0xffff).Names(), ", "))
+		}
+		if op == '-' {
+			if a == AttrType {
+				return 0, fmt.Errorf("attribute type cannot be removed")
+			}
+			set &^= a
+		} else {
+			set |= a
+		}
+	}
+	return set, nil
+}
+
+func attrByName(name string) (Attr, bool) {
+	for _, n := range attrNames {
+		if n.name == name {
+			return n.attr, true
+		}
+	}
+	return 0, false
+}
+
+// Severity orders how bad a finding is.
+type Severity uint8
+
+// Severities from least to most urgent.
+const (
+	SeverityInfo Severity = iota
+	SeverityLow
+	SeverityMedium
+	SeverityHigh
+	SeverityCritical
+)
+
+var severityNames = []string{"info", "low", "medium", "high", "critical"}
+
+func (s Severity) String() string { return severityNames[s] }
+
+// ParseSeverity reads a severity name.
+func ParseSeverity(s string) (Severity, error) {
+	for i, n := range severityNames {
+		if n == s {
+			return Severity(i), nil
+		}
+	}
+	return 0, fmt.Errorf("unknown severity %q (known: %s)", s, strings.Join(severityNames, ", "))
+}
+
+// RuleConfig is one [[rule]] table of the config file.
+type RuleConfig struct {
+	Paths      []string `toml:"paths"`
+	Ignore     bool     `toml:"ignore"`
+	Category   string   `toml:"category"`
+	Severity   string   `toml:"severity"`
+	Attributes []string `toml:"attributes"`
+}
+
+// Rule is a compiled rule: what a matching path is, and what to compare.
+type Rule struct {
+	Pattern  string // the pattern that matched, as written
+	Ignore   bool
+	Category string
+	Severity Severity
+	Attrs    Attr
+	index    int // position in the rule set; later rules win
+}
+
+// Rules is an ordered rule set. For each path the last matching rule wins,
+// so a general rule comes first and its exceptions after it.
+type Rules struct {
+	rules    []Rule
+	patterns []pattern // parallel to rules
+	digest   string
+}
+
+// NoRule is returned for a path that no rule matches: such a path is out of
+// scope, as if ignored.
+var NoRule = Rule{Pattern: "", Ignore: true, index: -1}
+
+// CompileRules checks and compiles rule tables. Each pattern of a table
+// becomes its own rule, in order.
+func CompileRules(tables []RuleConfig) (*Rules, error) {
+	rs := &Rules{}
+	h := sha256.New()
+	for i, t := range tables {
+		if len(t.Paths) == 0 {
+			return nil, fmt.Errorf("rule %d: paths is empty", i+1)
+		}
+		var sev Severity
+		var attrs Attr
+		if !t.Ignore {
+			if t.Category == "" {
+				return nil, fmt.Errorf("rule %d (%s): category is empty", i+1, t.Paths[0])
+			}
+			var err error
+			if sev, err = ParseSeverity(t.Severity); err != nil {
+				return nil, fmt.Errorf("rule %d (%s): %w", i+1, t.Paths[0], err)
+			}
+			if attrs, err = ParseAttrs(t.Attributes); err != nil {
+				return nil, fmt.Errorf("rule %d (%s): %w", i+1, t.Paths[0], err)
+			}
+		}
+		for _, p := range t.Paths {
+			pat, err := compilePattern(p)
+			if err != nil {
+				return nil, fmt.Errorf("rule %d: %w", i+1, err)
+			}
+			r := Rule{Pattern: p, Ignore: t.Ignore, Category: t.Category, Severity: sev, Attrs: attrs, index: len(rs.rules)}
+			rs.rules = append(rs.rules, r)
+			rs.patterns = append(rs.patterns, pat)
+			fmt.Fprintf(h, "%q %t %q %d ", p, r.Ignore, r.Category, r.Severity)
+			binary.Write(h, binary.BigEndian, uint16(r.Attrs))
+		}
+	}
+	rs.digest = hex.EncodeToString(h.Sum(nil))
+	return rs, nil
+}
+
+// Digest identifies the rule set; the manifest records it so that a check
+// with other rules can say so.
+func (rs *Rules) Digest() string { return rs.digest }
+
+// Match returns the rule that governs path: the last one that matches.
+func (rs *Rules) Match(path string) Rule {
+	for i := len(rs.patterns) - 1; i >= 0; i-- {
+		if rs.patterns[i].match(path) {
+			return rs.rules[i]
+		}
+	}
+	return NoRule
+}
+
+// CanPrune reports whether the walk may skip everything below dir, given the
+// rule that governs dir: true when that rule ignores it and no later rule
+// could match anything beneath it.
+func (rs *Rules) CanPrune(dir string, r Rule) bool {
+	if !r.Ignore {
+		return false
+	}
+	for i := r.index + 1; i < len(rs.patterns); i++ {
+		if rs.patterns[i].mayMatchBelow(dir) {
+			return false
+		}
+	}
+	return true
+}
+
+// pattern is a compiled path glob: * matches within one path segment, **
+// across segments, ? one byte that is not a slash. A pattern ending in /**
+// also matches the directory it names.
+type pattern struct {
+	glob   string
+	prefix string // the literal part before the first wildcard
+	self   string // for "dir/**": "dir", which the pattern also matches
+	exact  bool   // no wildcard at all
+}
+
+func compilePattern(p string) (pattern, error) {
+	if !strings.HasPrefix(p, "/") {
+		return pattern{}, fmt.Errorf("pattern %q is not an absolute path", p)
+	}
+	if strings.Contains(p, "***") {
+		return pattern{}, fmt.Errorf("pattern %q has ***: use ** to match across directories", p)
+	}
+	pat := pattern{glob: p}
+	i := strings.IndexAny(p, "*?")
+	if i < 0 {
+		pat.prefix, pat.exact = p, true
+	} else {
+		pat.prefix = p[:i]
+	}
+	if strings.HasSuffix(p, "/**") {
+		pat.self = p[:len(p)-3]
+		if pat.self == "" {
+			pat.self = "/"
+		}
+	}
+	return pat, nil
+}
+
+func (p *pattern) match(path string) bool {
+	if p.exact {
+		return path == p.glob
+	}
+	if p.self != "" && p.matchSelf(path) {
+		return true
+	}
+	if !strings.HasPrefix(path, p.prefix) {
+		return false
+	}
+	return globMatch(p.glob[len(p.prefix):], path[len(p.prefix):])
+}
+
+// matchSelf reports whether path is the directory a "dir/**" pattern names.
+func (p *pattern) matchSelf(path string) bool {
+	if len(p.self) <= len(p.prefix) {
+		return path == p.self // the wildcards are all in the trailing /**
+	}
+	return strings.HasPrefix(path, p.prefix) && globMatch(p.self[len(p.prefix):], path[len(p.prefix):])
+}
+
+// mayMatchBelow reports whether the pattern could match some path under dir.
+// It may answer true where no such path exists; it never answers false where
+// one does.
+func (p *pattern) mayMatchBelow(dir string) bool {
+	below := dir + "/"
+	if dir == "/" {
+		below = "/"
+	}
+	if p.exact {
+		return strings.HasPrefix(p.glob, below)
+	}
+	// Either the literal prefix lies inside dir, or dir lies inside the
+	// prefix's reach (the wildcard part may extend below dir).
+	return strings.HasPrefix(p.prefix, below) || strings.HasPrefix(below, p.prefix)
+}
+
+// globMatch matches name against a glob of *, ** and ?. "/**/" also matches
+// a single slash, so "/a/**/b" matches "/a/b".
+func globMatch(glob, name string) bool {
+	for len(glob) > 0 {
+		switch {
+		case strings.HasPrefix(glob, "**"):
+			rest := glob[2:]
+			if strings.HasPrefix(rest, "/") && globMatch(rest[1:], name) {
+				return true
+			}
+			for i := 0; i <= len(name); i++ {
+				if globMatch(rest, name[i:]) {
+					return true
+				}
+			}
+			return false
+		case glob[0] == '*':
+			rest := glob[1:]
+			for i := 0; i <= len(name); i++ {
+				if globMatch(rest, name[i:]) {
+					return true
+				}
+				if i < len(name) && name[i] == '/' {
+					return false
+				}
+			}
+			return false
+		case glob[0] == '?':
+			if len(name) == 0 || name[0] == '/' {
+				return false
+			}
+		default:
+			if len(name) == 0 || name[0] != glob[0] {
+				return false
+			}
+		}
+		glob, name = glob[1:], name[1:]
+	}
+	return len(name) == 0
+}

@@ -1,0 +1,136 @@
+package baseline
+
+import (
+	"strings"
+	"testing"
+)
+
+// testRules is one rule set shaped like the default: a general rule, then
+// narrower rules and exceptions after it. The last match wins.
+var testRules = []RuleConfig{
+	{Paths: []string{"/**"}, Category: "system", Severity: "medium"},
+	{Paths: []string{"/etc/**"}, Category: "config", Severity: "high"},
+	{Paths: []string{"/usr/bin/**", "/usr/lib/**"}, Category: "binaries", Severity: "critical"},
+	{Paths: []string{"/etc/ssh/**", "/home/*/.ssh/**", "/root/.ssh/**"}, Category: "ssh", Severity: "critical"},
+	{Paths: []string{"/var/log/**", "/tmp/**", "/etc/*.bak", "/home/*/.cache/**"}, Ignore: true},
+	{Paths: []string{"/var/log/secure"}, Category: "audit", Severity: "low"},
+	{Paths: []string{"/opt/app/**/config.json"}, Category: "app", Severity: "high", Attributes: []string{"+inode"}},
+	{Paths: []string{"/srv/data?"}, Category: "data", Severity: "info", Attributes: []string{"content", "mode"}},
+}
+
+func TestRuleWinner(t *testing.T) {
+	rules, err := CompileRules(testRules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		path     string
+		ignore   bool
+		category string
+		severity string
+		pattern  string
+	}{
+		{"/", false, "system", "medium", "/**"},
+		{"/boot/vmlinuz", false, "system", "medium", "/**"},
+		{"/etc", false, "config", "high", "/etc/**"},
+		{"/etc/passwd", false, "config", "high", "/etc/**"},
+		{"/etc/ssh", false, "ssh", "critical", "/etc/ssh/**"},
+		{"/etc/ssh/sshd_config", false, "ssh", "critical", "/etc/ssh/**"},
+		{"/etc/ssh/sshd_config.d/10-x.conf", false, "ssh", "critical", "/etc/ssh/**"},
+		{"/etc/sshd", false, "config", "high", "/etc/**"}, // not under /etc/ssh
+		{"/etc/fstab.bak", true, "", "", "/etc/*.bak"},
+		{"/etc/ssh/old.bak", false, "ssh", "critical", "/etc/ssh/**"}, // * stops at /
+		{"/usr/bin/ls", false, "binaries", "critical", "/usr/bin/**"},
+		{"/usr/lib/x86_64-linux-gnu/libc.so.6", false, "binaries", "critical", "/usr/lib/**"},
+		{"/usr/share/doc/README", false, "system", "medium", "/**"},
+		{"/home/alice/.ssh/authorized_keys", false, "ssh", "critical", "/home/*/.ssh/**"},
+		{"/home/alice/.ssh", false, "ssh", "critical", "/home/*/.ssh/**"},
+		{"/home/alice/projects/.ssh/x", false, "system", "medium", "/**"}, // * is one segment
+		{"/home/alice/.cache/thumb", true, "", "", "/home/*/.cache/**"},
+		{"/root/.ssh/authorized_keys", false, "ssh", "critical", "/root/.ssh/**"},
+		{"/var/log", true, "", "", "/var/log/**"},
+		{"/var/log/syslog", true, "", "", "/var/log/**"},
+		{"/var/log/secure", false, "audit", "low", "/var/log/secure"}, // exception after the ignore
+		{"/tmp/x/y", true, "", "", "/tmp/**"},
+		{"/tmpfile", false, "system", "medium", "/**"},
+		{"/opt/app/config.json", false, "app", "high", "/opt/app/**/config.json"}, // ** matches no directory
+		{"/opt/app/a/b/config.json", false, "app", "high", "/opt/app/**/config.json"},
+		{"/opt/app/a/config.json.old", false, "system", "medium", "/**"},
+		{"/srv/data1", false, "data", "info", "/srv/data?"},
+		{"/srv/data12", false, "system", "medium", "/**"},
+		{"/srv/data/", false, "system", "medium", "/**"}, // ? never matches /
+		{"/etc/\n\xff", false, "config", "high", "/etc/**"}, // raw bytes
+	}
+	for _, tt := range tests {
+		t.Run(strings.ReplaceAll(tt.path, "/", "_"), func(t *testing.T) {
+			r := rules.Match(tt.path)
+			if r.Ignore != tt.ignore || r.Category != tt.category || r.Pattern != tt.pattern ||
+				(!tt.ignore && r.Severity.String() != tt.severity) {
+				t.Errorf("Match(%q) = {pattern %q ignore %t category %q severity %s}, want {pattern %q ignore %t category %q severity %s}",
+					tt.path, r.Pattern, r.Ignore, r.Category, r.Severity, tt.pattern, tt.ignore, tt.category, tt.severity)
+			}
+		})
+	}
+}
+
+func TestRuleAttributes(t *testing.T) {
+	rules, err := CompileRules(testRules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := rules.Match("/etc/passwd").Attrs; got != DefaultAttrs {
+		t.Errorf("default attrs = %v, want %v", got.Names(), DefaultAttrs.Names())
+	}
+	if got := rules.Match("/opt/app/config.json").Attrs; got != DefaultAttrs|AttrInode {
+		t.Errorf("+inode attrs = %v", got.Names())
+	}
+	if got := rules.Match("/srv/data1").Attrs; got != AttrType|AttrContent|AttrMode {
+		t.Errorf("absolute attrs = %v, want type, content, mode", got.Names())
+	}
+}
+
+func TestCanPrune(t *testing.T) {
+	rules, err := CompileRules(testRules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		dir  string
+		want bool
+	}{
+		{"/tmp", true},
+		{"/tmp/a", true},
+		{"/var/log", false}, // /var/log/secure is back in scope
+		{"/home/bob/.cache", true},
+		{"/etc", false}, // not ignored at all
+	}
+	for _, tt := range tests {
+		if got := rules.CanPrune(tt.dir, rules.Match(tt.dir)); got != tt.want {
+			t.Errorf("CanPrune(%q) = %t, want %t", tt.dir, got, tt.want)
+		}
+	}
+}
+
+func TestCompileRulesErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		rule RuleConfig
+		want string
+	}{
+		{"relative", RuleConfig{Paths: []string{"etc/**"}, Category: "c", Severity: "low"}, "not an absolute path"},
+		{"no paths", RuleConfig{Category: "c", Severity: "low"}, "paths is empty"},
+		{"no category", RuleConfig{Paths: []string{"/x"}, Severity: "low"}, "category is empty"},
+		{"bad severity", RuleConfig{Paths: []string{"/x"}, Category: "c", Severity: "urgent"}, `unknown severity "urgent"`},
+		{"bad attribute", RuleConfig{Paths: []string{"/x"}, Category: "c", Severity: "low", Attributes: []string{"colour"}}, `unknown attribute "colour"`},
+		{"mixed attributes", RuleConfig{Paths: []string{"/x"}, Category: "c", Severity: "low", Attributes: []string{"+inode", "mode"}}, "mix"},
+		{"triple star", RuleConfig{Paths: []string{"/x/***"}, Category: "c", Severity: "low"}, "***"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := CompileRules([]RuleConfig{tt.rule})
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("err = %v, want it to contain %q", err, tt.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,522 @@
+package baseline
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"hash"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+)
+
+// Progress counts what a walk has done so far; safe to read while it runs.
+type Progress struct {
+	Entries atomic.Int64
+	Bytes   atomic.Int64 // content bytes hashed
+}
+
+// Walker records every path in scope under a root. It never follows
+// symlinks, opens nothing but regular files and directories, and hands each
+// per-path failure to the entry as Err instead of skipping the path.
+type Walker struct {
+	Root             string // host path of the tree to walk; "/" for this host
+	Rules            *Rules
+	Workers          int  // size of the stat and hash pool; at least 1
+	CrossFilesystems bool // descend into other mounted filesystems
+	Progress         *Progress
+}
+
+// bigFile is the size from which a file is hashed as a job of its own, so
+// that one large file does not hold up the rest of its directory.
+const bigFile = 4 << 20
+
+// Walk returns the entries in scope, sorted by path bytes. Its error is for
+// a root that cannot be walked at all; anything smaller is in an entry's Err.
+func (w *Walker) Walk(ctx context.Context) ([]Entry, error) {
+	rootfd, err := unix.Open(w.Root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		if errors.Is(err, unix.ENOTDIR) {
+			return nil, fmt.Errorf("root %s is not a directory", w.Root)
+		}
+		return nil, fmt.Errorf("open root %s: %w", w.Root, err)
+	}
+	defer unix.Close(rootfd)
+	var st unix.Stat_t
+	if err := unix.Fstat(rootfd, &st); err != nil {
+		return nil, fmt.Errorf("stat root %s: %w", w.Root, err)
+	}
+	workers := max(w.Workers, 1)
+	wk := &walk{
+		w:       w,
+		ctx:     ctx,
+		rootfd:  rootfd,
+		rootDev: st.Dev,
+		dirErrs: map[string]string{},
+		results: make([][]Entry, workers),
+	}
+	wk.cond = sync.NewCond(&wk.mu)
+	stop := context.AfterFunc(ctx, func() {
+		wk.mu.Lock()
+		wk.cond.Broadcast()
+		wk.mu.Unlock()
+	})
+	defer stop()
+
+	bufs := newWorkerBufs()
+	rule := w.Rules.Match("/")
+	if !rule.Ignore {
+		root := entryFromStat("/", &st)
+		root.Xattrs, root.Err = bufs.xattrsFd(rootfd)
+		wk.results[0] = append(wk.results[0], root)
+		w.count(0)
+	}
+	if !w.Rules.CanPrune("/", rule) {
+		wk.jobs = append(wk.jobs, job{path: "/", dir: true})
+	}
+
+	var wg sync.WaitGroup
+	for i := range workers {
+		wg.Go(func() { wk.work(i) })
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("walk %s: %w", w.Root, err)
+	}
+
+	n := 0
+	for _, r := range wk.results {
+		n += len(r)
+	}
+	entries := make([]Entry, 0, n)
+	for _, r := range wk.results {
+		entries = append(entries, r...)
+	}
+	slices.SortFunc(entries, func(a, b Entry) int { return strings.Compare(a.Path, b.Path) })
+	for dir, msg := range wk.dirErrs {
+		if i, ok := slices.BinarySearchFunc(entries, dir, func(e Entry, p string) int { return strings.Compare(e.Path, p) }); ok {
+			entries[i].Err = msg
+		}
+	}
+	return entries, nil
+}
+
+func (w *Walker) count(bytes int64) {
+	if w.Progress != nil {
+		w.Progress.Entries.Add(1)
+		w.Progress.Bytes.Add(bytes)
+	}
+}
+
+// job is a directory to list or a large file to hash.
+type job struct {
+	path string
+	dir  bool
+}
+
+// walk is the state of one Walk: a LIFO of jobs shared by the pool, and one
+// result slice per worker so that recording needs no lock.
+type walk struct {
+	w       *Walker
+	ctx     context.Context
+	rootfd  int
+	rootDev uint64
+
+	mu      sync.Mutex
+	cond    *sync.Cond
+	jobs    []job
+	busy    int
+	dirErrs map[string]string // directories that could not be listed, and why
+
+	results [][]Entry
+}
+
+func (wk *walk) work(id int) {
+	bufs := newWorkerBufs()
+	for {
+		wk.mu.Lock()
+		for len(wk.jobs) == 0 && wk.busy > 0 && wk.ctx.Err() == nil {
+			wk.cond.Wait()
+		}
+		if len(wk.jobs) == 0 || wk.ctx.Err() != nil {
+			wk.cond.Broadcast()
+			wk.mu.Unlock()
+			return
+		}
+		j := wk.jobs[len(wk.jobs)-1]
+		wk.jobs = wk.jobs[:len(wk.jobs)-1]
+		wk.busy++
+		wk.mu.Unlock()
+
+		var more []job
+		if j.dir {
+			more = wk.listDir(j.path, id, bufs)
+		} else {
+			wk.hashBigFile(j.path, id, bufs)
+		}
+
+		wk.mu.Lock()
+		wk.jobs = append(wk.jobs, more...)
+		wk.busy--
+		wk.cond.Broadcast()
+		wk.mu.Unlock()
+	}
+}
+
+func (wk *walk) dirError(dir, msg string) {
+	wk.mu.Lock()
+	wk.dirErrs[dir] = msg
+	wk.mu.Unlock()
+}
+
+// openBeneath opens a root-relative path without following any symlink on
+// the way, so a component swapped for a symlink mid-walk cannot lead outside.
+func (wk *walk) openBeneath(path string, flags int) (int, error) {
+	rel := "."
+	if path != "/" {
+		rel = path[1:]
+	}
+	fd, err := unix.Openat2(wk.rootfd, rel, &unix.OpenHow{
+		Flags:   uint64(flags | unix.O_NOFOLLOW | unix.O_CLOEXEC),
+		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
+	})
+	if errors.Is(err, unix.ENOSYS) {
+		return unix.Openat(wk.rootfd, rel, flags|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	}
+	return fd, err
+}
+
+// listDir records the children of dir and returns the jobs they make.
+func (wk *walk) listDir(dir string, id int, bufs *workerBufs) []job {
+	w := wk.w
+	fd, err := wk.openBeneath(dir, unix.O_RDONLY|unix.O_DIRECTORY)
+	if err != nil {
+		if !errors.Is(err, unix.ENOENT) { // gone since its parent was listed
+			wk.dirError(dir, "list directory: "+err.Error())
+		}
+		return nil
+	}
+	f := os.NewFile(uintptr(fd), dir)
+	defer f.Close()
+	names, err := f.Readdirnames(-1)
+	if err != nil {
+		wk.dirError(dir, "list directory: "+err.Error())
+		return nil
+	}
+	prefix := dir + "/"
+	if dir == "/" {
+		prefix = "/"
+	}
+	procDir := "/proc/self/fd/" + strconv.Itoa(fd) + "/"
+
+	var more []job
+	for _, name := range names {
+		if wk.ctx.Err() != nil {
+			return nil
+		}
+		path := prefix + name
+		rule := w.Rules.Match(path)
+		var st unix.Stat_t
+		if err := unix.Fstatat(fd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			if !errors.Is(err, unix.ENOENT) {
+				if !rule.Ignore {
+					wk.results[id] = append(wk.results[id], Entry{Path: path, Err: "lstat: " + err.Error()})
+				}
+			}
+			continue
+		}
+		isDir := st.Mode&unix.S_IFMT == unix.S_IFDIR
+		if rule.Ignore {
+			if isDir && !w.Rules.CanPrune(path, rule) && wk.mayDescend(&st) {
+				more = append(more, job{path: path, dir: true})
+			}
+			continue
+		}
+		if st.Mode&unix.S_IFMT == unix.S_IFREG && st.Size >= bigFile {
+			more = append(more, job{path: path})
+			continue
+		}
+		e := entryFromStat(path, &st)
+		switch e.Type {
+		case TypeRegular:
+			wk.readFile(fd, name, &e, bufs)
+		case TypeSymlink:
+			e.Target, e.Err = bufs.readlink(fd, name)
+		}
+		if e.Type != TypeRegular && e.Err == "" {
+			e.Xattrs, e.Err = bufs.xattrsPath(procDir + name)
+		}
+		if isDir && wk.mayDescend(&st) {
+			more = append(more, job{path: path, dir: true})
+		}
+		wk.results[id] = append(wk.results[id], e)
+		w.count(e.Size * int64(boolInt(e.HasDigest())))
+	}
+	return more
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func (wk *walk) mayDescend(st *unix.Stat_t) bool {
+	return wk.w.CrossFilesystems || st.Dev == wk.rootDev
+}
+
+// noatimeDenied remembers that O_NOATIME was refused (we do not own the
+// files and lack CAP_FOWNER), so later opens skip the flag.
+var noatimeDenied atomic.Bool
+
+func openFileFlags() int {
+	flags := unix.O_RDONLY | unix.O_NONBLOCK | unix.O_NOFOLLOW | unix.O_CLOEXEC
+	if !noatimeDenied.Load() {
+		flags |= unix.O_NOATIME
+	}
+	return flags
+}
+
+// openRetryingNoatime opens with O_NOATIME where permitted.
+func openRetryingNoatime(open func(flags int) (int, error)) (int, error) {
+	flags := openFileFlags()
+	fd, err := open(flags)
+	if errors.Is(err, unix.EPERM) && flags&unix.O_NOATIME != 0 {
+		noatimeDenied.Store(true)
+		fd, err = open(flags &^ unix.O_NOATIME)
+	}
+	return fd, err
+}
+
+// readFile opens name in dirfd and fills e with its content digest and
+// xattrs, taking the metadata from the opened file itself.
+func (wk *walk) readFile(dirfd int, name string, e *Entry, bufs *workerBufs) {
+	fd, err := openRetryingNoatime(func(flags int) (int, error) { return unix.Openat(dirfd, name, flags, 0) })
+	wk.fillFromOpen(fd, err, e, bufs, func() (unix.Stat_t, error) {
+		var st unix.Stat_t
+		return st, unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW)
+	})
+}
+
+// hashBigFile records a large regular file as a job of its own.
+func (wk *walk) hashBigFile(path string, id int, bufs *workerBufs) {
+	fd, err := openRetryingNoatime(func(flags int) (int, error) { return wk.openBeneath(path, flags) })
+	e := Entry{Path: path, Type: TypeRegular}
+	gone := false
+	wk.fillFromOpen(fd, err, &e, bufs, func() (unix.Stat_t, error) {
+		var st unix.Stat_t
+		rel := path[1:]
+		err := unix.Fstatat(wk.rootfd, rel, &st, unix.AT_SYMLINK_NOFOLLOW)
+		gone = errors.Is(err, unix.ENOENT)
+		return st, err
+	})
+	if gone || e.Type == 0 {
+		return
+	}
+	wk.results[id] = append(wk.results[id], e)
+	wk.w.count(e.Size * int64(boolInt(e.HasDigest())))
+}
+
+// fillFromOpen completes e from an open attempt on a file lstat saw as
+// regular. If the path changed type or vanished in between, e is redone
+// from a fresh lstat: the walk records what is there, without crashing.
+func (wk *walk) fillFromOpen(fd int, openErr error, e *Entry, bufs *workerBufs, relstat func() (unix.Stat_t, error)) {
+	restat := func() {
+		st, err := relstat()
+		if err != nil {
+			if errors.Is(err, unix.ENOENT) {
+				e.Type = 0 // vanished: no entry
+				return
+			}
+			e.Err = "lstat: " + err.Error()
+			return
+		}
+		*e = entryFromStat(e.Path, &st)
+		if e.Type == TypeRegular {
+			e.Err = "changed while being read"
+		}
+	}
+	if openErr != nil {
+		switch {
+		case errors.Is(openErr, unix.ENOENT), errors.Is(openErr, unix.ELOOP), errors.Is(openErr, unix.ENXIO):
+			restat()
+		default:
+			e.Err = "open: " + openErr.Error()
+		}
+		return
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		e.Err = "fstat: " + err.Error()
+		return
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		restat()
+		return
+	}
+	*e = entryFromStat(e.Path, &st)
+	e.Digest, e.Err = bufs.hash(fd, st.Size)
+	if e.Err == "" {
+		e.Xattrs, e.Err = bufs.xattrsFd(fd)
+	}
+}
+
+func entryFromStat(path string, st *unix.Stat_t) Entry {
+	e := Entry{
+		Path:  path,
+		Mode:  st.Mode & 0o7777,
+		UID:   st.Uid,
+		GID:   st.Gid,
+		Size:  st.Size,
+		Mtime: st.Mtim.Nano(),
+		Ctime: st.Ctim.Nano(),
+		Inode: st.Ino,
+		Nlink: uint64(st.Nlink),
+	}
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFREG:
+		e.Type = TypeRegular
+	case unix.S_IFDIR:
+		e.Type = TypeDir
+	case unix.S_IFLNK:
+		e.Type = TypeSymlink
+	case unix.S_IFIFO:
+		e.Type = TypeFIFO
+	case unix.S_IFSOCK:
+		e.Type = TypeSocket
+	case unix.S_IFCHR:
+		e.Type, e.Rdev = TypeCharDevice, st.Rdev
+	case unix.S_IFBLK:
+		e.Type, e.Rdev = TypeBlockDevice, st.Rdev
+	}
+	return e
+}
+
+// workerBufs are one worker's reusable buffers and hasher.
+type workerBufs struct {
+	read  []byte
+	xattr []byte
+	link  []byte
+	h     hash.Hash
+}
+
+func newWorkerBufs() *workerBufs {
+	return &workerBufs{
+		read:  make([]byte, 128<<10),
+		xattr: make([]byte, 4<<10),
+		link:  make([]byte, unix.PathMax),
+		h:     sha256.New(),
+	}
+}
+
+// hash digests an open file of the given size. A file whose length changes
+// while it is read gets one more try, then an error: never a wrong digest.
+func (b *workerBufs) hash(fd int, size int64) (d [32]byte, errMsg string) {
+	for try := 0; try < 2; try++ {
+		if try > 0 {
+			if _, err := unix.Seek(fd, 0, 0); err != nil {
+				return d, "seek: " + err.Error()
+			}
+		}
+		b.h.Reset()
+		var n int64
+		for {
+			k, err := unix.Read(fd, b.read)
+			if errors.Is(err, unix.EINTR) {
+				continue
+			}
+			if err != nil {
+				return d, "read: " + err.Error()
+			}
+			if k == 0 {
+				break
+			}
+			b.h.Write(b.read[:k])
+			n += int64(k)
+		}
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err != nil {
+			return d, "fstat: " + err.Error()
+		}
+		if n == size && st.Size == size {
+			b.h.Sum(d[:0])
+			return d, ""
+		}
+		size = st.Size
+	}
+	return d, "changed while being read"
+}
+
+func (b *workerBufs) readlink(dirfd int, name string) (string, string) {
+	n, err := unix.Readlinkat(dirfd, name, b.link)
+	if err != nil {
+		return "", "readlink: " + err.Error()
+	}
+	return string(b.link[:n]), ""
+}
+
+func (b *workerBufs) xattrsFd(fd int) ([]Xattr, string) {
+	return b.xattrs(
+		func(buf []byte) (int, error) { return unix.Flistxattr(fd, buf) },
+		func(name string, buf []byte) (int, error) { return unix.Fgetxattr(fd, name, buf) })
+}
+
+// xattrsPath reads the xattrs of path without following a final symlink.
+func (b *workerBufs) xattrsPath(path string) ([]Xattr, string) {
+	return b.xattrs(
+		func(buf []byte) (int, error) { return unix.Llistxattr(path, buf) },
+		func(name string, buf []byte) (int, error) { return unix.Lgetxattr(path, name, buf) })
+}
+
+// xattrs lists the attributes and digests their values, sorted by name.
+func (b *workerBufs) xattrs(list func([]byte) (int, error), get func(string, []byte) (int, error)) ([]Xattr, string) {
+	n, err := growing(&b.xattr, list)
+	if err != nil {
+		if errors.Is(err, unix.ENOTSUP) || errors.Is(err, unix.ENOENT) {
+			return nil, ""
+		}
+		return nil, "list xattrs: " + err.Error()
+	}
+	if n == 0 {
+		return nil, ""
+	}
+	names := strings.Split(strings.TrimSuffix(string(b.xattr[:n]), "\x00"), "\x00")
+	slices.Sort(names)
+	out := make([]Xattr, 0, len(names))
+	for _, name := range names {
+		var val []byte
+		k, err := growing(&val, func(buf []byte) (int, error) { return get(name, buf) })
+		if errors.Is(err, unix.ENODATA) {
+			continue // removed between list and get
+		}
+		if err != nil {
+			return nil, fmt.Sprintf("read xattr %s: %v", name, err)
+		}
+		out = append(out, Xattr{Name: name, Digest: sha256.Sum256(val[:k])})
+	}
+	return out, ""
+}
+
+// growing calls f with *buf, growing the buffer while the kernel says it is
+// too small.
+func growing(buf *[]byte, f func([]byte) (int, error)) (int, error) {
+	if len(*buf) == 0 {
+		*buf = make([]byte, 256)
+	}
+	for {
+		n, err := f(*buf)
+		if errors.Is(err, unix.ERANGE) && len(*buf) < 1<<24 {
+			*buf = make([]byte, 2*len(*buf))
+			continue
+		}
+		return n, err
+	}
+}

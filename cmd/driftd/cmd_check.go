@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"fmt"
+	"io"
+	"time"
+
+	"driftd/baseline"
+	"driftd/reporter"
+)
+
+func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("check", stderr)
+	configPath, root := scopeFlags(fs)
+	manifestPath := fs.String("baseline", "", "the manifest (default: baseline.path of the config, inside --root)")
+	pubPath := fs.String("pubkey", "", "the public key (default: baseline.public_key of the config, inside --root)")
+	format := fs.String("format", "text", "report format: text or json")
+	textfile := fs.String("textfile", "", "also write metrics here for node_exporter's textfile collector")
+	insecure := fs.Bool("insecure-skip-signature-check", false, "LAB USE ONLY: compare against a manifest whose signature is not checked; the result is never clean")
+	if _, err := parse(fs, args, 0); err != nil {
+		return err
+	}
+	if *format != "text" && *format != "json" {
+		return fmt.Errorf("--format %q: want text or json", *format)
+	}
+	s, err := loadScope(*configPath, *root)
+	if err != nil {
+		return err
+	}
+	if *manifestPath == "" {
+		*manifestPath = s.inRoot(s.config.Baseline.Path)
+	}
+	var pub ed25519.PublicKey
+	if !*insecure {
+		if *pubPath == "" {
+			*pubPath = s.inRoot(s.config.Baseline.PublicKey)
+		}
+		if pub, err = baseline.LoadPublicKey(*pubPath); err != nil {
+			return err
+		}
+	}
+	m, err := baseline.ReadManifest(*manifestPath, pub)
+	if err != nil {
+		if *textfile != "" {
+			if terr := reporter.WriteUnverifiedTextfile(*textfile); terr != nil {
+				fmt.Fprintf(stderr, "driftd check: %v\n", terr)
+			}
+		}
+		return err
+	}
+	if *insecure {
+		fmt.Fprintf(stderr, "WARNING: --insecure-skip-signature-check: the signature of %s was NOT checked\n", *manifestPath)
+	}
+
+	start := time.Now()
+	entries, err := walk(ctx, s, "check", stderr)
+	if err != nil {
+		return err
+	}
+	rep := &reporter.CheckReport{
+		Root:     s.root,
+		Manifest: m,
+		Result:   baseline.Compare(m.Entries, entries, s.config.Rules),
+		Observed: len(entries),
+		Started:  start,
+		Duration: time.Since(start),
+	}
+	if m.Header.RulesDigest != s.config.Rules.Digest() {
+		rep.Warnings = append(rep.Warnings, "the rules differ from those the baseline was baked with: paths whose scope changed show as added or removed")
+	}
+	if *textfile != "" {
+		if err := rep.WriteTextfile(*textfile); err != nil {
+			return err
+		}
+	}
+	if *format == "json" {
+		err = rep.WriteJSON(stdout)
+	} else {
+		err = rep.WriteText(stdout)
+	}
+	if err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	switch rep.Status() {
+	case reporter.StatusDrift:
+		return errDrift
+	case reporter.StatusUnverified:
+		return errUnverified
+	}
+	return nil
+}

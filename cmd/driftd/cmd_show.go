@@ -1,0 +1,71 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"fmt"
+	"io"
+
+	"driftd/baseline"
+	"driftd/reporter"
+)
+
+func runShow(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("show", stderr)
+	format := fs.String("format", "text", "text or json")
+	pubPath := fs.String("pubkey", "", "verify the signature with this public key")
+	pos, err := parse(fs, args, 1)
+	if err != nil {
+		return err
+	}
+	m, err := readForDisplay(pos[0], *pubPath)
+	if err != nil {
+		return err
+	}
+	switch *format {
+	case "text":
+		return reporter.WriteManifestText(stdout, m)
+	case "json":
+		return reporter.WriteManifestJSON(stdout, m)
+	}
+	return fmt.Errorf("--format %q: want text or json", *format)
+}
+
+func runDiff(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("diff", stderr)
+	format := fs.String("format", "text", "text or json")
+	pubPath := fs.String("pubkey", "", "verify both signatures with this public key")
+	pos, err := parse(fs, args, 2)
+	if err != nil {
+		return err
+	}
+	if *format != "text" && *format != "json" {
+		return fmt.Errorf("--format %q: want text or json", *format)
+	}
+	from, err := readForDisplay(pos[0], *pubPath)
+	if err != nil {
+		return err
+	}
+	to, err := readForDisplay(pos[1], *pubPath)
+	if err != nil {
+		return err
+	}
+	d := &reporter.DiffReport{From: from, To: to, Result: baseline.Diff(from, to)}
+	if *format == "json" {
+		return d.WriteJSON(stdout)
+	}
+	return d.WriteText(stdout)
+}
+
+// readForDisplay reads a manifest to look at: verified when a key is given,
+// otherwise read as is (show says which).
+func readForDisplay(path, pubPath string) (*baseline.Manifest, error) {
+	var pub ed25519.PublicKey
+	if pubPath != "" {
+		var err error
+		if pub, err = baseline.LoadPublicKey(pubPath); err != nil {
+			return nil, err
+		}
+	}
+	return baseline.ReadManifest(path, pub)
+}

@@ -1,0 +1,83 @@
+// Command driftd enforces immutability on hosts built from baked images.
+// This package only parses flags and wires the other packages together.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set at build time from git describe.
+var version = "dev"
+
+// Exit codes, shared by every command: check's 0 clean, 1 drift, 2 could
+// not verify; any error is 2.
+const (
+	exitOK         = 0
+	exitDrift      = 1
+	exitUnverified = 2
+)
+
+// errDrift and errUnverified end a command that has already said why.
+var (
+	errDrift      = errors.New("drift")
+	errUnverified = errors.New("not verified")
+)
+
+type command struct {
+	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+	summary string
+}
+
+var commands = map[string]command{
+	"keygen":  {runKeygen, "make a signing key pair"},
+	"bake":    {runBake, "record a signed baseline of a root"},
+	"check":   {runCheck, "compare a root with its baseline"},
+	"diff":    {runDiff, "what changed between two baselines"},
+	"show":    {runShow, "print a baseline"},
+	"config":  {runConfig, "print the embedded default config"},
+	"version": {runVersion, "print the version"},
+}
+
+var commandOrder = []string{"keygen", "bake", "check", "diff", "show", "config", "version"}
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stderr)
+		return exitUnverified
+	}
+	cmd, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "driftd: unknown command %q (try driftd help)\n", args[0])
+		return exitUnverified
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := cmd.run(ctx, args[1:], stdout, stderr)
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.Is(err, errDrift):
+		return exitDrift
+	case errors.Is(err, errUnverified), errors.Is(err, flag.ErrHelp), errors.Is(err, errUsage):
+		return exitUnverified
+	default:
+		fmt.Fprintf(stderr, "driftd %s: %v\n", args[0], err)
+		return exitUnverified
+	}
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: driftd COMMAND [flags]")
+	for _, name := range commandOrder {
+		fmt.Fprintf(w, "  %-8s %s\n", name, commands[name].summary)
+	}
+}

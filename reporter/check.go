@@ -1,0 +1,190 @@
+package reporter
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"driftd/baseline"
+)
+
+// Status is the verdict of a check.
+type Status string
+
+// The verdicts. Unverified wins over drift: a check that could not see
+// everything, or whose baseline is not proven, vouches for nothing.
+const (
+	StatusClean      Status = "clean"
+	StatusDrift      Status = "drift"
+	StatusUnverified Status = "unverified"
+)
+
+// CheckReport is the outcome of one check, ready to render.
+type CheckReport struct {
+	Root     string
+	Manifest *baseline.Manifest
+	Result   baseline.Result
+	Observed int // entries the walk recorded
+	Started  time.Time
+	Duration time.Duration
+	Warnings []string
+}
+
+// Status returns the verdict.
+func (r *CheckReport) Status() Status {
+	switch {
+	case !r.Manifest.Verified || len(r.Result.Unverified) > 0:
+		return StatusUnverified
+	case len(r.Result.Findings) > 0:
+		return StatusDrift
+	}
+	return StatusClean
+}
+
+// WriteText writes the report for a person.
+func (r *CheckReport) WriteText(w io.Writer) error {
+	m := r.Manifest
+	verified := "verified"
+	if !m.Verified {
+		verified = "SIGNATURE NOT VERIFIED"
+	}
+	var verdict string
+	switch r.Status() {
+	case StatusClean:
+		verdict = fmt.Sprintf("clean: %d paths match the baseline", r.Observed)
+	case StatusDrift:
+		verdict = fmt.Sprintf("DRIFT: %d paths changed", len(r.Result.Findings))
+	default:
+		verdict = fmt.Sprintf("NOT VERIFIED: %d paths changed, %d could not be checked", len(r.Result.Findings), len(r.Result.Unverified))
+		if !m.Verified {
+			verdict = fmt.Sprintf("NOT VERIFIED: %d paths changed against an unproven baseline", len(r.Result.Findings))
+		}
+	}
+	fmt.Fprintf(w, "driftd check %s: %s\n", DisplayPath(r.Root), verdict)
+	fmt.Fprintf(w, "baseline %s (%s%s), %s\n", m.ID(), verified, labelText(m.Header.Labels), r.Duration.Round(time.Millisecond))
+	for _, warn := range r.Warnings {
+		fmt.Fprintf(w, "warning: %s\n", warn)
+	}
+	if err := writeFindingsText(w, r.Result.Findings); err != nil {
+		return err
+	}
+	for _, u := range r.Result.Unverified {
+		fmt.Fprintf(w, "unverified  %s: %s\n", DisplayPath(u.Path), u.Reason)
+	}
+	return nil
+}
+
+func labelText(labels map[string]string) string {
+	var b strings.Builder
+	for _, k := range slices.Sorted(maps.Keys(labels)) {
+		fmt.Fprintf(&b, ", %s=%s", k, labels[k])
+	}
+	return b.String()
+}
+
+func writeFindingsText(w io.Writer, findings []baseline.Finding) error {
+	if len(findings) == 0 {
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for i := range findings {
+		f := &findings[i]
+		changes := ""
+		if f.Kind == baseline.Modified {
+			changes = strings.Join(f.Changes.Names(), ",")
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", f.Kind, f.Rule.Severity, f.Rule.Category, DisplayPath(f.Path), changes)
+	}
+	return tw.Flush()
+}
+
+// CheckJSON is the JSON form of a check report.
+type CheckJSON struct {
+	Status           Status            `json:"status"`
+	Root             string            `json:"root"`
+	BaselineID       string            `json:"baseline_id"`
+	BaselineVerified bool              `json:"baseline_verified"`
+	Labels           map[string]string `json:"labels,omitempty"`
+	Started          string            `json:"started"`
+	DurationSeconds  float64           `json:"duration_seconds"`
+	Entries          int               `json:"entries"`
+	Warnings         []string          `json:"warnings,omitempty"`
+	Findings         []FindingJSON     `json:"findings"`
+	Unverified       []UnverifiedJSON  `json:"unverified"`
+}
+
+// WriteJSON writes the report as one JSON document.
+func (r *CheckReport) WriteJSON(w io.Writer) error {
+	j := CheckJSON{
+		Status:           r.Status(),
+		Root:             r.Root,
+		BaselineID:       r.Manifest.ID(),
+		BaselineVerified: r.Manifest.Verified,
+		Labels:           r.Manifest.Header.Labels,
+		Started:          r.Started.UTC().Format(time.RFC3339),
+		DurationSeconds:  r.Duration.Seconds(),
+		Entries:          r.Observed,
+		Warnings:         r.Warnings,
+		Findings:         make([]FindingJSON, 0, len(r.Result.Findings)),
+		Unverified:       make([]UnverifiedJSON, 0, len(r.Result.Unverified)),
+	}
+	for i := range r.Result.Findings {
+		j.Findings = append(j.Findings, NewFindingJSON(&r.Result.Findings[i]))
+	}
+	for _, u := range r.Result.Unverified {
+		j.Unverified = append(j.Unverified, newUnverifiedJSON(u))
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(j)
+}
+
+// WriteTextfile writes the check's metrics for node_exporter's textfile
+// collector, atomically (a temporary file renamed into place). The metric
+// names are the daemon's, so the same alert rules serve both.
+func (r *CheckReport) WriteTextfile(path string) error {
+	reg := prometheus.NewPedanticRegistry()
+	verified := prometheus.NewGauge(prometheus.GaugeOpts{Name: "driftd_baseline_verified", Help: "1 when the baseline's signature verified."})
+	info := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "driftd_baseline_info", Help: "The baseline this host is checked against."}, []string{"baseline_id"})
+	drift := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "driftd_drift_paths", Help: "Paths drifted now."}, []string{"category", "severity"})
+	unverified := prometheus.NewGauge(prometheus.GaugeOpts{Name: "driftd_unverified_paths", Help: "Paths the check could not verify."})
+	last := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "driftd_last_scan_timestamp_seconds", Help: "When the last scan finished."}, []string{"mode"})
+	duration := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "driftd_scan_duration_seconds", Help: "How long the last scan took."}, []string{"mode"})
+	reg.MustRegister(verified, info, drift, unverified, last, duration)
+
+	if r.Manifest.Verified {
+		verified.Set(1)
+	}
+	info.WithLabelValues(r.Manifest.ID()).Set(1)
+	for i := range r.Result.Findings {
+		f := &r.Result.Findings[i]
+		drift.WithLabelValues(f.Rule.Category, f.Rule.Severity.String()).Inc()
+	}
+	unverified.Set(float64(len(r.Result.Unverified)))
+	last.WithLabelValues("full").Set(float64(r.Started.Add(r.Duration).Unix()))
+	duration.WithLabelValues("full").Set(r.Duration.Seconds())
+	if err := prometheus.WriteToTextfile(path, reg); err != nil {
+		return fmt.Errorf("write textfile %s: %w", path, err)
+	}
+	return nil
+}
+
+// WriteUnverifiedTextfile writes the textfile for a check whose baseline
+// could not be read or verified, so the failure shows in Prometheus instead
+// of the last good figures going stale.
+func WriteUnverifiedTextfile(path string) error {
+	reg := prometheus.NewPedanticRegistry()
+	verified := prometheus.NewGauge(prometheus.GaugeOpts{Name: "driftd_baseline_verified", Help: "1 when the baseline's signature verified."})
+	reg.MustRegister(verified)
+	if err := prometheus.WriteToTextfile(path, reg); err != nil {
+		return fmt.Errorf("write textfile %s: %w", path, err)
+	}
+	return nil
+}

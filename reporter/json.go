@@ -1,0 +1,144 @@
+package reporter
+
+import (
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"strconv"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"driftd/baseline"
+)
+
+// EntryJSON is an entry as JSON. Paths and symlink targets are raw bytes:
+// where they are not valid UTF-8 the exact bytes are in the _base64 field
+// beside the readable (lossy) one, so they round-trip.
+type EntryJSON struct {
+	Path         string            `json:"path,omitempty"`
+	PathBase64   string            `json:"path_base64,omitempty"`
+	Type         string            `json:"type"`
+	Mode         string            `json:"mode"`
+	UID          uint32            `json:"uid"`
+	GID          uint32            `json:"gid"`
+	Size         int64             `json:"size"`
+	Mtime        string            `json:"mtime"`
+	Ctime        string            `json:"ctime"`
+	Inode        uint64            `json:"inode"`
+	Nlink        uint64            `json:"nlink"`
+	SHA256       string            `json:"sha256,omitempty"`
+	Target       string            `json:"target,omitempty"`
+	TargetBase64 string            `json:"target_base64,omitempty"`
+	Rdev         *uint64           `json:"rdev,omitempty"`
+	Xattrs       map[string]string `json:"xattrs,omitempty"` // name: SHA-256 of the value
+	Error        string            `json:"error,omitempty"`
+}
+
+// NewEntryJSON renders e; withPath includes its path.
+func NewEntryJSON(e *baseline.Entry, withPath bool) *EntryJSON {
+	if e == nil {
+		return nil
+	}
+	j := &EntryJSON{
+		Type:  e.Type.String(),
+		Mode:  fmt.Sprintf("%04o", e.Mode),
+		UID:   e.UID,
+		GID:   e.GID,
+		Size:  e.Size,
+		Mtime: formatNanos(e.Mtime),
+		Ctime: formatNanos(e.Ctime),
+		Inode: e.Inode,
+		Nlink: e.Nlink,
+		Error: e.Err,
+	}
+	if withPath {
+		j.Path, j.PathBase64 = rawString(e.Path)
+	}
+	if e.HasDigest() {
+		j.SHA256 = hex.EncodeToString(e.Digest[:])
+	}
+	if e.Type == baseline.TypeSymlink {
+		j.Target, j.TargetBase64 = rawString(e.Target)
+	}
+	if e.Type == baseline.TypeCharDevice || e.Type == baseline.TypeBlockDevice {
+		rdev := e.Rdev
+		j.Rdev = &rdev
+	}
+	if len(e.Xattrs) > 0 {
+		j.Xattrs = make(map[string]string, len(e.Xattrs))
+		for _, x := range e.Xattrs {
+			j.Xattrs[x.Name] = hex.EncodeToString(x.Digest[:])
+		}
+	}
+	return j
+}
+
+// rawString returns s for a JSON string, plus its base64 when s is not
+// valid UTF-8 (encoding/json would replace the invalid bytes).
+func rawString(s string) (text, b64 string) {
+	if utf8.ValidString(s) {
+		return s, ""
+	}
+	return s, base64.StdEncoding.EncodeToString([]byte(s))
+}
+
+func formatNanos(ns int64) string {
+	return time.Unix(0, ns).UTC().Format(time.RFC3339Nano)
+}
+
+// FindingJSON is a finding as JSON, per the design's contract.
+type FindingJSON struct {
+	Path       string     `json:"path"`
+	PathBase64 string     `json:"path_base64,omitempty"`
+	Kind       string     `json:"kind"`
+	Changes    []string   `json:"changes,omitempty"`
+	Rule       string     `json:"rule"`
+	Category   string     `json:"category"`
+	Severity   string     `json:"severity"`
+	Package    string     `json:"package,omitempty"`
+	Before     *EntryJSON `json:"before,omitempty"`
+	After      *EntryJSON `json:"after,omitempty"`
+}
+
+// NewFindingJSON renders f.
+func NewFindingJSON(f *baseline.Finding) FindingJSON {
+	j := FindingJSON{
+		Kind:     f.Kind.String(),
+		Changes:  f.Changes.Names(),
+		Rule:     f.Rule.Pattern,
+		Category: f.Rule.Category,
+		Severity: f.Rule.Severity.String(),
+		Before:   NewEntryJSON(f.Before, false),
+		After:    NewEntryJSON(f.After, false),
+	}
+	j.Path, j.PathBase64 = rawString(f.Path)
+	return j
+}
+
+// UnverifiedJSON is a path that could not be verified.
+type UnverifiedJSON struct {
+	Path       string `json:"path"`
+	PathBase64 string `json:"path_base64,omitempty"`
+	Reason     string `json:"reason"`
+}
+
+func newUnverifiedJSON(u baseline.Unverified) UnverifiedJSON {
+	j := UnverifiedJSON{Reason: u.Reason}
+	j.Path, j.PathBase64 = rawString(u.Path)
+	return j
+}
+
+// DisplayPath renders a raw path for a terminal: as is when it is printable
+// UTF-8, else Go-quoted, so a newline or a stray byte cannot forge a line.
+func DisplayPath(p string) string {
+	if !utf8.ValidString(p) {
+		return strconv.Quote(p)
+	}
+	for _, r := range p {
+		if !unicode.IsPrint(r) || r == '"' || r == '\\' {
+			return strconv.Quote(p)
+		}
+	}
+	return p
+}

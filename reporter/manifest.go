@@ -1,0 +1,129 @@
+package reporter
+
+import (
+	"bufio"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"driftd/baseline"
+)
+
+// WriteManifestText lists a manifest for a person: its header, then one
+// line per entry in the manner of ls -l.
+func WriteManifestText(w io.Writer, m *baseline.Manifest) error {
+	bw := bufio.NewWriter(w)
+	h := &m.Header
+	verified := "signature not checked"
+	if m.Verified {
+		verified = "signature verified"
+	}
+	fmt.Fprintf(bw, "baseline %s (%s, key %s)\n", m.ID(), verified, h.KeyID)
+	fmt.Fprintf(bw, "format %d, driftd %s, %s, created %s\n", h.Format, h.DriftdVersion, h.Hash, time.Unix(h.Created, 0).UTC().Format(time.RFC3339))
+	if len(h.Labels) > 0 {
+		fmt.Fprintf(bw, "labels %s\n", strings.TrimPrefix(labelText(h.Labels), ", "))
+	}
+	c := h.Counts
+	fmt.Fprintf(bw, "%d entries: %d files (%d bytes), %d directories, %d unreadable; rules %s\n",
+		c.Entries, c.Files, c.Bytes, c.Dirs, c.Errors, h.RulesDigest[:min(12, len(h.RulesDigest))])
+	for i := range m.Entries {
+		e := &m.Entries[i]
+		detail := ""
+		switch {
+		case e.Err != "":
+			detail = "error: " + e.Err
+		case e.HasDigest():
+			detail = "sha256:" + hex.EncodeToString(e.Digest[:])
+		case e.Type == baseline.TypeSymlink:
+			detail = "-> " + DisplayPath(e.Target)
+		case e.Type == baseline.TypeCharDevice || e.Type == baseline.TypeBlockDevice:
+			detail = fmt.Sprintf("dev %d,%d", e.Rdev>>8&0xfff|e.Rdev>>32&^0xfff, e.Rdev&0xff|e.Rdev>>12&^0xff)
+		}
+		fmt.Fprintf(bw, "%s %5d %5d %10d %s %s %s\n", e.FileMode(), e.UID, e.GID, e.Size,
+			time.Unix(0, e.Mtime).UTC().Format("2006-01-02T15:04:05Z"), DisplayPath(e.Path), detail)
+	}
+	return bw.Flush()
+}
+
+// ManifestJSON is the JSON form of a manifest's header.
+type ManifestJSON struct {
+	BaselineID string          `json:"baseline_id"`
+	Verified   bool            `json:"verified"`
+	Header     baseline.Header `json:"header"`
+}
+
+// WriteManifestJSON writes a manifest as one JSON document, streaming the
+// entries so that a large image does not need its JSON in memory.
+func WriteManifestJSON(w io.Writer, m *baseline.Manifest) error {
+	bw := bufio.NewWriter(w)
+	head, err := json.Marshal(ManifestJSON{BaselineID: m.ID(), Verified: m.Verified, Header: m.Header})
+	if err != nil {
+		return err
+	}
+	bw.Write(head[:len(head)-1])
+	bw.WriteString(`,"entries":[`)
+	for i := range m.Entries {
+		if i > 0 {
+			bw.WriteByte(',')
+		}
+		b, err := json.Marshal(NewEntryJSON(&m.Entries[i], true))
+		if err != nil {
+			return err
+		}
+		bw.WriteString("\n")
+		bw.Write(b)
+	}
+	bw.WriteString("\n]}\n")
+	return bw.Flush()
+}
+
+// DiffReport is what changed between two images.
+type DiffReport struct {
+	From, To *baseline.Manifest
+	Result   baseline.Result
+}
+
+// WriteText writes the diff for a person.
+func (d *DiffReport) WriteText(w io.Writer) error {
+	fmt.Fprintf(w, "driftd diff %s%s -> %s%s: %d paths differ\n",
+		d.From.ID(), labelText(d.From.Header.Labels), d.To.ID(), labelText(d.To.Header.Labels), len(d.Result.Findings))
+	if err := writeFindingsText(w, d.Result.Findings); err != nil {
+		return err
+	}
+	for _, u := range d.Result.Unverified {
+		fmt.Fprintf(w, "unverified  %s: %s\n", DisplayPath(u.Path), u.Reason)
+	}
+	return nil
+}
+
+// DiffJSON is the JSON form of a diff.
+type DiffJSON struct {
+	From       string            `json:"from"`
+	To         string            `json:"to"`
+	FromLabels map[string]string `json:"from_labels,omitempty"`
+	ToLabels   map[string]string `json:"to_labels,omitempty"`
+	Findings   []FindingJSON     `json:"findings"`
+	Unverified []UnverifiedJSON  `json:"unverified"`
+}
+
+// WriteJSON writes the diff as one JSON document.
+func (d *DiffReport) WriteJSON(w io.Writer) error {
+	j := DiffJSON{
+		From: d.From.ID(), To: d.To.ID(),
+		FromLabels: d.From.Header.Labels, ToLabels: d.To.Header.Labels,
+		Findings:   make([]FindingJSON, 0, len(d.Result.Findings)),
+		Unverified: make([]UnverifiedJSON, 0, len(d.Result.Unverified)),
+	}
+	for i := range d.Result.Findings {
+		j.Findings = append(j.Findings, NewFindingJSON(&d.Result.Findings[i]))
+	}
+	for _, u := range d.Result.Unverified {
+		j.Unverified = append(j.Unverified, newUnverifiedJSON(u))
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(j)
+}
