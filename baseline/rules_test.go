@@ -58,7 +58,7 @@ func TestRuleWinner(t *testing.T) {
 		{"/opt/app/a/config.json.old", false, "system", "medium", "/**"},
 		{"/srv/data1", false, "data", "info", "/srv/data?"},
 		{"/srv/data12", false, "system", "medium", "/**"},
-		{"/srv/data/", false, "system", "medium", "/**"}, // ? never matches /
+		{"/srv/data/", false, "system", "medium", "/**"},    // ? never matches /
 		{"/etc/\n\xff", false, "config", "high", "/etc/**"}, // raw bytes
 	}
 	for _, tt := range tests {

@@ -74,8 +74,7 @@ func (w *Walker) Walk(ctx context.Context) ([]Entry, error) {
 	if !rule.Ignore {
 		root := entryFromStat("/", &st)
 		root.Xattrs, root.Err = bufs.xattrsFd(rootfd)
-		wk.results[0] = append(wk.results[0], root)
-		w.count(0)
+		wk.record(0, root)
 	}
 	if !w.Rules.CanPrune("/", rule) {
 		wk.jobs = append(wk.jobs, job{path: "/", dir: true})
@@ -105,13 +104,6 @@ func (w *Walker) Walk(ctx context.Context) ([]Entry, error) {
 		}
 	}
 	return entries, nil
-}
-
-func (w *Walker) count(bytes int64) {
-	if w.Progress != nil {
-		w.Progress.Entries.Add(1)
-		w.Progress.Bytes.Add(bytes)
-	}
 }
 
 // job is a directory to list or a large file to hash.
@@ -204,7 +196,9 @@ func (wk *walk) listDir(dir string, id int, bufs *workerBufs) []job {
 	}
 	f := os.NewFile(uintptr(fd), dir)
 	defer f.Close()
-	names, err := f.Readdirnames(-1)
+	// ReadDir gives each name's type from the directory itself (d_type),
+	// so a regular file is opened at once and stat'ed once, through its fd.
+	dents, err := f.ReadDir(-1)
 	if err != nil {
 		wk.dirError(dir, "list directory: "+err.Error())
 		return nil
@@ -216,60 +210,75 @@ func (wk *walk) listDir(dir string, id int, bufs *workerBufs) []job {
 	procDir := "/proc/self/fd/" + strconv.Itoa(fd) + "/"
 
 	var more []job
-	for _, name := range names {
+	for _, d := range dents {
 		if wk.ctx.Err() != nil {
 			return nil
 		}
+		name := d.Name()
 		path := prefix + name
 		rule := w.Rules.Match(path)
+		if d.Type().IsRegular() && !rule.Ignore {
+			e := Entry{Path: path, Type: TypeRegular}
+			if big := wk.readFile(fd, name, &e, bufs); big {
+				more = append(more, job{path: path})
+				continue
+			}
+			if e.Type == 0 && e.Err == "" {
+				continue // vanished
+			}
+			wk.record(id, e)
+			continue
+		}
 		var st unix.Stat_t
 		if err := unix.Fstatat(fd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-			if !errors.Is(err, unix.ENOENT) {
-				if !rule.Ignore {
-					wk.results[id] = append(wk.results[id], Entry{Path: path, Err: "lstat: " + err.Error()})
-				}
+			if !errors.Is(err, unix.ENOENT) && !rule.Ignore {
+				wk.record(id, Entry{Path: path, Err: "lstat: " + err.Error()})
 			}
 			continue
 		}
 		isDir := st.Mode&unix.S_IFMT == unix.S_IFDIR
 		if rule.Ignore {
-			if isDir && !w.Rules.CanPrune(path, rule) && wk.mayDescend(&st) {
+			if isDir && !w.Rules.CanPrune(path, rule) && wk.mayDescend(st.Dev) {
 				more = append(more, job{path: path, dir: true})
 			}
 			continue
 		}
-		if st.Mode&unix.S_IFMT == unix.S_IFREG && st.Size >= bigFile {
-			more = append(more, job{path: path})
+		if st.Mode&unix.S_IFMT == unix.S_IFREG { // d_type was unknown
+			e := Entry{Path: path, Type: TypeRegular}
+			if big := wk.readFile(fd, name, &e, bufs); big {
+				more = append(more, job{path: path})
+			} else if e.Type != 0 || e.Err != "" {
+				wk.record(id, e)
+			}
 			continue
 		}
 		e := entryFromStat(path, &st)
-		switch e.Type {
-		case TypeRegular:
-			wk.readFile(fd, name, &e, bufs)
-		case TypeSymlink:
+		if e.Type == TypeSymlink {
 			e.Target, e.Err = bufs.readlink(fd, name)
 		}
-		if e.Type != TypeRegular && e.Err == "" {
+		if e.Err == "" {
 			e.Xattrs, e.Err = bufs.xattrsPath(procDir + name)
 		}
-		if isDir && wk.mayDescend(&st) {
+		if isDir && wk.mayDescend(st.Dev) {
 			more = append(more, job{path: path, dir: true})
 		}
-		wk.results[id] = append(wk.results[id], e)
-		w.count(e.Size * int64(boolInt(e.HasDigest())))
+		wk.record(id, e)
 	}
 	return more
 }
 
-func boolInt(b bool) int {
-	if b {
-		return 1
+func (wk *walk) record(id int, e Entry) {
+	wk.results[id] = append(wk.results[id], e)
+	if p := wk.w.Progress; p != nil {
+		p.Entries.Add(1)
+		if e.HasDigest() {
+			p.Bytes.Add(e.Size)
+		}
 	}
-	return 0
 }
 
-func (wk *walk) mayDescend(st *unix.Stat_t) bool {
-	return wk.w.CrossFilesystems || st.Dev == wk.rootDev
+func (wk *walk) mayDescend(dev uint64) bool {
+	return wk.w.CrossFilesystems || dev == wk.rootDev
 }
 
 // noatimeDenied remembers that O_NOATIME was refused (we do not own the
@@ -295,78 +304,79 @@ func openRetryingNoatime(open func(flags int) (int, error)) (int, error) {
 	return fd, err
 }
 
-// readFile opens name in dirfd and fills e with its content digest and
-// xattrs, taking the metadata from the opened file itself.
-func (wk *walk) readFile(dirfd int, name string, e *Entry, bufs *workerBufs) {
+// readFile opens name in dirfd and fills e with its metadata (from the
+// opened file itself), content digest and xattrs. It reports big, and
+// leaves e alone, for a file large enough to be hashed as a job of its own.
+func (wk *walk) readFile(dirfd int, name string, e *Entry, bufs *workerBufs) (big bool) {
 	fd, err := openRetryingNoatime(func(flags int) (int, error) { return unix.Openat(dirfd, name, flags, 0) })
-	wk.fillFromOpen(fd, err, e, bufs, func() (unix.Stat_t, error) {
-		var st unix.Stat_t
-		return st, unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW)
-	})
+	lstat := func(st *unix.Stat_t) error { return unix.Fstatat(dirfd, name, st, unix.AT_SYMLINK_NOFOLLOW) }
+	return wk.fillFromOpen(fd, err, e, bufs, lstat, true)
 }
 
 // hashBigFile records a large regular file as a job of its own.
 func (wk *walk) hashBigFile(path string, id int, bufs *workerBufs) {
 	fd, err := openRetryingNoatime(func(flags int) (int, error) { return wk.openBeneath(path, flags) })
+	lstat := func(st *unix.Stat_t) error { return unix.Fstatat(wk.rootfd, path[1:], st, unix.AT_SYMLINK_NOFOLLOW) }
 	e := Entry{Path: path, Type: TypeRegular}
-	gone := false
-	wk.fillFromOpen(fd, err, &e, bufs, func() (unix.Stat_t, error) {
-		var st unix.Stat_t
-		rel := path[1:]
-		err := unix.Fstatat(wk.rootfd, rel, &st, unix.AT_SYMLINK_NOFOLLOW)
-		gone = errors.Is(err, unix.ENOENT)
-		return st, err
-	})
-	if gone || e.Type == 0 {
-		return
+	wk.fillFromOpen(fd, err, &e, bufs, lstat, false)
+	if e.Type != 0 || e.Err != "" {
+		wk.record(id, e)
 	}
-	wk.results[id] = append(wk.results[id], e)
-	wk.w.count(e.Size * int64(boolInt(e.HasDigest())))
 }
 
-// fillFromOpen completes e from an open attempt on a file lstat saw as
-// regular. If the path changed type or vanished in between, e is redone
-// from a fresh lstat: the walk records what is there, without crashing.
-func (wk *walk) fillFromOpen(fd int, openErr error, e *Entry, bufs *workerBufs, relstat func() (unix.Stat_t, error)) {
-	restat := func() {
-		st, err := relstat()
-		if err != nil {
+// fillFromOpen completes e from an attempt to open a regular file. When the
+// open failed or the path is no longer a regular file, e is redone from a
+// fresh lstat: the walk records what is there now, and a file it could not
+// read becomes an error entry with its metadata. A path that vanished
+// leaves e zero.
+func (wk *walk) fillFromOpen(fd int, openErr error, e *Entry, bufs *workerBufs, lstat func(*unix.Stat_t) error, mayDefer bool) (big bool) {
+	fromLstat := func(why string) {
+		var st unix.Stat_t
+		if err := lstat(&st); err != nil {
 			if errors.Is(err, unix.ENOENT) {
-				e.Type = 0 // vanished: no entry
+				*e = Entry{}
 				return
 			}
 			e.Err = "lstat: " + err.Error()
 			return
 		}
 		*e = entryFromStat(e.Path, &st)
-		if e.Type == TypeRegular {
-			e.Err = "changed while being read"
+		switch e.Type {
+		case TypeRegular:
+			e.Err = why
+		case TypeDir:
+			e.Err = "became a directory while being walked: its contents were not listed"
 		}
 	}
+	changed := "changed while being read"
 	if openErr != nil {
 		switch {
 		case errors.Is(openErr, unix.ENOENT), errors.Is(openErr, unix.ELOOP), errors.Is(openErr, unix.ENXIO):
-			restat()
+			fromLstat(changed)
 		default:
-			e.Err = "open: " + openErr.Error()
+			fromLstat("open: " + openErr.Error())
 		}
-		return
+		return false
 	}
 	defer unix.Close(fd)
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
-		e.Err = "fstat: " + err.Error()
-		return
+		fromLstat("fstat: " + err.Error())
+		return false
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
-		restat()
-		return
+		fromLstat(changed)
+		return false
+	}
+	if mayDefer && st.Size >= bigFile {
+		return true
 	}
 	*e = entryFromStat(e.Path, &st)
 	e.Digest, e.Err = bufs.hash(fd, st.Size)
 	if e.Err == "" {
 		e.Xattrs, e.Err = bufs.xattrsFd(fd)
 	}
+	return false
 }
 
 func entryFromStat(path string, st *unix.Stat_t) Entry {
@@ -420,12 +430,7 @@ func newWorkerBufs() *workerBufs {
 // hash digests an open file of the given size. A file whose length changes
 // while it is read gets one more try, then an error: never a wrong digest.
 func (b *workerBufs) hash(fd int, size int64) (d [32]byte, errMsg string) {
-	for try := 0; try < 2; try++ {
-		if try > 0 {
-			if _, err := unix.Seek(fd, 0, 0); err != nil {
-				return d, "seek: " + err.Error()
-			}
-		}
+	for try := 0; ; try++ {
 		b.h.Reset()
 		var n int64
 		for {
@@ -442,17 +447,22 @@ func (b *workerBufs) hash(fd int, size int64) (d [32]byte, errMsg string) {
 			b.h.Write(b.read[:k])
 			n += int64(k)
 		}
+		if n == size {
+			b.h.Sum(d[:0])
+			return d, ""
+		}
+		if try == 1 {
+			return d, "changed while being read"
+		}
 		var st unix.Stat_t
 		if err := unix.Fstat(fd, &st); err != nil {
 			return d, "fstat: " + err.Error()
 		}
-		if n == size && st.Size == size {
-			b.h.Sum(d[:0])
-			return d, ""
+		if _, err := unix.Seek(fd, 0, 0); err != nil {
+			return d, "seek: " + err.Error()
 		}
 		size = st.Size
 	}
-	return d, "changed while being read"
 }
 
 func (b *workerBufs) readlink(dirfd int, name string) (string, string) {
