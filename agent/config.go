@@ -55,26 +55,32 @@ func ParseConfig(data []byte, name string) (*Loaded, error) {
 	if err != nil {
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
-			msg := pe.Message
+			msg := escapeLines(pe.Message)
 			if pe.LastKey != "" {
-				return nil, fmt.Errorf("config %s: line %d: key %s: %s", name, pe.Position.Line, pe.LastKey, msg)
+				return nil, fmt.Errorf("config %s: line %d: key %s: %s", name, pe.Position.Line, escapeLines(pe.LastKey), msg)
 			}
 			return nil, fmt.Errorf("config %s: line %d: %s", name, pe.Position.Line, msg)
 		}
-		return nil, fmt.Errorf("config %s: %w", name, err)
+		return nil, fmt.Errorf("config %s: %s", name, escapeLines(err.Error()))
 	}
 	if undecoded := md.Undecoded(); len(undecoded) > 0 {
 		k := undecoded[0]
 		if line := keyLine(data, k); line > 0 {
-			return nil, fmt.Errorf("config %s: line %d: unknown key %s", name, line, k)
+			return nil, fmt.Errorf("config %s: line %d: unknown key %s", name, line, escapeLines(k.String()))
 		}
-		return nil, fmt.Errorf("config %s: unknown key %s", name, k)
+		return nil, fmt.Errorf("config %s: unknown key %s", name, escapeLines(k.String()))
 	}
 	rules, err := c.Config.Validate()
 	if err != nil {
-		return nil, fmt.Errorf("config %s: %w", name, err)
+		return nil, fmt.Errorf("config %s: %s", name, escapeLines(err.Error()))
 	}
 	return &Loaded{Config: c, Name: name, Rules: rules}, nil
+}
+
+// escapeLines keeps an error on one line: the TOML library may quote raw
+// input, newlines included, in its messages.
+func escapeLines(s string) string {
+	return strings.NewReplacer("\n", `\n`, "\r", `\r`).Replace(s)
 }
 
 // keyLine finds the line that defines key, for an error message: the TOML

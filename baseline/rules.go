@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"regexp"
 	"strings"
 )
 
@@ -238,12 +239,16 @@ func (rs *Rules) CanPrune(dir string, r Rule) bool {
 
 // pattern is a compiled path glob: * matches within one path segment, **
 // across segments, ? one byte that is not a slash. A pattern ending in /**
-// also matches the directory it names.
+// also matches the directory it names. Globs compile to RE2 expressions,
+// which match in linear time whatever the pattern.
 type pattern struct {
-	glob   string
-	prefix string // the literal part before the first wildcard
-	self   string // for "dir/**": "dir", which the pattern also matches
-	exact  bool   // no wildcard at all
+	glob    string
+	prefix  string         // the literal part before the first wildcard
+	exact   bool           // no wildcard at all
+	anyRest bool           // the glob is prefix + "**": the prefix decides
+	rest    *regexp.Regexp // the glob after prefix, anchored
+	self    string         // for "dir/**": "dir", which the pattern also matches
+	selfRe  *regexp.Regexp // self after prefix, when self has wildcards
 }
 
 func compilePattern(p string) (pattern, error) {
@@ -257,16 +262,58 @@ func compilePattern(p string) (pattern, error) {
 	i := strings.IndexAny(p, "*?")
 	if i < 0 {
 		pat.prefix, pat.exact = p, true
-	} else {
-		pat.prefix = p[:i]
+		return pat, nil
 	}
+	pat.prefix = p[:i]
+	rest := p[i:]
+	if strings.HasPrefix(rest, "**/") && strings.HasSuffix(pat.prefix, "/") {
+		// "/a/**/b" must match "/a/b": the slash before ** belongs to the glob.
+		pat.prefix, rest = pat.prefix[:len(pat.prefix)-1], "/"+rest
+	}
+	pat.anyRest = rest == "**"
+	pat.rest = regexp.MustCompile(globRegexp(rest))
 	if strings.HasSuffix(p, "/**") {
 		pat.self = p[:len(p)-3]
 		if pat.self == "" {
 			pat.self = "/"
 		}
+		if len(pat.self) > len(pat.prefix) {
+			pat.selfRe = regexp.MustCompile(globRegexp(pat.self[len(pat.prefix):]))
+		}
 	}
 	return pat, nil
+}
+
+// globRegexp translates a glob to an anchored regexp that matches raw
+// bytes, newlines included. "/**/" also matches a single slash.
+func globRegexp(glob string) string {
+	var b strings.Builder
+	b.WriteString(`(?s)^`)
+	for len(glob) > 0 {
+		switch {
+		case strings.HasPrefix(glob, "/**/"):
+			b.WriteString(`/(?:.*/)?`)
+			glob = glob[4:]
+		case strings.HasPrefix(glob, "**"):
+			b.WriteString(`.*`)
+			glob = glob[2:]
+		case glob[0] == '*':
+			b.WriteString(`[^/]*`)
+			glob = glob[1:]
+		case glob[0] == '?':
+			b.WriteString(`[^/]`)
+			glob = glob[1:]
+		default:
+			j := strings.IndexAny(glob[1:], "*?/") + 1
+			if j == 0 {
+				j = len(glob)
+			}
+			b.WriteString(regexp.QuoteMeta(glob[:j]))
+			glob = glob[j:]
+		}
+	}
+	b.WriteString(`$`)
+	return b.String()
 }
 
 func (p *pattern) match(path string) bool {
@@ -279,15 +326,15 @@ func (p *pattern) match(path string) bool {
 	if !strings.HasPrefix(path, p.prefix) {
 		return false
 	}
-	return globMatch(p.glob[len(p.prefix):], path[len(p.prefix):])
+	return p.anyRest || p.rest.MatchString(path[len(p.prefix):])
 }
 
 // matchSelf reports whether path is the directory a "dir/**" pattern names.
 func (p *pattern) matchSelf(path string) bool {
-	if len(p.self) <= len(p.prefix) {
+	if p.selfRe == nil {
 		return path == p.self // the wildcards are all in the trailing /**
 	}
-	return strings.HasPrefix(path, p.prefix) && globMatch(p.self[len(p.prefix):], path[len(p.prefix):])
+	return strings.HasPrefix(path, p.prefix) && p.selfRe.MatchString(path[len(p.prefix):])
 }
 
 // mayMatchBelow reports whether the pattern could match some path under dir.
@@ -304,45 +351,4 @@ func (p *pattern) mayMatchBelow(dir string) bool {
 	// Either the literal prefix lies inside dir, or dir lies inside the
 	// prefix's reach (the wildcard part may extend below dir).
 	return strings.HasPrefix(p.prefix, below) || strings.HasPrefix(below, p.prefix)
-}
-
-// globMatch matches name against a glob of *, ** and ?. "/**/" also matches
-// a single slash, so "/a/**/b" matches "/a/b".
-func globMatch(glob, name string) bool {
-	for len(glob) > 0 {
-		switch {
-		case strings.HasPrefix(glob, "**"):
-			rest := glob[2:]
-			if strings.HasPrefix(rest, "/") && globMatch(rest[1:], name) {
-				return true
-			}
-			for i := 0; i <= len(name); i++ {
-				if globMatch(rest, name[i:]) {
-					return true
-				}
-			}
-			return false
-		case glob[0] == '*':
-			rest := glob[1:]
-			for i := 0; i <= len(name); i++ {
-				if globMatch(rest, name[i:]) {
-					return true
-				}
-				if i < len(name) && name[i] == '/' {
-					return false
-				}
-			}
-			return false
-		case glob[0] == '?':
-			if len(name) == 0 || name[0] == '/' {
-				return false
-			}
-		default:
-			if len(name) == 0 || name[0] != glob[0] {
-				return false
-			}
-		}
-		glob, name = glob[1:], name[1:]
-	}
-	return len(name) == 0
 }

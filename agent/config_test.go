@@ -1,0 +1,124 @@
+package agent
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestDefaultConfig(t *testing.T) {
+	c, err := LoadConfig("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		path     string
+		ignore   bool
+		category string
+		severity string
+	}{
+		{"/usr/bin/ls", false, "binaries", "critical"},
+		{"/usr/lib/x86_64-linux-gnu/libc.so.6", false, "binaries", "critical"},
+		{"/etc/hostname", false, "config", "high"},
+		{"/etc/ssh/sshd_config", false, "ssh", "critical"},
+		{"/home/admin/.ssh/authorized_keys", false, "ssh", "critical"},
+		{"/root/.ssh/authorized_keys", false, "ssh", "critical"},
+		{"/etc/pam.d/sshd", false, "ssh", "critical"},
+		{"/etc/sudoers.d/admin", false, "access", "critical"},
+		{"/var/spool/cron/crontabs/root", false, "access", "critical"},
+		{"/usr/share/doc/bash/README", false, "system", "medium"},
+		{"/proc/1/status", true, "", ""},
+		{"/var/log/syslog", true, "", ""},
+		{"/var/lib/apt/lists/x", true, "", ""},
+		{"/var/lib/driftd/state.json", true, "", ""},
+		{"/etc/driftd/baseline.manifest", true, "", ""},
+		{"/tmp/x", true, "", ""},
+	}
+	for _, tt := range tests {
+		r := c.Rules.Match(tt.path)
+		if r.Ignore != tt.ignore || (!tt.ignore && (r.Category != tt.category || r.Severity.String() != tt.severity)) {
+			t.Errorf("%s: ignore=%t category=%q severity=%s (rule %s), want ignore=%t %q %s",
+				tt.path, r.Ignore, r.Category, r.Severity, r.Pattern, tt.ignore, tt.category, tt.severity)
+		}
+	}
+	// The mutable areas are pruned, not walked and dropped.
+	for _, dir := range []string{"/proc", "/sys", "/dev", "/run", "/tmp", "/var/log", "/var/cache"} {
+		if !c.Rules.CanPrune(dir, c.Rules.Match(dir)) {
+			t.Errorf("%s is walked: it should be pruned", dir)
+		}
+	}
+}
+
+const goodConfig = `[baseline]
+path = "/m"
+public_key = "/k"
+
+[scan]
+workers = 2
+
+[[rule]]
+paths = ["/**"]
+category = "system"
+severity = "high"
+`
+
+func TestConfigErrors(t *testing.T) {
+	tests := []struct {
+		name   string
+		config string
+		want   []string // every one must be in the one-line error
+	}{
+		{"unknown key in a table", strings.Replace(goodConfig, "workers = 2", "workers = 2\nwrokers = 3", 1),
+			[]string{"cfg.toml", "line 7", "unknown key scan.wrokers"}},
+		{"unknown key in a rule", goodConfig + "colour = \"red\"\n",
+			[]string{"cfg.toml", "line 12", "unknown key rule.colour"}},
+		{"unknown table", goodConfig + "[extra]\nx = 1\n",
+			[]string{"cfg.toml", "line 12", "unknown key extra"}},
+		{"wrong type", strings.Replace(goodConfig, "workers = 2", `workers = "two"`, 1),
+			[]string{"cfg.toml", "line 6", "scan.workers"}},
+		{"wrong type in a rule", strings.Replace(goodConfig, `paths = ["/**"]`, `paths = "/**"`, 1),
+			[]string{"cfg.toml", "line 9", "rule.paths"}},
+		{"syntax", "[scan]\nworkers = = 2\n", []string{"cfg.toml", "line 2"}},
+		{"bad severity", strings.Replace(goodConfig, `"high"`, `"urgent"`, 1),
+			[]string{"cfg.toml", `unknown severity "urgent"`}},
+		{"no rules", "[baseline]\npath = \"/m\"\n", []string{"cfg.toml", "no [[rule]]"}},
+		{"negative workers", strings.Replace(goodConfig, "workers = 2", "workers = -1", 1),
+			[]string{"cfg.toml", "scan.workers is -1"}},
+	}
+	if _, err := ParseConfig([]byte(goodConfig), "cfg.toml"); err != nil {
+		t.Fatalf("the good config fails: %v", err)
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseConfig([]byte(tt.config), "cfg.toml")
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			msg := err.Error()
+			if strings.Contains(msg, "\n") {
+				t.Errorf("error spans lines: %q", msg)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("error %q lacks %q", msg, w)
+				}
+			}
+		})
+	}
+}
+
+func FuzzParseConfig(f *testing.F) {
+	f.Add(string(DefaultConfig))
+	f.Add(goodConfig)
+	f.Add("[[rule]]\npaths = [\"/a/**/b\", \"/*?\"]\ncategory = \"x\"\nseverity = \"low\"\nattributes = [\"+inode\"]\n")
+	f.Fuzz(func(t *testing.T, config string) {
+		c, err := ParseConfig([]byte(config), "fuzz.toml")
+		if err != nil {
+			if strings.Contains(err.Error(), "\n") {
+				t.Errorf("error spans lines: %q", err)
+			}
+			return
+		}
+		c.Rules.Match("/etc/ssh/sshd_config")
+		c.Rules.CanPrune("/var", c.Rules.Match("/var"))
+	})
+}
