@@ -122,3 +122,13 @@ func FuzzParseConfig(f *testing.F) {
 		c.Rules.CanPrune("/var", c.Rules.Match("/var"))
 	})
 }
+
+// TestTypeErrorInLaterRule: the TOML library reports a key in an array of
+// tables at its last definition; the error must name the bad one.
+func TestTypeErrorInLaterRule(t *testing.T) {
+	config := goodConfig + "\n[[rule]]\npaths = [\"/etc/**\"]\ncategory = 7\nseverity = \"high\"\n\n[[rule]]\npaths = [\"/x\"]\ncategory = \"y\"\nseverity = \"low\"\n"
+	_, err := ParseConfig([]byte(config), "cfg.toml")
+	if err == nil || !strings.Contains(err.Error(), "line 15: key rule.category") {
+		t.Errorf("err = %v, want line 15", err)
+	}
+}
