@@ -2,6 +2,8 @@ package baseline
 
 import (
 	"path"
+	"slices"
+	"strings"
 )
 
 // Kind says how a path drifted.
@@ -52,78 +54,104 @@ type Result struct {
 // Clean reports whether every path in scope was verified and none drifted.
 func (r *Result) Clean() bool { return len(r.Findings) == 0 && len(r.Unverified) == 0 }
 
-// Compare returns how observed differs from base. Both are sorted by path,
-// as Walk and Decode give them. Each path is judged by the rule that governs
-// it now; paths that rule ignores are out of scope on both sides.
-func Compare(base, observed []Entry, rules *Rules) Result {
-	var res Result
-	// Directories that could not be listed: what the baseline had below
-	// them is unverified, not removed.
-	blind := map[string]bool{}
-	for i := range observed {
-		if observed[i].Type == TypeDir && observed[i].Err != "" {
-			blind[observed[i].Path] = true
-		}
+// Comparer compares observed entries, one at a time and in any order, with
+// a sorted baseline. It keeps only what it finds, so a check need not hold
+// the observed tree: the walk feeds it as it goes.
+type Comparer struct {
+	base  []Entry
+	rules *Rules
+	seen  []bool
+	// blind holds directories that could not be listed: what the baseline
+	// had below them is unverified, not removed.
+	blind map[string]bool
+	res   Result
+}
+
+// NewComparer starts a comparison with base, sorted by path.
+func NewComparer(base []Entry, rules *Rules) *Comparer {
+	return &Comparer{base: base, rules: rules, seen: make([]bool, len(base)), blind: map[string]bool{}}
+}
+
+// Observe compares one observed entry. It keeps a copy of o if o makes a
+// finding, so o may be reused.
+func (c *Comparer) Observe(o *Entry) {
+	if o.Type == TypeDir && o.Err != "" {
+		c.blind[o.Path] = true
 	}
-	underBlind := func(p string) bool {
-		if len(blind) == 0 {
+	i, found := slices.BinarySearchFunc(c.base, o.Path, func(e Entry, p string) int { return strings.Compare(e.Path, p) })
+	if found {
+		c.seen[i] = true
+	}
+	rule := c.rules.Match(o.Path)
+	if rule.Ignore {
+		return
+	}
+	after := func() *Entry { cp := *o; return &cp }
+	if !found {
+		if o.Err != "" {
+			c.res.Unverified = append(c.res.Unverified, Unverified{Path: o.Path, Reason: o.Err})
+		}
+		c.res.Findings = append(c.res.Findings, Finding{Path: o.Path, Kind: Added, Rule: rule, After: after()})
+		return
+	}
+	b := &c.base[i]
+	switch {
+	case o.Err != "":
+		c.res.Unverified = append(c.res.Unverified, Unverified{Path: o.Path, Reason: o.Err})
+	case b.Err != "" && rule.Attrs&AttrContent != 0:
+		c.res.Unverified = append(c.res.Unverified, Unverified{Path: b.Path, Reason: "not readable at bake time: " + b.Err})
+	}
+	if o.Type == 0 || b.Type == 0 {
+		return // nothing known to compare with
+	}
+	if d := diff(b, o, rule.Attrs); d != 0 {
+		c.res.Findings = append(c.res.Findings, Finding{Path: o.Path, Kind: Modified, Changes: d, Rule: rule, Before: b, After: after()})
+	}
+}
+
+// Result ends the comparison: baseline entries never observed are removed,
+// unless out of scope now or below a directory that could not be listed.
+// Findings and unverified paths come sorted by path.
+func (c *Comparer) Result() Result {
+	for i := range c.base {
+		if c.seen[i] {
+			continue
+		}
+		b := &c.base[i]
+		rule := c.rules.Match(b.Path)
+		if rule.Ignore || c.underBlind(b.Path) {
+			continue
+		}
+		c.res.Findings = append(c.res.Findings, Finding{Path: b.Path, Kind: Removed, Rule: rule, Before: b})
+	}
+	slices.SortFunc(c.res.Findings, func(a, b Finding) int { return strings.Compare(a.Path, b.Path) })
+	slices.SortFunc(c.res.Unverified, func(a, b Unverified) int { return strings.Compare(a.Path, b.Path) })
+	return c.res
+}
+
+func (c *Comparer) underBlind(p string) bool {
+	if len(c.blind) == 0 {
+		return false
+	}
+	for d := path.Dir(p); ; d = path.Dir(d) {
+		if c.blind[d] {
+			return true
+		}
+		if d == "/" || d == "." {
 			return false
 		}
-		for d := path.Dir(p); ; d = path.Dir(d) {
-			if blind[d] {
-				return true
-			}
-			if d == "/" || d == "." {
-				return false
-			}
-		}
 	}
+}
 
-	i, j := 0, 0
-	for i < len(base) || j < len(observed) {
-		switch {
-		case j == len(observed) || (i < len(base) && base[i].Path < observed[j].Path):
-			b := &base[i]
-			i++
-			rule := rules.Match(b.Path)
-			if rule.Ignore || underBlind(b.Path) {
-				continue
-			}
-			res.Findings = append(res.Findings, Finding{Path: b.Path, Kind: Removed, Rule: rule, Before: b})
-		case i == len(base) || observed[j].Path < base[i].Path:
-			o := &observed[j]
-			j++
-			rule := rules.Match(o.Path)
-			if rule.Ignore {
-				continue
-			}
-			if o.Err != "" {
-				res.Unverified = append(res.Unverified, Unverified{Path: o.Path, Reason: o.Err})
-			}
-			res.Findings = append(res.Findings, Finding{Path: o.Path, Kind: Added, Rule: rule, After: o})
-		default:
-			b, o := &base[i], &observed[j]
-			i++
-			j++
-			rule := rules.Match(o.Path)
-			if rule.Ignore {
-				continue
-			}
-			switch {
-			case o.Err != "":
-				res.Unverified = append(res.Unverified, Unverified{Path: o.Path, Reason: o.Err})
-			case b.Err != "" && rule.Attrs&AttrContent != 0:
-				res.Unverified = append(res.Unverified, Unverified{Path: b.Path, Reason: "not readable at bake time: " + b.Err})
-			}
-			if o.Type == 0 || b.Type == 0 {
-				continue // nothing known to compare with
-			}
-			if d := diff(b, o, rule.Attrs); d != 0 {
-				res.Findings = append(res.Findings, Finding{Path: o.Path, Kind: Modified, Changes: d, Rule: rule, Before: b, After: o})
-			}
-		}
+// Compare returns how observed differs from base, both sorted by path as
+// Walk and Decode give them. Each path is judged by the rule that governs
+// it now; paths that rule ignores are out of scope on both sides.
+func Compare(base, observed []Entry, rules *Rules) Result {
+	c := NewComparer(base, rules)
+	for i := range observed {
+		c.Observe(&observed[i])
 	}
-	return res
+	return c.Result()
 }
 
 // imageDiffRules compares two images on what a rebuild of the same content

@@ -119,7 +119,7 @@ func Encode(w io.Writer, h Header, entries []Entry, key ed25519.PrivateKey) (dig
 	binary.Write(&out, binary.BigEndian, uint32(len(hj)))
 	out.Write(hj)
 	var z bytes.Buffer
-	zw, _ := flate.NewWriter(&z, flate.DefaultCompression)
+	zw, _ := flate.NewWriter(&z, flate.BestSpeed)
 	zw.Write(payload.Bytes())
 	zw.Close()
 	binary.Write(&out, binary.BigEndian, uint64(z.Len()))

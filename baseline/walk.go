@@ -40,27 +40,37 @@ const bigFile = 4 << 20
 // Walk returns the entries in scope, sorted by path bytes. Its error is for
 // a root that cannot be walked at all; anything smaller is in an entry's Err.
 func (w *Walker) Walk(ctx context.Context) ([]Entry, error) {
+	var entries []Entry
+	err := w.WalkFunc(ctx, func(batch []Entry) { entries = append(entries, batch...) })
+	if err != nil {
+		return nil, err
+	}
+	SortEntries(entries)
+	return entries, nil
+}
+
+// SortEntries sorts entries by path bytes, the manifest's order.
+func SortEntries(entries []Entry) {
+	slices.SortFunc(entries, func(a, b Entry) int { return strings.Compare(a.Path, b.Path) })
+}
+
+// WalkFunc hands the entries in scope to visit in batches, in no particular
+// order, one call at a time. A batch is reused after visit returns: keep
+// copies, not pointers.
+func (w *Walker) WalkFunc(ctx context.Context, visit func(batch []Entry)) error {
 	rootfd, err := unix.Open(w.Root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		if errors.Is(err, unix.ENOTDIR) {
-			return nil, fmt.Errorf("root %s is not a directory", w.Root)
+			return fmt.Errorf("root %s is not a directory", w.Root)
 		}
-		return nil, fmt.Errorf("open root %s: %w", w.Root, err)
+		return fmt.Errorf("open root %s: %w", w.Root, err)
 	}
 	defer unix.Close(rootfd)
 	var st unix.Stat_t
 	if err := unix.Fstat(rootfd, &st); err != nil {
-		return nil, fmt.Errorf("stat root %s: %w", w.Root, err)
+		return fmt.Errorf("stat root %s: %w", w.Root, err)
 	}
-	workers := max(w.Workers, 1)
-	wk := &walk{
-		w:       w,
-		ctx:     ctx,
-		rootfd:  rootfd,
-		rootDev: st.Dev,
-		dirErrs: map[string]string{},
-		results: make([][]Entry, workers),
-	}
+	wk := &walk{w: w, ctx: ctx, rootfd: rootfd, rootDev: st.Dev, visit: visit}
 	wk.cond = sync.NewCond(&wk.mu)
 	stop := context.AfterFunc(ctx, func() {
 		wk.mu.Lock()
@@ -69,67 +79,47 @@ func (w *Walker) Walk(ctx context.Context) ([]Entry, error) {
 	})
 	defer stop()
 
-	bufs := newWorkerBufs()
 	rule := w.Rules.Match("/")
-	if !rule.Ignore {
-		root := entryFromStat("/", &st)
-		root.Xattrs, root.Err = bufs.xattrsFd(rootfd)
-		wk.record(0, root)
+	if !rule.Ignore || !w.Rules.CanPrune("/", rule) {
+		wk.jobs = append(wk.jobs, job{entry: entryFromStat("/", &st), dir: true, record: !rule.Ignore})
 	}
-	if !w.Rules.CanPrune("/", rule) {
-		wk.jobs = append(wk.jobs, job{path: "/", dir: true})
-	}
-
 	var wg sync.WaitGroup
-	for i := range workers {
-		wg.Go(func() { wk.work(i) })
+	for range max(w.Workers, 1) {
+		wg.Go(wk.work)
 	}
 	wg.Wait()
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("walk %s: %w", w.Root, err)
+		return fmt.Errorf("walk %s: %w", w.Root, err)
 	}
-
-	n := 0
-	for _, r := range wk.results {
-		n += len(r)
-	}
-	entries := make([]Entry, 0, n)
-	for _, r := range wk.results {
-		entries = append(entries, r...)
-	}
-	slices.SortFunc(entries, func(a, b Entry) int { return strings.Compare(a.Path, b.Path) })
-	for dir, msg := range wk.dirErrs {
-		if i, ok := slices.BinarySearchFunc(entries, dir, func(e Entry, p string) int { return strings.Compare(e.Path, p) }); ok {
-			entries[i].Err = msg
-		}
-	}
-	return entries, nil
+	return nil
 }
 
-// job is a directory to list or a large file to hash.
+// job is a directory to list, or a large file to hash. A directory's entry
+// comes from its parent's lstat and is recorded by the job that lists it,
+// so that a listing error lands on the directory's own entry.
 type job struct {
-	path string
-	dir  bool
+	entry  Entry
+	dir    bool
+	record bool // false for an ignored directory walked for what is below it
 }
 
-// walk is the state of one Walk: a LIFO of jobs shared by the pool, and one
-// result slice per worker so that recording needs no lock.
+// walk is the state of one WalkFunc: a LIFO of jobs shared by the pool.
+// Each job hands its batch of entries to visit under the lock it takes
+// anyway to push the jobs it made.
 type walk struct {
 	w       *Walker
 	ctx     context.Context
 	rootfd  int
 	rootDev uint64
+	visit   func([]Entry)
 
-	mu      sync.Mutex
-	cond    *sync.Cond
-	jobs    []job
-	busy    int
-	dirErrs map[string]string // directories that could not be listed, and why
-
-	results [][]Entry
+	mu   sync.Mutex
+	cond *sync.Cond
+	jobs []job
+	busy int
 }
 
-func (wk *walk) work(id int) {
+func (wk *walk) work() {
 	bufs := newWorkerBufs()
 	for {
 		wk.mu.Lock()
@@ -146,25 +136,23 @@ func (wk *walk) work(id int) {
 		wk.busy++
 		wk.mu.Unlock()
 
+		bufs.batch = bufs.batch[:0]
 		var more []job
 		if j.dir {
-			more = wk.listDir(j.path, id, bufs)
+			more = wk.listDir(j, bufs)
 		} else {
-			wk.hashBigFile(j.path, id, bufs)
+			wk.hashBigFile(j.entry.Path, bufs)
 		}
 
 		wk.mu.Lock()
 		wk.jobs = append(wk.jobs, more...)
+		if len(bufs.batch) > 0 {
+			wk.visit(bufs.batch)
+		}
 		wk.busy--
 		wk.cond.Broadcast()
 		wk.mu.Unlock()
 	}
-}
-
-func (wk *walk) dirError(dir, msg string) {
-	wk.mu.Lock()
-	wk.dirErrs[dir] = msg
-	wk.mu.Unlock()
 }
 
 // openBeneath opens a root-relative path without following any symlink on
@@ -184,13 +172,18 @@ func (wk *walk) openBeneath(path string, flags int) (int, error) {
 	return fd, err
 }
 
-// listDir records the children of dir and returns the jobs they make.
-func (wk *walk) listDir(dir string, id int, bufs *workerBufs) []job {
-	w := wk.w
+// listDir records the directory of job j and its children, and returns the
+// jobs they make.
+func (wk *walk) listDir(j job, bufs *workerBufs) []job {
+	w, dir, self := wk.w, j.entry.Path, j.entry
 	fd, err := wk.openBeneath(dir, unix.O_RDONLY|unix.O_DIRECTORY)
 	if err != nil {
-		if !errors.Is(err, unix.ENOENT) { // gone since its parent was listed
-			wk.dirError(dir, "list directory: "+err.Error())
+		if errors.Is(err, unix.ENOENT) {
+			return nil // gone since its parent was listed
+		}
+		self.Err = "list directory: " + err.Error()
+		if j.record {
+			bufs.record(w.Progress, self)
 		}
 		return nil
 	}
@@ -199,8 +192,15 @@ func (wk *walk) listDir(dir string, id int, bufs *workerBufs) []job {
 	// ReadDir gives each name's type from the directory itself (d_type),
 	// so a regular file is opened at once and stat'ed once, through its fd.
 	dents, err := f.ReadDir(-1)
+	if j.record {
+		if err != nil {
+			self.Err = "list directory: " + err.Error()
+		} else {
+			self.Xattrs, self.Err = bufs.xattrsFd(fd)
+		}
+		bufs.record(w.Progress, self)
+	}
 	if err != nil {
-		wk.dirError(dir, "list directory: "+err.Error())
 		return nil
 	}
 	prefix := dir + "/"
@@ -218,67 +218,65 @@ func (wk *walk) listDir(dir string, id int, bufs *workerBufs) []job {
 		path := prefix + name
 		rule := w.Rules.Match(path)
 		if d.Type().IsRegular() && !rule.Ignore {
-			e := Entry{Path: path, Type: TypeRegular}
-			if big := wk.readFile(fd, name, &e, bufs); big {
-				more = append(more, job{path: path})
-				continue
+			if big := wk.recordFile(fd, path, name, bufs); big {
+				more = append(more, job{entry: Entry{Path: path}})
 			}
-			if e.Type == 0 && e.Err == "" {
-				continue // vanished
-			}
-			wk.record(id, e)
 			continue
 		}
 		var st unix.Stat_t
 		if err := unix.Fstatat(fd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 			if !errors.Is(err, unix.ENOENT) && !rule.Ignore {
-				wk.record(id, Entry{Path: path, Err: "lstat: " + err.Error()})
-			}
-			continue
-		}
-		isDir := st.Mode&unix.S_IFMT == unix.S_IFDIR
-		if rule.Ignore {
-			if isDir && !w.Rules.CanPrune(path, rule) && wk.mayDescend(st.Dev) {
-				more = append(more, job{path: path, dir: true})
-			}
-			continue
-		}
-		if st.Mode&unix.S_IFMT == unix.S_IFREG { // d_type was unknown
-			e := Entry{Path: path, Type: TypeRegular}
-			if big := wk.readFile(fd, name, &e, bufs); big {
-				more = append(more, job{path: path})
-			} else if e.Type != 0 || e.Err != "" {
-				wk.record(id, e)
+				bufs.record(w.Progress, Entry{Path: path, Err: "lstat: " + err.Error()})
 			}
 			continue
 		}
 		e := entryFromStat(path, &st)
-		if e.Type == TypeSymlink {
+		switch {
+		case e.Type == TypeDir && (wk.w.CrossFilesystems || st.Dev == wk.rootDev):
+			if !rule.Ignore || !w.Rules.CanPrune(path, rule) {
+				more = append(more, job{entry: e, dir: true, record: !rule.Ignore})
+			}
+			continue
+		case rule.Ignore:
+			continue
+		case e.Type == TypeRegular: // d_type was unknown
+			if big := wk.recordFile(fd, path, name, bufs); big {
+				more = append(more, job{entry: Entry{Path: path}})
+			}
+			continue
+		case e.Type == TypeSymlink:
 			e.Target, e.Err = bufs.readlink(fd, name)
 		}
 		if e.Err == "" {
 			e.Xattrs, e.Err = bufs.xattrsPath(procDir + name)
 		}
-		if isDir && wk.mayDescend(st.Dev) {
-			more = append(more, job{path: path, dir: true})
-		}
-		wk.record(id, e)
+		bufs.record(w.Progress, e) // including a mount point, not entered
 	}
 	return more
 }
 
-func (wk *walk) record(id int, e Entry) {
-	wk.results[id] = append(wk.results[id], e)
-	if p := wk.w.Progress; p != nil {
+// recordFile records the regular file name in dirfd, unless it is big: then
+// it reports so, for a job of its own.
+func (wk *walk) recordFile(dirfd int, path, name string, bufs *workerBufs) (big bool) {
+	e := Entry{Path: path, Type: TypeRegular}
+	if big := wk.readFile(dirfd, name, &e, bufs); big {
+		return true
+	}
+	if e.Type != 0 || e.Err != "" { // else it vanished
+		bufs.record(wk.w.Progress, e)
+	}
+	return false
+}
+
+// record adds e to the worker's batch for the job at hand.
+func (b *workerBufs) record(p *Progress, e Entry) {
+	b.batch = append(b.batch, e)
+	if p != nil {
 		p.Entries.Add(1)
 		if e.HasDigest() {
 			p.Bytes.Add(e.Size)
 		}
 	}
-}
-
-func (wk *walk) mayDescend(dev uint64) bool {
-	return wk.w.CrossFilesystems || dev == wk.rootDev
 }
 
 // noatimeDenied remembers that O_NOATIME was refused (we do not own the
@@ -314,13 +312,13 @@ func (wk *walk) readFile(dirfd int, name string, e *Entry, bufs *workerBufs) (bi
 }
 
 // hashBigFile records a large regular file as a job of its own.
-func (wk *walk) hashBigFile(path string, id int, bufs *workerBufs) {
+func (wk *walk) hashBigFile(path string, bufs *workerBufs) {
 	fd, err := openRetryingNoatime(func(flags int) (int, error) { return wk.openBeneath(path, flags) })
 	lstat := func(st *unix.Stat_t) error { return unix.Fstatat(wk.rootfd, path[1:], st, unix.AT_SYMLINK_NOFOLLOW) }
 	e := Entry{Path: path, Type: TypeRegular}
 	wk.fillFromOpen(fd, err, &e, bufs, lstat, false)
 	if e.Type != 0 || e.Err != "" {
-		wk.record(id, e)
+		bufs.record(wk.w.Progress, e)
 	}
 }
 
@@ -410,8 +408,10 @@ func entryFromStat(path string, st *unix.Stat_t) Entry {
 	return e
 }
 
-// workerBufs are one worker's reusable buffers and hasher.
+// workerBufs are one worker's reusable buffers and hasher, and the batch of
+// entries its current job has recorded.
 type workerBufs struct {
+	batch []Entry
 	read  []byte
 	xattr []byte
 	link  []byte

@@ -54,16 +54,25 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintf(stderr, "WARNING: --insecure-skip-signature-check: the signature of %s was NOT checked\n", *manifestPath)
 	}
 
+	// The walk feeds the comparison as it goes: the observed tree is
+	// never held whole, only what differs.
 	start := time.Now()
-	entries, err := walk(ctx, s, "check", stderr)
+	cmp := baseline.NewComparer(m.Entries, s.config.Rules)
+	observed := 0
+	err = walk(ctx, s, "check", stderr, func(batch []baseline.Entry) {
+		observed += len(batch)
+		for i := range batch {
+			cmp.Observe(&batch[i])
+		}
+	})
 	if err != nil {
 		return err
 	}
 	rep := &reporter.CheckReport{
 		Root:     s.root,
 		Manifest: m,
-		Result:   baseline.Compare(m.Entries, entries, s.config.Rules),
-		Observed: len(entries),
+		Result:   cmp.Result(),
+		Observed: observed,
 		Started:  start,
 		Duration: time.Since(start),
 	}

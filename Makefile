@@ -1,0 +1,68 @@
+# driftd. `make run` builds and runs driftd on this host; `make test` runs
+# every check CI runs. Targets install the Debian packages they need.
+
+GO          ?= go
+VERSION     := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS     := -s -w -X main.version=$(VERSION)
+BIN         := bin/driftd
+# Dev state for `make run`. It sits under /var/lib/driftd, which the default
+# config ignores as driftd's own state, so the dev baseline is not drift.
+DEV_STATE   ?= /var/lib/driftd/dev
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+# What the tests need from Debian: setfattr, setfacl and setcap for the
+# mutation matrix.
+TEST_DEBS   := attr acl libcap2-bin
+BENCH_DEBS  := aide
+
+.PHONY: all build run test lint bench fuzz deps-test deps-bench clean
+
+all: build
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/driftd
+
+# Bakes a baseline of this host (once, with a dev key made on the spot) and
+# checks the host against it. Exit 1 (drift) is a result, not a failure.
+run: build
+	@mkdir -p $(DEV_STATE)
+	@test -f $(DEV_STATE)/dev.key || ./$(BIN) keygen --out $(DEV_STATE)/dev
+	@test -f $(DEV_STATE)/baseline.manifest || ./$(BIN) bake --key $(DEV_STATE)/dev.key \
+		--out $(DEV_STATE)/baseline.manifest --label image=dev --label host=$$(hostname)
+	./$(BIN) check --baseline $(DEV_STATE)/baseline.manifest --pubkey $(DEV_STATE)/dev.pub \
+		--textfile $(DEV_STATE)/driftd.prom || [ $$? -eq 1 ]
+	@echo "baseline: $(DEV_STATE)/baseline.manifest; textfile metrics: $(DEV_STATE)/driftd.prom"
+	@echo "re-bake: rm $(DEV_STATE)/baseline.manifest && make run"
+
+test: deps-test lint
+	$(GO) test -race -count=1 ./...
+
+# gofmt, vet, staticcheck (its default checks: bugs, performance, simplifications
+# and style), and go.mod kept tidy.
+lint:
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt would change: $$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
+	@cp go.mod /tmp/driftd-go.mod.bak && cp go.sum /tmp/driftd-go.sum.bak && $(GO) mod tidy && \
+		if ! git diff --quiet -- go.mod go.sum; then git diff -- go.mod go.sum; \
+		cp /tmp/driftd-go.mod.bak go.mod; cp /tmp/driftd-go.sum.bak go.sum; echo "go.mod is not tidy"; exit 1; fi
+
+# driftd against AIDE on the same tree in the same run (DRIFTD_BENCH_ROOT,
+# default /usr), then the Go benchmarks.
+bench: deps-bench
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./cmd/driftd/
+	$(GO) test -run '^$$' -bench . -benchtime 3x ./baseline/
+
+# Fuzz each target for a while (make test runs only their seed corpus).
+FUZZTIME ?= 60s
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./baseline/
+	$(GO) test -run '^$$' -fuzz FuzzParseConfig -fuzztime $(FUZZTIME) ./agent/
+
+deps-test:
+	@./.ci/apt-install $(TEST_DEBS)
+
+deps-bench:
+	@./.ci/apt-install $(BENCH_DEBS)
+
+clean:
+	rm -rf bin dist
