@@ -1,6 +1,8 @@
 package agent
 
 import (
+	"bytes"
+	"os"
 	"strings"
 	"testing"
 )
@@ -130,5 +132,17 @@ func TestTypeErrorInLaterRule(t *testing.T) {
 	_, err := ParseConfig([]byte(config), "cfg.toml")
 	if err == nil || !strings.Contains(err.Error(), "line 15: key rule.category") {
 		t.Errorf("err = %v, want line 15", err)
+	}
+}
+
+// TestPackagedConfigIsTheDefault: the packages install packaging/driftd.toml
+// as /etc/driftd/driftd.toml; it must be the config driftd embeds.
+func TestPackagedConfigIsTheDefault(t *testing.T) {
+	packaged, err := os.ReadFile("../packaging/driftd.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(packaged, DefaultConfig) {
+		t.Error("packaging/driftd.toml differs from agent/driftd.toml: copy one over the other")
 	}
 }

@@ -45,10 +45,10 @@ type Header struct {
 	KeyID         string            `json:"key_id"`
 	Counts        Counts            `json:"counts"`
 	// Packages lists the package managers inventoried at bake time; a later
-	// format fills the packages section the payload reserves for them.
+	// format fills the packages section the metadata reserves for them.
 	Packages    []string `json:"packages"`
 	Compression string   `json:"compression"`
-	PayloadSize int64    `json:"payload_size"` // uncompressed
+	PayloadSize int64    `json:"payload_size"` // the metadata section, uncompressed
 }
 
 // Counts summarises the entries.
@@ -94,15 +94,16 @@ func CountEntries(entries []Entry) Counts {
 }
 
 // Encode writes a signed manifest: magic, format version, header, the
-// compressed entries, then the ed25519 signature of the SHA-256 of all that.
-// The same header and entries always give the same bytes.
+// entries' metadata (compressed), their digests (raw: random bytes do not
+// compress, and only slow the compressor down), then the ed25519 signature
+// of the SHA-256 of all that. The same header and entries always give the
+// same bytes.
 func Encode(w io.Writer, h Header, entries []Entry, key ed25519.PrivateKey) (digest [32]byte, err error) {
-	var payload bytes.Buffer
-	encodeEntries(&payload, entries)
+	meta, digests := encodeEntries(entries)
 	h.Format = FormatVersion
 	h.Hash = "sha256"
 	h.Compression = "deflate"
-	h.PayloadSize = int64(payload.Len())
+	h.PayloadSize = int64(len(meta))
 	h.Counts = CountEntries(entries)
 	h.KeyID = KeyID(key.Public().(ed25519.PublicKey))
 	if h.Packages == nil {
@@ -114,16 +115,19 @@ func Encode(w io.Writer, h Header, entries []Entry, key ed25519.PrivateKey) (dig
 	}
 
 	var out bytes.Buffer
+	out.Grow(len(meta)/2 + len(digests) + len(hj) + 128)
 	out.Write(magic)
 	binary.Write(&out, binary.BigEndian, uint16(FormatVersion))
 	binary.Write(&out, binary.BigEndian, uint32(len(hj)))
 	out.Write(hj)
 	var z bytes.Buffer
 	zw, _ := flate.NewWriter(&z, flate.BestSpeed)
-	zw.Write(payload.Bytes())
+	zw.Write(meta)
 	zw.Close()
 	binary.Write(&out, binary.BigEndian, uint64(z.Len()))
 	out.Write(z.Bytes())
+	binary.Write(&out, binary.BigEndian, uint64(len(digests)))
+	out.Write(digests)
 
 	digest = sha256.Sum256(out.Bytes())
 	out.Write(ed25519.Sign(key, digest[:]))
@@ -136,7 +140,8 @@ func Encode(w io.Writer, h Header, entries []Entry, key ed25519.PrivateKey) (dig
 // envelope is a manifest split into its parts, before the payload is read.
 type envelope struct {
 	header  Header
-	zdata   []byte
+	zdata   []byte // compressed metadata
+	digests []byte
 	digest  [32]byte
 	sig     []byte // nil when unsigned
 	version uint16
@@ -188,6 +193,16 @@ func splitEnvelope(data []byte) (*envelope, error) {
 	}
 	env.zdata = r[:zlen]
 	r = r[zlen:]
+	if len(r) < 8 {
+		return nil, fmt.Errorf("%w: no digests", ErrTruncated)
+	}
+	dlen := binary.BigEndian.Uint64(r)
+	r = r[8:]
+	if uint64(len(r)) < dlen {
+		return nil, fmt.Errorf("%w: digests want %d bytes, %d left", ErrTruncated, dlen, len(r))
+	}
+	env.digests = r[:dlen]
+	r = r[dlen:]
 	signed := len(data) - len(r)
 	env.digest = sha256.Sum256(data[:signed])
 	switch {
@@ -241,7 +256,7 @@ func Decode(data []byte, pub ed25519.PublicKey) (*Manifest, error) {
 	if n != env.header.PayloadSize {
 		return nil, fmt.Errorf("%w: payload is %d bytes, header says %d", ErrCorrupt, n, env.header.PayloadSize)
 	}
-	entries, err := decodeEntries(buf.Bytes(), env.header.Counts.Entries)
+	entries, err := decodeEntries(buf.Bytes(), env.digests, env.header.Counts.Entries)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
 	}
@@ -255,24 +270,32 @@ func Decode(data []byte, pub ed25519.PublicKey) (*Manifest, error) {
 // The entry encoding. Entries are sorted, so each path is stored as the
 // length it shares with the previous one plus the rest; times and inodes are
 // stored as deltas, which makes an image's entries (installed together, in
-// sequence) small before compression and smaller after.
+// sequence) small before compression and smaller after. Content and xattr
+// digests go to their own section, in entry order.
 const (
 	flagErr    = 1 << 0
 	flagXattrs = 1 << 1
 )
 
-func encodeEntries(b *bytes.Buffer, entries []Entry) {
-	var prev Entry
-	var tmp [binary.MaxVarintLen64]byte
-	uv := func(v uint64) { b.Write(binary.AppendUvarint(tmp[:0], v)) }
-	sv := func(v int64) { b.Write(binary.AppendVarint(tmp[:0], v)) }
-	str := func(s string) { uv(uint64(len(s))); b.WriteString(s) }
+func encodeEntries(entries []Entry) (meta, digests []byte) {
+	meta = make([]byte, 0, 48*len(entries)+16)
+	digests = make([]byte, 0, 32*len(entries))
+	str := func(s string) {
+		meta = binary.AppendUvarint(meta, uint64(len(s)))
+		meta = append(meta, s...)
+	}
+	var prev *Entry
 	for i := range entries {
 		e := &entries[i]
-		shared := commonPrefix(prev.Path, e.Path)
-		uv(uint64(shared))
+		var prevPath string
+		var prevMtime int64
+		var prevInode uint64
+		if prev != nil {
+			prevPath, prevMtime, prevInode = prev.Path, prev.Mtime, prev.Inode
+		}
+		shared := commonPrefix(prevPath, e.Path)
+		meta = binary.AppendUvarint(meta, uint64(shared))
 		str(e.Path[shared:])
-		b.WriteByte(byte(e.Type))
 		var flags byte
 		if e.Err != "" {
 			flags |= flagErr
@@ -280,38 +303,39 @@ func encodeEntries(b *bytes.Buffer, entries []Entry) {
 		if len(e.Xattrs) > 0 {
 			flags |= flagXattrs
 		}
-		b.WriteByte(flags)
-		uv(uint64(e.Mode))
-		uv(uint64(e.UID))
-		uv(uint64(e.GID))
-		uv(uint64(e.Size))
-		sv(e.Mtime - prev.Mtime)
-		sv(e.Ctime - e.Mtime)
-		sv(int64(e.Inode - prev.Inode))
-		uv(e.Nlink)
+		meta = append(meta, byte(e.Type), flags)
+		meta = binary.AppendUvarint(meta, uint64(e.Mode))
+		meta = binary.AppendUvarint(meta, uint64(e.UID))
+		meta = binary.AppendUvarint(meta, uint64(e.GID))
+		meta = binary.AppendUvarint(meta, uint64(e.Size))
+		meta = binary.AppendVarint(meta, e.Mtime-prevMtime)
+		meta = binary.AppendVarint(meta, e.Ctime-e.Mtime)
+		meta = binary.AppendVarint(meta, int64(e.Inode-prevInode))
+		meta = binary.AppendUvarint(meta, e.Nlink)
 		switch e.Type {
 		case TypeRegular:
 			if e.Err == "" {
-				b.Write(e.Digest[:])
+				digests = append(digests, e.Digest[:]...)
 			}
 		case TypeSymlink:
 			str(e.Target)
 		case TypeCharDevice, TypeBlockDevice:
-			uv(e.Rdev)
+			meta = binary.AppendUvarint(meta, e.Rdev)
 		}
 		if flags&flagXattrs != 0 {
-			uv(uint64(len(e.Xattrs)))
+			meta = binary.AppendUvarint(meta, uint64(len(e.Xattrs)))
 			for _, x := range e.Xattrs {
 				str(x.Name)
-				b.Write(x.Digest[:])
+				digests = append(digests, x.Digest[:]...)
 			}
 		}
 		if flags&flagErr != 0 {
 			str(e.Err)
 		}
-		prev = *e
+		prev = e
 	}
-	uv(0) // packages: none yet; the section is reserved for the inventory
+	meta = binary.AppendUvarint(meta, 0) // packages: none yet; the section is reserved for the inventory
+	return meta, digests
 }
 
 func commonPrefix(a, b string) int {
@@ -324,10 +348,24 @@ func commonPrefix(a, b string) int {
 	return n
 }
 
-// reader decodes the payload, remembering the first error.
+// reader decodes the metadata and digests, remembering the first error.
 type reader struct {
-	data []byte
-	err  error
+	data    []byte
+	digests []byte
+	err     error
+}
+
+// digest takes the next digest from the digest section.
+func (r *reader) digest(d *[32]byte) {
+	if r.err != nil {
+		return
+	}
+	if len(r.digests) < 32 {
+		r.fail("digest section ends early")
+		return
+	}
+	copy(d[:], r.digests)
+	r.digests = r.digests[32:]
 }
 
 func (r *reader) fail(format string, args ...any) {
@@ -393,15 +431,16 @@ func (r *reader) u32() uint32 {
 	return uint32(v)
 }
 
-func decodeEntries(data []byte, count int) ([]Entry, error) {
+func decodeEntries(data, digests []byte, count int) ([]Entry, error) {
 	// Each entry takes at least 12 bytes, which bounds what a forged count
 	// can make us allocate.
 	if count < 0 || count > len(data)/12+1 {
 		return nil, fmt.Errorf("entry count %d does not fit %d bytes", count, len(data))
 	}
-	r := &reader{data: data}
+	r := &reader{data: data, digests: digests}
 	entries := make([]Entry, count)
 	var prev Entry
+	var path []byte // the previous path, then this one: one allocation per entry
 	for i := range entries {
 		e := &entries[i]
 		shared := r.uvarint()
@@ -411,7 +450,8 @@ func decodeEntries(data []byte, count int) ([]Entry, error) {
 		if r.err != nil {
 			break
 		}
-		e.Path = prev.Path[:shared] + r.str()
+		path = append(path[:shared], r.bytes(r.uvarint())...)
+		e.Path = string(path)
 		e.Type = Type(r.byte())
 		flags := r.byte()
 		e.Mode = r.u32()
@@ -425,7 +465,7 @@ func decodeEntries(data []byte, count int) ([]Entry, error) {
 		switch e.Type {
 		case TypeRegular:
 			if flags&flagErr == 0 {
-				copy(e.Digest[:], r.bytes(32))
+				r.digest(&e.Digest)
 			}
 		case TypeSymlink:
 			e.Target = r.str()
@@ -441,13 +481,13 @@ func decodeEntries(data []byte, count int) ([]Entry, error) {
 		}
 		if flags&flagXattrs != 0 {
 			n := r.uvarint()
-			if n == 0 || n > uint64(len(r.data))/33 {
+			if n == 0 || n > uint64(len(r.digests))/32 {
 				r.fail("entry %d: %d xattrs", i, n)
 			}
 			for j := uint64(0); j < n && r.err == nil; j++ {
 				var x Xattr
 				x.Name = r.str()
-				copy(x.Digest[:], r.bytes(32))
+				r.digest(&x.Digest)
 				e.Xattrs = append(e.Xattrs, x)
 			}
 		}
@@ -476,8 +516,8 @@ func decodeEntries(data []byte, count int) ([]Entry, error) {
 	if packages := r.uvarint(); r.err != nil || packages != 0 {
 		return nil, fmt.Errorf("packages section: want none in format %d", FormatVersion)
 	}
-	if len(r.data) != 0 {
-		return nil, fmt.Errorf("%d bytes after the last section", len(r.data))
+	if len(r.data) != 0 || len(r.digests) != 0 {
+		return nil, fmt.Errorf("%d metadata and %d digest bytes left over", len(r.data), len(r.digests))
 	}
 	return entries, nil
 }

@@ -49,9 +49,34 @@ func (w *Walker) Walk(ctx context.Context) ([]Entry, error) {
 	return entries, nil
 }
 
-// SortEntries sorts entries by path bytes, the manifest's order.
+// SortEntries sorts entries by path bytes, the manifest's order. It sorts
+// indices, then moves each entry once: an entry is large, and sorting the
+// entries themselves would move each of them many times.
 func SortEntries(entries []Entry) {
-	slices.SortFunc(entries, func(a, b Entry) int { return strings.Compare(a.Path, b.Path) })
+	idx := make([]int32, len(entries))
+	for i := range idx {
+		idx[i] = int32(i)
+	}
+	slices.SortFunc(idx, func(a, b int32) int { return strings.Compare(entries[a].Path, entries[b].Path) })
+	// Apply the permutation in place, cycle by cycle: position i takes the
+	// entry at idx[i].
+	for i := range idx {
+		if idx[i] < 0 {
+			continue
+		}
+		tmp := entries[i]
+		j := i
+		for {
+			k := int(idx[j])
+			idx[j] = -1
+			if k == i {
+				entries[j] = tmp
+				break
+			}
+			entries[j] = entries[k]
+			j = k
+		}
+	}
 }
 
 // WalkFunc hands the entries in scope to visit in batches, in no particular

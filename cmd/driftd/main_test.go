@@ -160,6 +160,9 @@ func TestCheckCleanThenDrift(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stdout, "clean") {
 		t.Fatalf("untouched root: %v", r)
 	}
+	if r.stderr != "" { // stderr is a pipe here, not a terminal: no progress
+		t.Errorf("check wrote to stderr: %q", r.stderr)
+	}
 
 	os.WriteFile(filepath.Join(f.root, "etc/ssh/sshd_config"), []byte("PermitRootLogin yes\n"), 0o644)
 	os.WriteFile(filepath.Join(f.root, "var/log/syslog"), []byte("more noise\n"), 0o644) // ignored
