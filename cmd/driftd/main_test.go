@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -314,6 +315,10 @@ func TestBadInput(t *testing.T) {
 		b[at] ^= 0x20
 		return b
 	}
+	// The layout: 8 bytes of magic, a 2-byte version, a 4-byte header length,
+	// the header, an 8-byte length and the compressed metadata, an 8-byte
+	// length and the digests, then a 64-byte signature.
+	metaStart := 8 + 2 + 4 + int(binary.BigEndian.Uint32(good[10:14])) + 8
 	newer := bytes.Clone(good)
 	newer[9] = 2 // the format version after the 8-byte magic
 	if r := driftd(t, nil, "keygen", "--out", filepath.Join(f.dir, "other")); r.code != 0 {
@@ -333,8 +338,10 @@ func TestBadInput(t *testing.T) {
 			[]string{"truncated", "manifest is truncated"}},
 		{"flipped byte in the header", []string{"--baseline", write("flip-header", flipped(40))},
 			[]string{"flip-header"}},
-		{"flipped byte in the entries", []string{"--baseline", write("flip-entries", flipped(len(good)-200))},
+		{"flipped byte in the entries", []string{"--baseline", write("flip-entries", flipped(metaStart+5))},
 			[]string{"flip-entries", "signature does not verify"}},
+		{"flipped byte in the digests", []string{"--baseline", write("flip-digests", flipped(len(good)-64-5))},
+			[]string{"flip-digests", "signature does not verify"}},
 		{"flipped byte in the signature", []string{"--baseline", write("flip-sig", flipped(len(good)-5))},
 			[]string{"flip-sig", "signature does not verify"}},
 		{"wrong public key", []string{"--pubkey", filepath.Join(f.dir, "other.pub")},
