@@ -183,26 +183,13 @@ func splitEnvelope(data []byte) (*envelope, error) {
 		return nil, fmt.Errorf("%w: header says format %d, envelope %d", ErrCorrupt, env.header.Format, env.version)
 	}
 	r = r[hlen:]
-	if len(r) < 8 {
-		return nil, fmt.Errorf("%w: no payload", ErrTruncated)
+	var err error
+	if env.zdata, r, err = section(r, "metadata"); err != nil {
+		return nil, err
 	}
-	zlen := binary.BigEndian.Uint64(r)
-	r = r[8:]
-	if uint64(len(r)) < zlen {
-		return nil, fmt.Errorf("%w: payload wants %d bytes, %d left", ErrTruncated, zlen, len(r))
+	if env.digests, r, err = section(r, "digests"); err != nil {
+		return nil, err
 	}
-	env.zdata = r[:zlen]
-	r = r[zlen:]
-	if len(r) < 8 {
-		return nil, fmt.Errorf("%w: no digests", ErrTruncated)
-	}
-	dlen := binary.BigEndian.Uint64(r)
-	r = r[8:]
-	if uint64(len(r)) < dlen {
-		return nil, fmt.Errorf("%w: digests want %d bytes, %d left", ErrTruncated, dlen, len(r))
-	}
-	env.digests = r[:dlen]
-	r = r[dlen:]
 	signed := len(data) - len(r)
 	env.digest = sha256.Sum256(data[:signed])
 	switch {
@@ -216,6 +203,19 @@ func splitEnvelope(data []byte) (*envelope, error) {
 		env.sig = r
 	}
 	return env, nil
+}
+
+// section splits a section (a 64-bit length, then that many bytes) off r.
+func section(r []byte, name string) (sec, rest []byte, err error) {
+	if len(r) < 8 {
+		return nil, nil, fmt.Errorf("%w: no %s", ErrTruncated, name)
+	}
+	n := binary.BigEndian.Uint64(r)
+	r = r[8:]
+	if uint64(len(r)) < n {
+		return nil, nil, fmt.Errorf("%w: %s want %d bytes, %d left", ErrTruncated, name, n, len(r))
+	}
+	return r[:n], r[n:], nil
 }
 
 // Decode reads a manifest. With a public key, the signature is checked

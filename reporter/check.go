@@ -151,7 +151,7 @@ func (r *CheckReport) WriteJSON(w io.Writer) error {
 // names are the daemon's, so the same alert rules serve both.
 func (r *CheckReport) WriteTextfile(path string) error {
 	reg := prometheus.NewPedanticRegistry()
-	verified := prometheus.NewGauge(prometheus.GaugeOpts{Name: "driftd_baseline_verified", Help: "1 when the baseline's signature verified."})
+	verified := newVerifiedGauge()
 	info := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "driftd_baseline_info", Help: "The baseline this host is checked against."}, []string{"baseline_id"})
 	drift := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "driftd_drift_paths", Help: "Paths drifted now."}, []string{"category", "severity"})
 	unverified := prometheus.NewGauge(prometheus.GaugeOpts{Name: "driftd_unverified_paths", Help: "Paths the check could not verify."})
@@ -181,10 +181,13 @@ func (r *CheckReport) WriteTextfile(path string) error {
 // of the last good figures going stale.
 func WriteUnverifiedTextfile(path string) error {
 	reg := prometheus.NewPedanticRegistry()
-	verified := prometheus.NewGauge(prometheus.GaugeOpts{Name: "driftd_baseline_verified", Help: "1 when the baseline's signature verified."})
-	reg.MustRegister(verified)
+	reg.MustRegister(newVerifiedGauge()) // at 0
 	if err := prometheus.WriteToTextfile(path, reg); err != nil {
 		return fmt.Errorf("write textfile %s: %w", path, err)
 	}
 	return nil
+}
+
+func newVerifiedGauge() prometheus.Gauge {
+	return prometheus.NewGauge(prometheus.GaugeOpts{Name: "driftd_baseline_verified", Help: "1 when the baseline's signature verified."})
 }
