@@ -379,6 +379,14 @@ func TestBadInput(t *testing.T) {
 			}
 		})
 	}
+	// A textfile still says so when the baseline does not verify, instead of
+	// keeping the last good figures.
+	textfile := filepath.Join(f.dir, "driftd.prom")
+	os.WriteFile(textfile, []byte("driftd_baseline_verified 1\n"), 0o644)
+	f.check(t, "--baseline", filepath.Join(f.dir, "flip-sig"), "--textfile", textfile)
+	if prom, _ := os.ReadFile(textfile); !strings.Contains(string(prom), "driftd_baseline_verified 0") {
+		t.Errorf("textfile after a failed verification:\n%s", prom)
+	}
 	// Nothing was lost: the good manifest still verifies.
 	if r := f.check(t); r.code != 0 {
 		t.Errorf("the good manifest no longer checks: %v", r)
