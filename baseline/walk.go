@@ -471,6 +471,9 @@ func (b *workerBufs) hash(fd int, size int64) (d [32]byte, errMsg string) {
 			}
 			b.h.Write(b.read[:k])
 			n += int64(k)
+			if k < len(b.read) && n >= size {
+				break // a short read at the expected size is the end: saves a read per file
+			}
 		}
 		if n == size {
 			b.h.Sum(d[:0])
