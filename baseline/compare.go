@@ -60,16 +60,57 @@ func (r *Result) Clean() bool { return len(r.Findings) == 0 && len(r.Unverified)
 type Comparer struct {
 	base  []Entry
 	rules *Rules
-	seen  []bool
+	scope span
+	seen  map[int]bool
 	// blind holds directories that could not be listed: what the baseline
 	// had below them is unverified, not removed.
 	blind map[string]bool
 	res   Result
 }
 
-// NewComparer starts a comparison with base, sorted by path.
+// NewComparer starts a comparison of a whole tree with base, sorted by path.
 func NewComparer(base []Entry, rules *Rules) *Comparer {
-	return &Comparer{base: base, rules: rules, seen: make([]bool, len(base)), blind: map[string]bool{}}
+	return NewScopedComparer(base, rules, "/")
+}
+
+// NewScopedComparer starts a comparison of one path and what is below it
+// (as WalkPathFunc gives them) with base: baseline entries outside that
+// scope are not taken as removed.
+func NewScopedComparer(base []Entry, rules *Rules, path string) *Comparer {
+	return &Comparer{base: base, rules: rules, scope: scopeOf(base, path), seen: map[int]bool{}, blind: map[string]bool{}}
+}
+
+// span is the part of a sorted baseline that one path and its subtree
+// cover: the path's own entry (self, or -1) and, since every path below it
+// shares the prefix "path/", one contiguous run [lo, hi).
+type span struct {
+	self, lo, hi int
+}
+
+func scopeOf(base []Entry, path string) span {
+	if path == "/" {
+		return span{self: -1, lo: 0, hi: len(base)}
+	}
+	search := func(p string) (int, bool) {
+		return slices.BinarySearchFunc(base, p, func(e Entry, p string) int { return strings.Compare(e.Path, p) })
+	}
+	sp := span{self: -1}
+	if i, ok := search(path); ok {
+		sp.self = i
+	}
+	sp.lo, _ = search(path + "/")
+	sp.hi, _ = search(path + "0") // '0' follows '/': the first path past the subtree
+	return sp
+}
+
+// each calls f with the index of each baseline entry the span covers.
+func (sp span) each(f func(i int)) {
+	if sp.self >= 0 {
+		f(sp.self)
+	}
+	for i := sp.lo; i < sp.hi; i++ {
+		f(i)
+	}
 }
 
 // Observe compares one observed entry. It keeps a copy of o if o makes a
@@ -113,17 +154,17 @@ func (c *Comparer) Observe(o *Entry) {
 // unless out of scope now or below a directory that could not be listed.
 // Findings and unverified paths come sorted by path.
 func (c *Comparer) Result() Result {
-	for i := range c.base {
+	c.scope.each(func(i int) {
 		if c.seen[i] {
-			continue
+			return
 		}
 		b := &c.base[i]
 		rule := c.rules.Match(b.Path)
 		if rule.Ignore || c.underBlind(b.Path) {
-			continue
+			return
 		}
 		c.res.Findings = append(c.res.Findings, Finding{Path: b.Path, Kind: Removed, Rule: rule, Before: b})
-	}
+	})
 	slices.SortFunc(c.res.Findings, func(a, b Finding) int { return strings.Compare(a.Path, b.Path) })
 	slices.SortFunc(c.res.Unverified, func(a, b Unverified) int { return strings.Compare(a.Path, b.Path) })
 	return c.res

@@ -6,12 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"io/fs"
 	"os"
+	pathpkg "path"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -31,6 +34,15 @@ type Walker struct {
 	Workers          int  // size of the stat and hash pool; at least 1
 	CrossFilesystems bool // descend into other mounted filesystems
 	Progress         *Progress
+	// Known, when set, is asked about each entry once it is stat'ed and
+	// before anything is read: when it reports true, it has filled in the
+	// content digest, symlink target and xattrs (from a baseline whose
+	// entry has the same size, mtime, ctime and inode), and the walk reads
+	// nothing more. This is the fast scan.
+	Known func(e *Entry) bool
+	// BytesPerSecond limits the hashing rate; 0 means no limit.
+	BytesPerSecond int64
+	limiter        *rateLimiter
 }
 
 // bigFile is the size from which a file is hashed as a job of its own, so
@@ -83,6 +95,16 @@ func SortEntries(entries []Entry) {
 // order, one call at a time. A batch is reused after visit returns: keep
 // copies, not pointers.
 func (w *Walker) WalkFunc(ctx context.Context, visit func(batch []Entry)) error {
+	return w.WalkPathFunc(ctx, "/", visit)
+}
+
+// WalkPathFunc is WalkFunc for one path below the root: the path itself
+// and, for a directory, everything below it. A path that does not exist
+// gives no entries.
+func (w *Walker) WalkPathFunc(ctx context.Context, path string, visit func(batch []Entry)) error {
+	if w.BytesPerSecond > 0 && w.limiter == nil {
+		w.limiter = &rateLimiter{rate: float64(w.BytesPerSecond)}
+	}
 	rootfd, err := unix.Open(w.Root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		if errors.Is(err, unix.ENOTDIR) {
@@ -104,9 +126,15 @@ func (w *Walker) WalkFunc(ctx context.Context, visit func(batch []Entry)) error 
 	})
 	defer stop()
 
-	rule := w.Rules.Match("/")
-	if !rule.Ignore || !w.Rules.CanPrune("/", rule) {
-		wk.jobs = append(wk.jobs, job{entry: entryFromStat("/", &st), dir: true, record: !rule.Ignore})
+	if path == "/" {
+		rule := w.Rules.Match("/")
+		if !rule.Ignore || !w.Rules.CanPrune("/", rule) {
+			wk.jobs = append(wk.jobs, job{entry: entryFromStat("/", &st), dir: true, record: !rule.Ignore})
+		}
+	} else {
+		// The parent, listed for this one name, records it as any child.
+		parent, name := pathpkg.Split(path)
+		wk.jobs = append(wk.jobs, job{entry: Entry{Path: pathpkg.Clean(parent)}, dir: true, only: name})
 	}
 	var wg sync.WaitGroup
 	for range max(w.Workers, 1) {
@@ -125,7 +153,8 @@ func (w *Walker) WalkFunc(ctx context.Context, visit func(batch []Entry)) error 
 type job struct {
 	entry  Entry
 	dir    bool
-	record bool // false for an ignored directory walked for what is below it
+	record bool   // false for an ignored directory walked for what is below it
+	only   string // list this one name of the directory, not the whole of it
 }
 
 // walk is the state of one WalkFunc: a LIFO of jobs shared by the pool.
@@ -216,17 +245,27 @@ func (wk *walk) listDir(j job, bufs *workerBufs) []job {
 	defer f.Close()
 	// ReadDir gives each name's type from the directory itself (d_type),
 	// so a regular file is opened at once and stat'ed once, through its fd.
-	dents, err := f.ReadDir(-1)
-	if j.record {
+	var dents []dirent
+	if j.only != "" {
+		dents = []dirent{{name: j.only, typ: fs.ModeIrregular}} // type unknown: lstat it
+	} else {
+		des, err := f.ReadDir(-1)
 		if err != nil {
 			self.Err = "list directory: " + err.Error()
-		} else {
-			self.Xattrs, self.Err = bufs.xattrsFd(fd)
 		}
-		bufs.record(w.Progress, self)
-	}
-	if err != nil {
-		return nil
+		if j.record {
+			if self.Err == "" && (w.Known == nil || !w.Known(&self)) {
+				self.Xattrs, self.Err = bufs.xattrsFd(fd)
+			}
+			bufs.record(w.Progress, self)
+		}
+		if err != nil {
+			return nil
+		}
+		dents = make([]dirent, len(des))
+		for i, d := range des {
+			dents[i] = dirent{name: d.Name(), typ: d.Type()}
+		}
 	}
 	prefix := dir + "/"
 	if dir == "/" {
@@ -239,10 +278,10 @@ func (wk *walk) listDir(j job, bufs *workerBufs) []job {
 		if wk.ctx.Err() != nil {
 			return nil
 		}
-		name := d.Name()
+		name := d.name
 		path := prefix + name
 		rule := w.Rules.Match(path)
-		if d.Type().IsRegular() && !rule.Ignore {
+		if d.typ.IsRegular() && !rule.Ignore && w.Known == nil {
 			if big := wk.recordFile(fd, path, name, bufs); big {
 				more = append(more, job{entry: Entry{Path: path}})
 			}
@@ -264,7 +303,10 @@ func (wk *walk) listDir(j job, bufs *workerBufs) []job {
 			continue
 		case rule.Ignore:
 			continue
-		case e.Type == TypeRegular: // d_type was unknown
+		case w.Known != nil && w.Known(&e):
+			bufs.record(w.Progress, e)
+			continue
+		case e.Type == TypeRegular: // d_type was unknown, or a fast scan found it changed
 			if big := wk.recordFile(fd, path, name, bufs); big {
 				more = append(more, job{entry: Entry{Path: path}})
 			}
@@ -278,6 +320,12 @@ func (wk *walk) listDir(j job, bufs *workerBufs) []job {
 		bufs.record(w.Progress, e) // including a mount point, not entered
 	}
 	return more
+}
+
+// dirent is a name in a directory and its type as the directory gives it.
+type dirent struct {
+	name string
+	typ  fs.FileMode
 }
 
 // recordFile records the regular file name in dirfd, unless it is big: then
@@ -298,9 +346,6 @@ func (b *workerBufs) record(p *Progress, e Entry) {
 	b.batch = append(b.batch, e)
 	if p != nil {
 		p.Entries.Add(1)
-		if e.HasDigest() {
-			p.Bytes.Add(e.Size)
-		}
 	}
 }
 
@@ -395,7 +440,10 @@ func (wk *walk) fillFromOpen(fd int, openErr error, e *Entry, bufs *workerBufs, 
 		return true
 	}
 	*e = entryFromStat(e.Path, &st)
-	e.Digest, e.Err = bufs.hash(fd, st.Size)
+	e.Digest, e.Err = bufs.hash(fd, st.Size, wk.w.limiter)
+	if p := wk.w.Progress; p != nil && e.Err == "" {
+		p.Bytes.Add(st.Size)
+	}
 	if e.Err == "" {
 		e.Xattrs, e.Err = bufs.xattrsFd(fd)
 	}
@@ -454,7 +502,7 @@ func newWorkerBufs() *workerBufs {
 
 // hash digests an open file of the given size. A file whose length changes
 // while it is read gets one more try, then an error: never a wrong digest.
-func (b *workerBufs) hash(fd int, size int64) (d [32]byte, errMsg string) {
+func (b *workerBufs) hash(fd int, size int64, limit *rateLimiter) (d [32]byte, errMsg string) {
 	for try := 0; ; try++ {
 		b.h.Reset()
 		var n int64
@@ -471,6 +519,7 @@ func (b *workerBufs) hash(fd int, size int64) (d [32]byte, errMsg string) {
 			}
 			b.h.Write(b.read[:k])
 			n += int64(k)
+			limit.wait(k)
 			if k < len(b.read) && n >= size {
 				break // a short read at the expected size is the end: saves a read per file
 			}
@@ -556,5 +605,30 @@ func growing(buf *[]byte, f func([]byte) (int, error)) (int, error) {
 			continue
 		}
 		return n, err
+	}
+}
+
+// rateLimiter spaces reads out to a rate in bytes per second, across all
+// workers. A nil limiter does not limit.
+type rateLimiter struct {
+	rate float64
+	mu   sync.Mutex
+	next time.Time // when the bytes granted so far are paid for
+}
+
+func (l *rateLimiter) wait(n int) {
+	if l == nil {
+		return
+	}
+	l.mu.Lock()
+	now := time.Now()
+	if l.next.Before(now) {
+		l.next = now
+	}
+	l.next = l.next.Add(time.Duration(float64(n) / l.rate * float64(time.Second)))
+	d := l.next.Sub(now)
+	l.mu.Unlock()
+	if d > time.Millisecond {
+		time.Sleep(d)
 	}
 }

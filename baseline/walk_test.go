@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -84,5 +86,110 @@ func TestSortEntries(t *testing.T) {
 		if e.Path != want[i] || e.Size != int64(len(want[i])) {
 			t.Fatalf("sorted = %v, want %v", entries, want)
 		}
+	}
+}
+
+// knownFrom is the fast scan's Known for a baseline: an entry whose size,
+// mtime, ctime and inode match takes its digest, target and xattrs from it.
+func knownFrom(base []Entry) func(e *Entry) bool {
+	return func(e *Entry) bool {
+		i, ok := slices.BinarySearchFunc(base, e.Path, func(b Entry, p string) int { return strings.Compare(b.Path, p) })
+		if !ok {
+			return false
+		}
+		b := &base[i]
+		if b.Type != e.Type || b.Size != e.Size || b.Mtime != e.Mtime || b.Ctime != e.Ctime || b.Inode != e.Inode || b.Err != "" {
+			return false
+		}
+		e.Digest, e.Target, e.Xattrs = b.Digest, b.Target, b.Xattrs
+		return true
+	}
+}
+
+func TestFastScan(t *testing.T) {
+	root := t.TempDir()
+	writeTree(t, root, matrixTree)
+	rules := mustRules(t, matrixRules)
+	base := walkTree(t, root, rules)
+
+	fast := func() (Result, int64) {
+		p := &Progress{}
+		w := &Walker{Root: root, Rules: rules, Workers: 2, Known: knownFrom(base), Progress: p}
+		c := NewComparer(base, rules)
+		if err := w.WalkFunc(context.Background(), func(b []Entry) {
+			for i := range b {
+				c.Observe(&b[i])
+			}
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return c.Result(), p.Bytes.Load()
+	}
+	if res, hashed := fast(); !res.Clean() || hashed != 0 {
+		t.Fatalf("fast scan of an untouched tree: %v, %d bytes hashed", summary(res), hashed)
+	}
+	// Content changed, mtime put back: the ctime moved, so the fast scan
+	// re-hashes the file and sees it.
+	p := filepath.Join(root, "etc/app.conf")
+	fi, _ := os.Stat(p)
+	os.WriteFile(p, []byte("listen = 9090\n"), 0o644)
+	os.Chtimes(p, fi.ModTime(), fi.ModTime())
+	res, hashed := fast()
+	if got := summary(res); !slices.Equal(got, []string{"modified /etc/app.conf [content]"}) || hashed != 14 {
+		t.Errorf("fast scan after a hidden content change: %v, %d bytes hashed", got, hashed)
+	}
+}
+
+func TestWalkPathScoped(t *testing.T) {
+	root := t.TempDir()
+	writeTree(t, root, matrixTree)
+	rules := mustRules(t, matrixRules)
+	base := walkTree(t, root, rules)
+	scoped := func(path string) []string {
+		w := &Walker{Root: root, Rules: rules, Workers: 2}
+		c := NewScopedComparer(base, rules, path)
+		if err := w.WalkPathFunc(context.Background(), path, func(b []Entry) {
+			for i := range b {
+				c.Observe(&b[i])
+			}
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return summary(c.Result())
+	}
+	for _, p := range []string{"/data", "/data/sub", "/etc/app.conf", "/etc/current", "/nope"} {
+		if got := scoped(p); got != nil {
+			t.Errorf("untouched %s: %v", p, got)
+		}
+	}
+	os.WriteFile(filepath.Join(root, "data/sub/file"), []byte("changed"), 0o644)
+	os.WriteFile(filepath.Join(root, "data/sub/new"), []byte("new"), 0o644)
+	os.Remove(filepath.Join(root, "data/keep"))
+	want := []string{"added /data/sub/new", "modified /data/sub/file [content,size,mtime]"}
+	if got := scoped("/data/sub"); !slices.Equal(got, want) {
+		t.Errorf("scope /data/sub: %v, want %v", got, want)
+	}
+	if got := scoped("/data/keep"); !slices.Equal(got, []string{"removed /data/keep"}) {
+		t.Errorf("scope /data/keep: %v", got)
+	}
+	os.RemoveAll(filepath.Join(root, "data"))
+	want = []string{"removed /data", "removed /data/empty", "removed /data/keep", "removed /data/sub",
+		"removed /data/sub/deep", "removed /data/sub/deep/one", "removed /data/sub/file"}
+	if got := scoped("/data"); !slices.Equal(got, want) {
+		t.Errorf("scope /data after rm -r: %v, want %v", got, want)
+	}
+}
+
+func TestRateLimit(t *testing.T) {
+	root := t.TempDir()
+	writeTree(t, root, map[string]file{"/a": {content: strings.Repeat("x", 300<<10)}, "/b": {content: strings.Repeat("y", 300<<10)}})
+	w := &Walker{Root: root, Rules: mustRules(t, matrixRules), Workers: 2, BytesPerSecond: 1 << 20}
+	start := time.Now()
+	if _, err := w.Walk(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// 600 KiB at 1 MiB/s: at least about half a second.
+	if d := time.Since(start); d < 450*time.Millisecond {
+		t.Errorf("600 KiB hashed in %v at 1 MiB/s", d)
 	}
 }
