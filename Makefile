@@ -10,8 +10,8 @@ BIN         := bin/driftd
 DEV_STATE   ?= /var/lib/driftd/dev
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # What the tests need from Debian: setfattr, setfacl and setcap for the
-# mutation matrix.
-TEST_DEBS   := attr acl libcap2-bin
+# mutation matrix, promtool (prometheus) to check the daemon's metrics.
+TEST_DEBS   := attr acl libcap2-bin prometheus
 BENCH_DEBS  := aide
 
 .PHONY: all build run test lint bench fuzz deps-test deps-bench clean

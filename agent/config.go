@@ -8,10 +8,12 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/BurntSushi/toml"
 
 	"driftd/baseline"
+	"driftd/reporter"
 )
 
 // DefaultConfig is the embedded default configuration, the same file the
@@ -27,6 +29,88 @@ const DefaultConfigName = "<embedded default config>"
 // sections; this type only puts them together.
 type Config struct {
 	baseline.Config
+	Daemon   DaemonConfig           `toml:"daemon"`
+	Watch    WatchConfig            `toml:"watch"`
+	Schedule ScheduleConfig         `toml:"schedule"`
+	Web      reporter.WebConfig     `toml:"web"`
+	Metrics  reporter.MetricsConfig `toml:"metrics"`
+}
+
+// DaemonConfig is where the daemon keeps its state and its local socket.
+type DaemonConfig struct {
+	StateDir string `toml:"state_dir"`
+	// Socket is the local API's unix socket. Empty: driftd.sock in
+	// /run/driftd, or in the state dir when --state-dir is given.
+	Socket string `toml:"socket"`
+}
+
+// WatchConfig tunes realtime watching.
+type WatchConfig struct {
+	Enabled bool `toml:"enabled"`
+	// MaxDirectories caps the directories watched; 0 leaves the cap to the
+	// kernel (fs.inotify.max_user_watches). Directories past the cap are
+	// covered by the fast scan.
+	MaxDirectories int `toml:"max_directories"`
+	// Debounce coalesces a burst of events on a path into one re-check.
+	Debounce duration `toml:"debounce"`
+}
+
+// ScheduleConfig sets the periodic scans. Each interval is stretched or
+// shrunk by up to Jitter (a fraction) at random, so a fleet does not scan
+// in lockstep.
+type ScheduleConfig struct {
+	FastInterval duration `toml:"fast_interval"`
+	FullInterval duration `toml:"full_interval"`
+	Jitter       float64  `toml:"jitter"`
+	// FullScanBytesPerSecond limits a full scan's reading; 0: no limit.
+	FullScanBytesPerSecond int64 `toml:"full_scan_bytes_per_second"`
+}
+
+// duration is a time.Duration written as "10m" in the config.
+type duration struct{ time.Duration }
+
+func (d *duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("not a duration such as 90s or 10m: %q", b)
+	}
+	d.Duration = v
+	return nil
+}
+
+// defaults are the values of the sections a config file may leave out.
+func defaults() Config {
+	return Config{
+		Daemon:   DaemonConfig{StateDir: "/var/lib/driftd"},
+		Watch:    WatchConfig{Enabled: true, Debounce: duration{50 * time.Millisecond}},
+		Schedule: ScheduleConfig{FastInterval: duration{10 * time.Minute}, FullInterval: duration{24 * time.Hour}, Jitter: 0.2},
+		Web:      reporter.WebConfig{ListenAddress: DefaultListenAddress},
+	}
+}
+
+// DefaultListenAddress is where /metrics and /healthz listen by default.
+const DefaultListenAddress = ":9827"
+
+func (c *Config) validate() error {
+	if c.Watch.MaxDirectories < 0 {
+		return fmt.Errorf("watch.max_directories is %d: want 0 (the kernel's limit) or more", c.Watch.MaxDirectories)
+	}
+	if c.Watch.Debounce.Duration < 0 || c.Watch.Debounce.Duration > 10*time.Second {
+		return fmt.Errorf("watch.debounce is %s: want 0 to 10s", c.Watch.Debounce)
+	}
+	if c.Schedule.FastInterval.Duration < time.Second || c.Schedule.FullInterval.Duration < time.Second {
+		return fmt.Errorf("schedule intervals must be at least 1s (fast %s, full %s)", c.Schedule.FastInterval, c.Schedule.FullInterval)
+	}
+	if c.Schedule.Jitter < 0 || c.Schedule.Jitter >= 1 {
+		return fmt.Errorf("schedule.jitter is %g: want a fraction from 0 to below 1", c.Schedule.Jitter)
+	}
+	if c.Schedule.FullScanBytesPerSecond < 0 {
+		return fmt.Errorf("schedule.full_scan_bytes_per_second is %d: want 0 (no limit) or more", c.Schedule.FullScanBytesPerSecond)
+	}
+	if c.Daemon.StateDir == "" {
+		return fmt.Errorf("daemon.state_dir is empty")
+	}
+	return c.Metrics.Validate()
 }
 
 // Loaded is a config that decoded and validated, with what it compiles to.
@@ -52,7 +136,7 @@ func LoadConfig(path string) (*Loaded, error) {
 // ParseConfig decodes a config strictly: an unknown key or a value of the
 // wrong type is an error that names the file, the line and the key.
 func ParseConfig(data []byte, name string) (*Loaded, error) {
-	var c Config
+	c := defaults()
 	md, err := toml.Decode(string(data), &c)
 	if err != nil {
 		line, key, msg := decodeError(err)
@@ -73,6 +157,9 @@ func ParseConfig(data []byte, name string) (*Loaded, error) {
 		return nil, fmt.Errorf("config %s: unknown key %s", name, escapeLines(k.String()))
 	}
 	rules, err := c.Config.Validate()
+	if err == nil {
+		err = c.validate()
+	}
 	if err != nil {
 		return nil, fmt.Errorf("config %s: %s", name, escapeLines(err.Error()))
 	}

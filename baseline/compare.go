@@ -195,6 +195,25 @@ func Compare(base, observed []Entry, rules *Rules) Result {
 	return c.Result()
 }
 
+// KnownFrom is the fast scan's Walker.Known for a sorted baseline: an entry
+// whose type, size, mtime, ctime and inode match its baseline entry takes
+// the digest, symlink target and xattrs recorded there. Any write, chmod,
+// chown or xattr change moves the ctime, so such an entry is read again.
+func KnownFrom(base []Entry) func(e *Entry) bool {
+	return func(e *Entry) bool {
+		i, ok := slices.BinarySearchFunc(base, e.Path, func(b Entry, p string) int { return strings.Compare(b.Path, p) })
+		if !ok {
+			return false
+		}
+		b := &base[i]
+		if b.Type != e.Type || b.Size != e.Size || b.Mtime != e.Mtime || b.Ctime != e.Ctime || b.Inode != e.Inode || b.Err != "" {
+			return false
+		}
+		e.Digest, e.Target, e.Xattrs = b.Digest, b.Target, b.Xattrs
+		return true
+	}
+}
+
 // imageDiffRules compares two images on what a rebuild of the same content
 // keeps: everything but times, inodes and link counts.
 var imageDiffRules = func() *Rules {

@@ -103,6 +103,20 @@ func ParseAttrs(list []string) (Attr, error) {
 	return set, nil
 }
 
+// AttrsFromNames is the inverse of Names: the set of exactly the attributes
+// named.
+func AttrsFromNames(names []string) (Attr, error) {
+	var set Attr
+	for _, n := range names {
+		a, ok := attrByName(n)
+		if !ok {
+			return 0, fmt.Errorf("unknown attribute %q", n)
+		}
+		set |= a
+	}
+	return set, nil
+}
+
 func attrByName(name string) (Attr, bool) {
 	for _, n := range attrNames {
 		if n.name == name {

@@ -89,23 +89,6 @@ func TestSortEntries(t *testing.T) {
 	}
 }
 
-// knownFrom is the fast scan's Known for a baseline: an entry whose size,
-// mtime, ctime and inode match takes its digest, target and xattrs from it.
-func knownFrom(base []Entry) func(e *Entry) bool {
-	return func(e *Entry) bool {
-		i, ok := slices.BinarySearchFunc(base, e.Path, func(b Entry, p string) int { return strings.Compare(b.Path, p) })
-		if !ok {
-			return false
-		}
-		b := &base[i]
-		if b.Type != e.Type || b.Size != e.Size || b.Mtime != e.Mtime || b.Ctime != e.Ctime || b.Inode != e.Inode || b.Err != "" {
-			return false
-		}
-		e.Digest, e.Target, e.Xattrs = b.Digest, b.Target, b.Xattrs
-		return true
-	}
-}
-
 func TestFastScan(t *testing.T) {
 	root := t.TempDir()
 	writeTree(t, root, matrixTree)
@@ -114,7 +97,7 @@ func TestFastScan(t *testing.T) {
 
 	fast := func() (Result, int64) {
 		p := &Progress{}
-		w := &Walker{Root: root, Rules: rules, Workers: 2, Known: knownFrom(base), Progress: p}
+		w := &Walker{Root: root, Rules: rules, Workers: 2, Known: KnownFrom(base), Progress: p}
 		c := NewComparer(base, rules)
 		if err := w.WalkFunc(context.Background(), func(b []Entry) {
 			for i := range b {

@@ -24,6 +24,8 @@ const (
 	StatusClean      Status = "clean"
 	StatusDrift      Status = "drift"
 	StatusUnverified Status = "unverified"
+	// StatusStarting is a daemon whose first full check is not done.
+	StatusStarting Status = "starting"
 )
 
 // CheckReport is the outcome of one check, ready to render.
@@ -139,7 +141,7 @@ func (r *CheckReport) WriteJSON(w io.Writer) error {
 		j.Findings = append(j.Findings, NewFindingJSON(&r.Result.Findings[i]))
 	}
 	for _, u := range r.Result.Unverified {
-		j.Unverified = append(j.Unverified, newUnverifiedJSON(u))
+		j.Unverified = append(j.Unverified, NewUnverifiedJSON(u))
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

@@ -123,7 +123,8 @@ type UnverifiedJSON struct {
 	Reason     string `json:"reason"`
 }
 
-func newUnverifiedJSON(u baseline.Unverified) UnverifiedJSON {
+// NewUnverifiedJSON renders an unverified path.
+func NewUnverifiedJSON(u baseline.Unverified) UnverifiedJSON {
 	j := UnverifiedJSON{Reason: u.Reason}
 	j.Path, j.PathBase64 = rawString(u.Path)
 	return j

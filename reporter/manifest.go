@@ -121,7 +121,7 @@ func (d *DiffReport) WriteJSON(w io.Writer) error {
 		j.Findings = append(j.Findings, NewFindingJSON(&d.Result.Findings[i]))
 	}
 	for _, u := range d.Result.Unverified {
-		j.Unverified = append(j.Unverified, newUnverifiedJSON(u))
+		j.Unverified = append(j.Unverified, NewUnverifiedJSON(u))
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

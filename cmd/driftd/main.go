@@ -41,11 +41,13 @@ var commands = map[string]command{
 	"check":   {runCheck, "compare a root with its baseline"},
 	"diff":    {runDiff, "what changed between two baselines"},
 	"show":    {runShow, "print a baseline"},
+	"run":     {runRun, "the daemon: watch the host and report drift"},
+	"status":  {runStatus, "the running daemon's view"},
 	"config":  {runConfig, "print the embedded default config"},
 	"version": {runVersion, "print the version"},
 }
 
-var commandOrder = []string{"keygen", "bake", "check", "diff", "show", "config", "version"}
+var commandOrder = []string{"keygen", "bake", "check", "diff", "show", "run", "status", "config", "version"}
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 

@@ -1,0 +1,602 @@
+package agent
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/coreos/go-systemd/v22/daemon"
+	"github.com/prometheus/exporter-toolkit/web"
+
+	"driftd/baseline"
+	"driftd/reporter"
+)
+
+// Options are what the command line adds to the config.
+type Options struct {
+	ConfigPath    string // empty: the embedded default
+	Root          string
+	BaselinePath  string // empty: baseline.path of the config, inside Root
+	PubkeyPath    string // empty: baseline.public_key of the config, inside Root
+	Insecure      bool   // lab use: do not check the baseline's signature
+	StateDir      string // empty: daemon.state_dir of the config
+	ListenAddress string // empty: web.listen_address of the config
+	WebConfigFile string // empty: web.config_file of the config
+	Version       string
+	Reload        <-chan struct{} // a value asks for a reload (SIGHUP)
+	Events        io.Writer       // JSON events, one per finding change
+	Log           *slog.Logger
+	// Ready, when set, is called with the network address once the daemon
+	// serves and has finished its first check (or found its baseline
+	// unverified).
+	Ready func(addr net.Addr)
+}
+
+// historySize is how many recent events the local API keeps.
+const historySize = 256
+
+// Daemon is a running driftd: it owns the findings state, the watcher
+// and the scans, and serves what they find.
+type Daemon struct {
+	opts    Options
+	log     *slog.Logger
+	events  *slog.Logger
+	metrics *reporter.Metrics
+
+	// Owned by the loop.
+	cfg        *Loaded
+	stateDir   string
+	base       *baseline.Manifest // nil while the baseline is not verified
+	baseReason string             // why it is not
+	state      *findings
+	watch      *watcher
+	history    []reporter.EventJSON
+	scans      map[string]reporter.ScanJSON
+	checked    bool            // the first full check is done
+	scanning   bool            // a scan goroutine is running
+	pending    string          // a scan asked for while one ran: "fast" or "full"
+	rechecked  map[string]bool // paths re-checked while a scan ran
+	scanDone   chan scanResult
+	scanWG     sync.WaitGroup
+	scanCancel context.CancelFunc
+
+	mu  sync.Mutex // guards pub, which the HTTP handlers read
+	pub reporter.StatusJSON
+}
+
+type scanResult struct {
+	mode    string
+	res     baseline.Result
+	entries int
+	started time.Time
+	took    time.Duration
+	err     error
+}
+
+// Run runs the daemon until ctx is done, then shuts it down: listeners
+// closed, watcher closed, scans stopped, state saved. A config that cannot
+// be loaded or a listener that cannot bind is an error; a baseline that
+// does not verify is not: the daemon runs, says so, and never says clean.
+func Run(ctx context.Context, opts Options) error {
+	cfg, err := LoadConfig(opts.ConfigPath)
+	if err != nil {
+		return err
+	}
+	d := &Daemon{
+		opts: opts, log: opts.Log, cfg: cfg,
+		events:    slog.New(slog.NewJSONHandler(opts.Events, nil)),
+		metrics:   reporter.NewMetrics(opts.Version, cfg.Metrics),
+		state:     newFindings(),
+		scans:     map[string]reporter.ScanJSON{},
+		rechecked: map[string]bool{},
+		scanDone:  make(chan scanResult),
+	}
+	d.stateDir = cmp(opts.StateDir, cfg.Daemon.StateDir)
+	if err := os.MkdirAll(d.stateDir, 0o700); err != nil {
+		return fmt.Errorf("state dir: %w", err)
+	}
+
+	httpSrv, addr, err := d.serveNetwork()
+	if err != nil {
+		return err
+	}
+	localSrv, socket, err := d.serveLocal()
+	if err != nil {
+		httpSrv.Close()
+		return err
+	}
+	defer func() {
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		httpSrv.Shutdown(shutdownCtx)
+		localSrv.Shutdown(shutdownCtx)
+		os.Remove(socket)
+	}()
+
+	scanCtx, cancelScans := context.WithCancel(ctx)
+	d.scanCancel = cancelScans
+	defer func() {
+		cancelScans()
+		d.scanWG.Wait()
+		if d.watch != nil {
+			d.watch.close()
+		}
+	}()
+
+	d.setBaseline(d.loadBaseline(cfg))
+	if d.base != nil {
+		d.start(scanCtx)
+	}
+	d.publish()
+	d.log.Info("driftd running", "root", opts.Root, "metrics", addr.String(), "socket", socket,
+		"baseline_id", d.baselineID(), "baseline_verified", d.base != nil)
+	daemon.SdNotify(false, daemon.SdNotifyReady)
+	if opts.Ready != nil {
+		opts.Ready(addr)
+	}
+	return d.loop(ctx, scanCtx)
+}
+
+func cmp(flag, config string) string {
+	if flag != "" {
+		return flag
+	}
+	return config
+}
+
+// serveNetwork listens for /metrics and /healthz, with the exporter-toolkit
+// web config (TLS, basic auth) when one is given.
+func (d *Daemon) serveNetwork() (*http.Server, net.Addr, error) {
+	addr := cmp(d.opts.ListenAddress, d.cfg.Web.ListenAddress)
+	webConfig := cmp(d.opts.WebConfigFile, d.cfg.Web.ConfigFile)
+	if webConfig != "" {
+		if err := web.Validate(webConfig); err != nil {
+			return nil, nil, fmt.Errorf("web config %s: %w", webConfig, err)
+		}
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	srv := &http.Server{Handler: reporter.NewHandler(d.metrics, d.health), ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		err := web.Serve(l, srv, &web.FlagConfig{WebConfigFile: &webConfig}, d.log)
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
+			d.log.Error("metrics server stopped", "err", err)
+		}
+	}()
+	return srv, l.Addr(), nil
+}
+
+// serveLocal serves the full findings on a root-only unix socket.
+func (d *Daemon) serveLocal() (*http.Server, string, error) {
+	socket := d.cfg.Daemon.Socket
+	switch {
+	case d.opts.StateDir != "":
+		socket = filepath.Join(d.opts.StateDir, "driftd.sock")
+	case socket == "":
+		socket = DefaultSocket
+	}
+	if err := os.MkdirAll(filepath.Dir(socket), 0o700); err != nil {
+		return nil, "", fmt.Errorf("socket dir: %w", err)
+	}
+	os.Remove(socket) // a stale socket of an earlier run
+	l, err := net.Listen("unix", socket)
+	if err != nil {
+		return nil, "", fmt.Errorf("listen on %s: %w", socket, err)
+	}
+	if err := os.Chmod(socket, 0o600); err != nil {
+		l.Close()
+		return nil, "", fmt.Errorf("socket %s: %w", socket, err)
+	}
+	srv := &http.Server{Handler: reporter.NewLocalHandler(d.status), ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(l)
+	return srv, socket, nil
+}
+
+// DefaultSocket is the local API's socket when neither config nor flags say.
+const DefaultSocket = "/run/driftd/driftd.sock"
+
+// SocketPath is where `driftd status` finds the daemon of a state dir.
+func SocketPath(stateDir string) string {
+	if stateDir == "" {
+		return DefaultSocket
+	}
+	return filepath.Join(stateDir, "driftd.sock")
+}
+
+// loadBaseline reads and verifies the baseline a config names.
+func (d *Daemon) loadBaseline(cfg *Loaded) (*baseline.Manifest, error) {
+	manifest := cmp(d.opts.BaselinePath, filepath.Join(d.opts.Root, cfg.Baseline.Path))
+	var pub ed25519.PublicKey
+	if !d.opts.Insecure {
+		var err error
+		if pub, err = baseline.LoadPublicKey(cmp(d.opts.PubkeyPath, filepath.Join(d.opts.Root, cfg.Baseline.PublicKey))); err != nil {
+			return nil, err
+		}
+	}
+	return baseline.ReadManifest(manifest, pub)
+}
+
+// setBaseline puts a loaded baseline in force, or records why there is none.
+func (d *Daemon) setBaseline(m *baseline.Manifest, err error) {
+	if err != nil {
+		d.base, d.baseReason = nil, "baseline not verified: "+err.Error()
+		d.log.Error("baseline not verified: driftd runs but vouches for nothing", "err", err)
+		d.metrics.BaselineVerified.Set(0)
+		return
+	}
+	d.base, d.baseReason = m, ""
+	if !m.Verified {
+		d.baseReason = "baseline signature not checked (--insecure-skip-signature-check)"
+	}
+	d.metrics.SetBaseline(m.ID(), m.Header.Labels)
+	d.metrics.BaselineVerified.Set(map[bool]float64{true: 1}[m.Verified])
+}
+
+func (d *Daemon) baselineID() string {
+	if d.base == nil {
+		return ""
+	}
+	return d.base.ID()
+}
+
+func (d *Daemon) statePath() string { return filepath.Join(d.stateDir, "findings.json") }
+
+// start begins monitoring under a verified baseline: restore the state,
+// watch, and run the first full check.
+func (d *Daemon) start(ctx context.Context) {
+	d.state = newFindings()
+	if err := d.state.load(d.statePath(), d.base.ID()); err != nil {
+		d.log.Warn("findings state not restored: findings will be announced as new", "err", err)
+	}
+	if d.cfg.Watch.Enabled && d.watch == nil {
+		w, err := newWatcher(d.opts.Root, d.cfg.Watch.MaxDirectories, d.log, d.metrics)
+		if err != nil {
+			d.log.Error("cannot watch: relying on the fast scan", "err", err)
+		} else {
+			d.watch = w
+		}
+	}
+	// The first check runs before the loop: nothing is reported until it
+	// is done, and watches are added as the walk goes, so a change during
+	// it is caught.
+	d.applyScan(d.scanner(ctx, "full")())
+}
+
+// loop runs until ctx is done. It alone touches the daemon's state.
+func (d *Daemon) loop(ctx, scanCtx context.Context) error {
+	fast := time.NewTimer(d.jittered(d.cfg.Schedule.FastInterval.Duration))
+	full := time.NewTimer(d.jittered(d.cfg.Schedule.FullInterval.Duration))
+	defer fast.Stop()
+	defer full.Stop()
+	var watchdog <-chan time.Time
+	if interval, err := daemon.SdWatchdogEnabled(false); err == nil && interval > 0 {
+		t := time.NewTicker(interval / 2)
+		defer t.Stop()
+		watchdog = t.C
+	}
+	var debounce <-chan time.Time
+	for {
+		var notify chan struct{}
+		if d.watch != nil {
+			notify = d.watch.notify
+		}
+		select {
+		case <-ctx.Done():
+			if d.base != nil {
+				if err := d.state.save(d.statePath(), d.base.ID()); err != nil {
+					d.log.Error("findings state not saved", "err", err)
+				}
+			}
+			d.log.Info("driftd stopping")
+			return nil
+		case <-d.opts.Reload:
+			d.reload(scanCtx)
+		case <-notify:
+			if debounce == nil {
+				debounce = time.After(d.cfg.Watch.Debounce.Duration)
+			}
+		case <-debounce:
+			debounce = nil
+			paths, overflow := d.watch.take()
+			if overflow {
+				d.requestScan(scanCtx, "fast")
+			}
+			d.recheck(scanCtx, paths)
+		case <-fast.C:
+			d.requestScan(scanCtx, "fast")
+			fast.Reset(d.jittered(d.cfg.Schedule.FastInterval.Duration))
+		case <-full.C:
+			d.requestScan(scanCtx, "full")
+			full.Reset(d.jittered(d.cfg.Schedule.FullInterval.Duration))
+		case r := <-d.scanDone:
+			d.applyScan(r)
+			if next := d.pending; next != "" {
+				d.pending = ""
+				d.requestScan(scanCtx, next)
+			}
+		case <-watchdog:
+			daemon.SdNotify(false, daemon.SdNotifyWatchdog)
+		}
+	}
+}
+
+// jittered stretches or shrinks an interval by up to the configured
+// fraction, so that a fleet's hosts do not scan in lockstep.
+func (d *Daemon) jittered(interval time.Duration) time.Duration {
+	j := d.cfg.Schedule.Jitter
+	return time.Duration(float64(interval) * (1 + j*(2*rand.Float64()-1)))
+}
+
+// requestScan starts a scan, or queues it behind the one running (a full
+// scan covers a fast one).
+func (d *Daemon) requestScan(ctx context.Context, mode string) {
+	if d.base == nil {
+		return
+	}
+	if d.scanning {
+		if d.pending != "full" {
+			d.pending = mode
+		}
+		return
+	}
+	d.scanning = true
+	scan := d.scanner(ctx, mode)
+	d.scanWG.Go(func() {
+		r := scan()
+		select {
+		case d.scanDone <- r:
+		case <-ctx.Done():
+		}
+	})
+}
+
+// scanner returns a scan of the whole root with what is in force now. A
+// fast scan reads only what changed since the bake; a full scan reads
+// everything, at the configured rate. The scan adds watches as it goes.
+func (d *Daemon) scanner(ctx context.Context, mode string) func() scanResult {
+	base, rules, cfg, watch := d.base, d.cfg.Rules, d.cfg, d.watch
+	w := &baseline.Walker{
+		Root:             d.opts.Root,
+		Rules:            rules,
+		Workers:          cfg.Scan.WorkerCount(),
+		CrossFilesystems: cfg.Scan.CrossFilesystems,
+	}
+	if mode == "fast" {
+		w.Known = baseline.KnownFrom(base.Entries)
+	} else {
+		w.BytesPerSecond = cfg.Schedule.FullScanBytesPerSecond
+	}
+	return func() scanResult {
+		start := time.Now()
+		c := baseline.NewComparer(base.Entries, rules)
+		n := 0
+		var dirs []string
+		err := w.WalkFunc(ctx, func(batch []baseline.Entry) {
+			n += len(batch)
+			dirs = dirs[:0]
+			for i := range batch {
+				c.Observe(&batch[i])
+				if batch[i].Type == baseline.TypeDir {
+					dirs = append(dirs, batch[i].Path)
+				}
+			}
+			if watch != nil {
+				watch.add(dirs)
+			}
+		})
+		return scanResult{mode: mode, res: c.Result(), entries: n, started: start, took: time.Since(start), err: err}
+	}
+}
+
+// applyScan takes a whole-root comparison into the state. Paths re-checked
+// while the scan ran are re-checked again: the scan may have read them
+// before they changed.
+func (d *Daemon) applyScan(r scanResult) {
+	d.scanning = false
+	if r.err != nil {
+		if !errors.Is(r.err, context.Canceled) {
+			d.metrics.ScanErrors.Inc()
+			d.log.Error("scan failed", "mode", r.mode, "err", r.err)
+		}
+		return
+	}
+	if len(r.res.Unverified) > 0 {
+		d.metrics.ScanErrors.Inc()
+	}
+	d.commit("/", r.res)
+	d.checked = true
+	d.scans[r.mode] = reporter.ScanJSON{Finished: r.started.Add(r.took), DurationSeconds: r.took.Seconds(), Entries: r.entries}
+	d.metrics.LastScan.WithLabelValues(r.mode).Set(float64(r.started.Add(r.took).Unix()))
+	d.metrics.ScanDuration.WithLabelValues(r.mode).Set(r.took.Seconds())
+	if len(d.rechecked) > 0 {
+		var again []string
+		for p := range d.rechecked {
+			again = append(again, p)
+		}
+		clear(d.rechecked)
+		d.recheck(context.Background(), topMost(again))
+	}
+	d.publish()
+}
+
+// recheck walks and compares each dirty path (and what is below it), and
+// watches the directories it finds there.
+func (d *Daemon) recheck(ctx context.Context, paths []string) {
+	if d.base == nil || len(paths) == 0 {
+		return
+	}
+	start := time.Now()
+	w := &baseline.Walker{Root: d.opts.Root, Rules: d.cfg.Rules, Workers: 1, CrossFilesystems: d.cfg.Scan.CrossFilesystems}
+	entries := 0
+	for _, p := range paths {
+		c := baseline.NewScopedComparer(d.base.Entries, d.cfg.Rules, p)
+		var dirs []string
+		err := w.WalkPathFunc(ctx, p, func(batch []baseline.Entry) {
+			entries += len(batch)
+			for i := range batch {
+				c.Observe(&batch[i])
+				if batch[i].Type == baseline.TypeDir {
+					dirs = append(dirs, batch[i].Path)
+				}
+			}
+		})
+		if err != nil {
+			d.log.Error("re-check failed", "path", p, "err", err)
+			d.metrics.ScanErrors.Inc()
+			continue
+		}
+		d.commit(p, c.Result())
+		if d.watch != nil {
+			d.watch.add(dirs)
+		}
+		if d.scanning {
+			d.rechecked[p] = true
+		}
+	}
+	took := time.Since(start)
+	d.scans["watch"] = reporter.ScanJSON{Finished: time.Now(), DurationSeconds: took.Seconds(), Entries: entries}
+	d.metrics.LastScan.WithLabelValues("watch").Set(float64(time.Now().Unix()))
+	d.metrics.ScanDuration.WithLabelValues("watch").Set(took.Seconds())
+	d.publish()
+}
+
+// commit takes the comparison of one scope into the state, announces what
+// changed, and updates the metrics and the saved state.
+func (d *Daemon) commit(scope string, res baseline.Result) {
+	changes := d.state.apply(scope, res, time.Now())
+	id := d.base.ID()
+	for _, c := range changes {
+		f := reporter.NewFindingJSON(&c.Finding)
+		attrs := []slog.Attr{
+			slog.String("path", f.Path), slog.String("kind", f.Kind), slog.Any("changes", f.Changes),
+			slog.String("category", f.Category), slog.String("severity", f.Severity), slog.String("rule", f.Rule),
+			slog.String("baseline_id", id), slog.Time("first_seen", c.FirstSeen),
+		}
+		if f.PathBase64 != "" {
+			attrs = append(attrs, slog.String("path_base64", f.PathBase64))
+		}
+		d.events.LogAttrs(context.Background(), eventLevel(c), c.Event, attrs...)
+		if c.Event == "drift" {
+			d.metrics.DriftEvents.WithLabelValues(f.Category, f.Kind).Inc()
+		}
+		d.history = append(d.history, reporter.EventJSON{Time: time.Now(), Event: c.Event, Find: f})
+	}
+	if over := len(d.history) - historySize; over > 0 {
+		d.history = append(d.history[:0], d.history[over:]...)
+	}
+	counts := map[[2]string]int{}
+	for _, t := range d.state.current {
+		counts[[2]string{t.Rule.Category, t.Rule.Severity.String()}]++
+	}
+	d.metrics.SetDrift(counts)
+	d.metrics.UnverifiedPaths.Set(float64(len(d.state.unverified)))
+	if len(changes) > 0 {
+		if err := d.state.save(d.statePath(), id); err != nil {
+			d.log.Error("findings state not saved", "err", err)
+		}
+	}
+}
+
+func eventLevel(c Change) slog.Level {
+	if c.Event == "reverted" {
+		return slog.LevelInfo
+	}
+	return slog.LevelWarn
+}
+
+// reload loads the config and the baseline again. Only when both are good
+// do they replace the ones in force; a bad reload keeps the old ones and
+// sets driftd_config_last_reload_successful to 0.
+func (d *Daemon) reload(ctx context.Context) {
+	cfg, err := LoadConfig(d.opts.ConfigPath)
+	var m *baseline.Manifest
+	if err == nil {
+		m, err = d.loadBaseline(cfg)
+	}
+	if err != nil {
+		d.metrics.ConfigReloadSuccessful.Set(0)
+		d.log.Error("reload failed: the previous config and baseline stay in force", "err", err)
+		return
+	}
+	changed := d.base == nil || m.Digest != d.base.Digest
+	d.cfg = cfg
+	d.setBaseline(m, nil)
+	d.metrics.ConfigReloadSuccessful.Set(1)
+	d.log.Info("reloaded", "config", cfg.Name, "baseline_id", m.ID())
+	if changed && !d.scanning {
+		d.start(ctx) // a new image's baseline: its own state, a first check
+	} else {
+		d.requestScan(ctx, "fast") // the rules may have changed the scope
+	}
+	d.publish()
+}
+
+// health is what /healthz answers.
+func (d *Daemon) health() reporter.Health {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.pub.BaselineVerified {
+		return reporter.Health{OK: false, Reason: d.pub.Reason}
+	}
+	return reporter.Health{OK: true}
+}
+
+func (d *Daemon) status() reporter.StatusJSON {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.pub
+}
+
+// publish makes the loop's current view what the HTTP handlers serve.
+func (d *Daemon) publish() {
+	s := reporter.StatusJSON{
+		Root:             d.opts.Root,
+		BaselineID:       d.baselineID(),
+		BaselineVerified: d.base != nil && d.base.Verified,
+		Reason:           d.baseReason,
+		Scans:            map[string]reporter.ScanJSON{},
+		Findings:         []reporter.TrackedJSON{},
+		Unverified:       []reporter.UnverifiedJSON{},
+		Events:           append([]reporter.EventJSON(nil), d.history...),
+	}
+	for k, v := range d.scans {
+		s.Scans[k] = v
+	}
+	if d.base != nil {
+		s.Labels = d.base.Header.Labels
+		for _, t := range d.state.sorted() {
+			s.Findings = append(s.Findings, reporter.TrackedJSON{FindingJSON: reporter.NewFindingJSON(&t.Finding), FirstSeen: t.FirstSeen})
+		}
+		for p, reason := range d.state.unverified {
+			s.Unverified = append(s.Unverified, reporter.NewUnverifiedJSON(baseline.Unverified{Path: p, Reason: reason}))
+		}
+	}
+	if d.watch != nil {
+		s.Watch = d.watch.stats()
+	}
+	switch {
+	case !s.BaselineVerified || len(s.Unverified) > 0:
+		s.Status = reporter.StatusUnverified
+	case !d.checked:
+		s.Status = reporter.StatusStarting
+	case len(s.Findings) > 0:
+		s.Status = reporter.StatusDrift
+	default:
+		s.Status = reporter.StatusClean
+	}
+	d.mu.Lock()
+	d.pub = s
+	d.mu.Unlock()
+}

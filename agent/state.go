@@ -1,0 +1,170 @@
+package agent
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"driftd/baseline"
+)
+
+// tracked is a finding the daemon holds now, and when it was first seen.
+type tracked struct {
+	baseline.Finding
+	FirstSeen time.Time
+	// restored is a finding loaded from the state dir, known only by path,
+	// kind and changes until the first comparison fills it in.
+	restored bool
+}
+
+// Change is what one comparison did to the findings state.
+type Change struct {
+	Event     string // "drift" (new), "changed" or "reverted"
+	Finding   baseline.Finding
+	FirstSeen time.Time
+}
+
+// findings is the current drift, keyed by path. The daemon's loop owns it;
+// it is not safe for concurrent use.
+type findings struct {
+	current    map[string]*tracked
+	unverified map[string]string
+}
+
+func newFindings() *findings {
+	return &findings{current: map[string]*tracked{}, unverified: map[string]string{}}
+}
+
+func inScope(path, scope string) bool {
+	return scope == "/" || path == scope || strings.HasPrefix(path, scope+"/")
+}
+
+// apply replaces what the state holds within scope (a path and what is
+// below it) by res, the comparison of that scope, and returns the changes.
+// A finding that persists keeps its first-seen time.
+func (s *findings) apply(scope string, res baseline.Result, now time.Time) []Change {
+	var changes []Change
+	fresh := make(map[string]*baseline.Finding, len(res.Findings))
+	for i := range res.Findings {
+		fresh[res.Findings[i].Path] = &res.Findings[i]
+	}
+	for path, t := range s.current {
+		if !inScope(path, scope) {
+			continue
+		}
+		if _, still := fresh[path]; !still {
+			delete(s.current, path)
+			changes = append(changes, Change{Event: "reverted", Finding: t.Finding, FirstSeen: t.FirstSeen})
+		}
+	}
+	for path, f := range fresh {
+		t, had := s.current[path]
+		switch {
+		case !had:
+			s.current[path] = &tracked{Finding: *f, FirstSeen: now}
+			changes = append(changes, Change{Event: "drift", Finding: *f, FirstSeen: now})
+		case t.restored && t.Kind == f.Kind && t.Changes == f.Changes:
+			t.Finding, t.restored = *f, false // the drift seen before the restart: not news
+		case t.restored || t.Kind != f.Kind || t.Changes != f.Changes || afterDiffers(t.After, f.After):
+			t.Finding, t.restored = *f, false
+			changes = append(changes, Change{Event: "changed", Finding: *f, FirstSeen: t.FirstSeen})
+		default:
+			t.Finding = *f
+		}
+	}
+	for path := range s.unverified {
+		if inScope(path, scope) {
+			delete(s.unverified, path)
+		}
+	}
+	for _, u := range res.Unverified {
+		s.unverified[u.Path] = u.Reason
+	}
+	slices.SortFunc(changes, func(a, b Change) int { return strings.Compare(a.Finding.Path, b.Finding.Path) })
+	return changes
+}
+
+// afterDiffers reports whether a drifted path changed again: a new content
+// digest, mode or owner is a new event even if the same attributes differ
+// from the baseline.
+func afterDiffers(a, b *baseline.Entry) bool {
+	if a == nil || b == nil {
+		return a != b
+	}
+	return a.Digest != b.Digest || a.Mode != b.Mode || a.UID != b.UID || a.GID != b.GID ||
+		a.Target != b.Target || a.Type != b.Type || a.Size != b.Size
+}
+
+// sorted returns the current findings in path order.
+func (s *findings) sorted() []*tracked {
+	out := make([]*tracked, 0, len(s.current))
+	for _, t := range s.current {
+		out = append(out, t)
+	}
+	slices.SortFunc(out, func(a, b *tracked) int { return strings.Compare(a.Path, b.Path) })
+	return out
+}
+
+// stateFile is what the state dir keeps of the findings, so a restart
+// neither forgets when a finding was first seen nor announces it again.
+type stateFile struct {
+	BaselineID string       `json:"baseline_id"`
+	Findings   []savedEntry `json:"findings"`
+}
+
+type savedEntry struct {
+	Path      []byte    `json:"path"` // base64: paths are raw bytes
+	Kind      string    `json:"kind"`
+	Changes   []string  `json:"changes,omitempty"`
+	FirstSeen time.Time `json:"first_seen"`
+}
+
+// save writes the findings to path atomically.
+func (s *findings) save(path, baselineID string) error {
+	sf := stateFile{BaselineID: baselineID, Findings: []savedEntry{}}
+	for _, t := range s.sorted() {
+		sf.Findings = append(sf.Findings, savedEntry{Path: []byte(t.Path), Kind: t.Kind.String(), Changes: t.Changes.Names(), FirstSeen: t.FirstSeen})
+	}
+	data, err := json.Marshal(sf)
+	if err != nil {
+		return fmt.Errorf("encode state: %w", err)
+	}
+	return baseline.WriteFileAtomic(path, data, 0o600)
+}
+
+// load restores the findings saved for this baseline. A missing file is
+// a first start; a file for another baseline is ignored: the host now
+// answers to another image.
+func (s *findings) load(path, baselineID string) error {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read state: %w", err)
+	}
+	var sf stateFile
+	if err := json.Unmarshal(data, &sf); err != nil {
+		return fmt.Errorf("state %s: %w", path, err)
+	}
+	if sf.BaselineID != baselineID {
+		return nil
+	}
+	for _, e := range sf.Findings {
+		kind := map[string]baseline.Kind{"added": baseline.Added, "removed": baseline.Removed, "modified": baseline.Modified}[e.Kind]
+		changes, err := baseline.AttrsFromNames(e.Changes)
+		if err != nil {
+			return fmt.Errorf("state %s: %s: %w", path, e.Path, err)
+		}
+		s.current[string(e.Path)] = &tracked{
+			Finding:   baseline.Finding{Path: string(e.Path), Kind: kind, Changes: changes},
+			FirstSeen: e.FirstSeen,
+			restored:  true,
+		}
+	}
+	return nil
+}

@@ -1,0 +1,63 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"driftd/agent"
+	"driftd/reporter"
+)
+
+func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("status", stderr)
+	stateDir := fs.String("state-dir", "", "the daemon's state directory (default: its socket at "+agent.DefaultSocket+")")
+	format := fs.String("format", "text", "text or json")
+	if _, err := parse(fs, args, 0); err != nil {
+		return err
+	}
+	if *format != "text" && *format != "json" {
+		return fmt.Errorf("--format %q: want text or json", *format)
+	}
+	socket := agent.SocketPath(*stateDir)
+	client := &http.Client{
+		Timeout: 10 * time.Second,
+		Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "unix", socket)
+		}},
+	}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://driftd/v1/status", nil)
+	resp, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("daemon socket %s: %w (is driftd run going?)", socket, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("daemon socket %s: %s", socket, resp.Status)
+	}
+	var s reporter.StatusJSON
+	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
+		return fmt.Errorf("daemon socket %s: %w", socket, err)
+	}
+	if *format == "json" {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		err = enc.Encode(s)
+	} else {
+		err = reporter.WriteStatusText(stdout, &s)
+	}
+	if err != nil {
+		return err
+	}
+	switch s.Status {
+	case reporter.StatusClean:
+		return nil
+	case reporter.StatusDrift:
+		return errDrift
+	}
+	return errUnverified
+}

@@ -1,0 +1,146 @@
+package reporter
+
+import (
+	"fmt"
+	"runtime"
+	"slices"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// MetricsConfig is the [metrics] section of the config.
+type MetricsConfig struct {
+	// BaselineLabels are the bake labels that driftd_baseline_info carries.
+	// Keep them few and bounded: image name and version, not a build id.
+	BaselineLabels []string `toml:"baseline_labels"`
+}
+
+// Validate checks the section.
+func (c *MetricsConfig) Validate() error {
+	for _, l := range c.BaselineLabels {
+		if !validLabelName(l) || l == "baseline_id" {
+			return fmt.Errorf("metrics.baseline_labels: %q is not a usable label name", l)
+		}
+	}
+	return nil
+}
+
+func validLabelName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, r := range s {
+		if !(r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || i > 0 && r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// Metrics are the daemon's metrics, in a private registry. Their names and
+// labels are a contract (design.md): alert rules and dashboards use them.
+// No label carries a path or anything else unbounded.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	baselineInfo           *prometheus.GaugeVec
+	baselineLabels         []string
+	BaselineVerified       prometheus.Gauge
+	DriftPaths             *prometheus.GaugeVec   // category, severity
+	DriftEvents            *prometheus.CounterVec // category, kind
+	LastScan               *prometheus.GaugeVec   // mode
+	ScanDuration           *prometheus.GaugeVec   // mode
+	ScanErrors             prometheus.Counter
+	WatchDirectories       prometheus.Gauge
+	WatchUnwatched         prometheus.Gauge
+	WatchOverflows         prometheus.Counter
+	ConfigReloadSuccessful prometheus.Gauge
+	UnverifiedPaths        prometheus.Gauge
+
+	driftSeen map[[2]string]bool // label pairs of driftd_drift_paths ever set
+}
+
+// NewMetrics registers the daemon's metrics, with the Go and process
+// collectors, in a new registry.
+func NewMetrics(version string, cfg MetricsConfig) *Metrics {
+	m := &Metrics{
+		Registry:       prometheus.NewPedanticRegistry(),
+		baselineLabels: slices.Clone(cfg.BaselineLabels),
+		baselineInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "driftd_baseline_info", Help: "The baseline this host is compared with, and its bake labels.",
+		}, append([]string{"baseline_id"}, cfg.BaselineLabels...)),
+		BaselineVerified: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "driftd_baseline_verified", Help: "1 when the baseline's signature verified; 0 means nothing driftd says can be trusted.",
+		}),
+		DriftPaths: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "driftd_drift_paths", Help: "Paths drifted from the baseline now.",
+		}, []string{"category", "severity"}),
+		DriftEvents: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "driftd_drift_events_total", Help: "Drift findings seen for the first time.",
+		}, []string{"category", "kind"}),
+		LastScan: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "driftd_last_scan_timestamp_seconds", Help: "When the last scan of each mode finished.",
+		}, []string{"mode"}),
+		ScanDuration: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "driftd_scan_duration_seconds", Help: "How long the last scan of each mode took.",
+		}, []string{"mode"}),
+		ScanErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "driftd_scan_errors_total", Help: "Scans that failed or could not read some paths.",
+		}),
+		WatchDirectories: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "driftd_watch_directories", Help: "Directories watched in real time.",
+		}),
+		WatchUnwatched: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "driftd_watch_unwatched_directories", Help: "Directories in scope left to the fast scan: the watch limit was reached.",
+		}),
+		WatchOverflows: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "driftd_watch_overflows_total", Help: "Watch event queue overflows and failed watches; each triggers a rescan.",
+		}),
+		ConfigReloadSuccessful: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "driftd_config_last_reload_successful", Help: "0 when the last reload failed and the previous config and baseline stay in force.",
+		}),
+		UnverifiedPaths: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "driftd_unverified_paths", Help: "Paths in scope that could not be verified.",
+		}),
+	}
+	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "driftd_build_info", Help: "driftd's version.",
+	}, []string{"version", "goversion"})
+	buildInfo.WithLabelValues(version, runtime.Version()).Set(1)
+	m.ConfigReloadSuccessful.Set(1)
+	m.Registry.MustRegister(buildInfo, m.baselineInfo, m.BaselineVerified, m.DriftPaths, m.DriftEvents,
+		m.LastScan, m.ScanDuration, m.ScanErrors, m.WatchDirectories, m.WatchUnwatched, m.WatchOverflows,
+		m.ConfigReloadSuccessful, m.UnverifiedPaths,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// SetBaseline names the baseline in driftd_baseline_info, with the values
+// of the configured bake labels.
+func (m *Metrics) SetBaseline(id string, labels map[string]string) {
+	m.baselineInfo.Reset()
+	values := []string{id}
+	for _, l := range m.baselineLabels {
+		values = append(values, labels[l])
+	}
+	m.baselineInfo.WithLabelValues(values...).Set(1)
+}
+
+// SetDrift sets driftd_drift_paths from counts by category and severity.
+// Series for combinations with no drift left go to 0 rather than away, so
+// that a graph shows the drop.
+func (m *Metrics) SetDrift(counts map[[2]string]int) {
+	if m.driftSeen == nil {
+		m.driftSeen = map[[2]string]bool{}
+	}
+	for k := range m.driftSeen {
+		if _, ok := counts[k]; !ok {
+			m.DriftPaths.WithLabelValues(k[0], k[1]).Set(0)
+		}
+	}
+	for k, n := range counts {
+		m.driftSeen[k] = true
+		m.DriftPaths.WithLabelValues(k[0], k[1]).Set(float64(n))
+	}
+}

@@ -1,0 +1,48 @@
+package reporter
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// WriteStatusText renders the daemon's view for a person.
+func WriteStatusText(w io.Writer, s *StatusJSON) error {
+	verified := "verified"
+	if !s.BaselineVerified {
+		verified = "NOT VERIFIED"
+	}
+	fmt.Fprintf(w, "driftd %s: %s", DisplayPath(s.Root), strings.ToUpper(string(s.Status)))
+	if s.Reason != "" {
+		fmt.Fprintf(w, " (%s)", s.Reason)
+	}
+	fmt.Fprintf(w, "\nbaseline %s (%s%s)\n", s.BaselineID, verified, labelText(s.Labels))
+	for _, mode := range []string{"full", "fast", "watch"} {
+		if sc, ok := s.Scans[mode]; ok {
+			fmt.Fprintf(w, "last %s scan %s ago, %d entries in %.2fs\n", mode,
+				time.Since(sc.Finished).Round(time.Second), sc.Entries, sc.DurationSeconds)
+		}
+	}
+	if s.Watch.Enabled {
+		fmt.Fprintf(w, "watching %d directories", s.Watch.Directories)
+		if s.Watch.Unwatched > 0 {
+			fmt.Fprintf(w, ", %d left to the fast scan (watch limit)", s.Watch.Unwatched)
+		}
+		fmt.Fprintln(w)
+	}
+	if len(s.Findings) > 0 {
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "KIND\tSEVERITY\tCATEGORY\tPATH\tCHANGES\tFIRST SEEN")
+		for _, f := range s.Findings {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", f.Kind, f.Severity, f.Category, DisplayPath(f.Path),
+				strings.Join(f.Changes, ","), f.FirstSeen.Local().Format(time.DateTime))
+		}
+		tw.Flush()
+	}
+	for _, u := range s.Unverified {
+		fmt.Fprintf(w, "unverified  %s: %s\n", DisplayPath(u.Path), u.Reason)
+	}
+	return nil
+}
