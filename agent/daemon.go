@@ -7,11 +7,15 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -66,12 +70,22 @@ type Daemon struct {
 	scanning   bool            // a scan goroutine is running
 	pending    string          // a scan asked for while one ran: "fast" or "full"
 	rechecked  map[string]bool // paths re-checked while a scan ran
+	lastFree   time.Time       // when memory was last handed back after a burst
 	scanDone   chan scanResult
 	scanWG     sync.WaitGroup
 	scanCancel context.CancelFunc
 
-	mu  sync.Mutex // guards pub, which the HTTP handlers read
-	pub reporter.StatusJSON
+	// statusReq carries the local API's requests to the loop, which alone
+	// may read the state: the full view is built only when asked for.
+	statusReq chan statusRequest
+
+	mu     sync.Mutex // guards health, which /healthz reads
+	health reporter.Health
+}
+
+type statusRequest struct {
+	path  string // only this path's finding; empty: all
+	reply chan reporter.StatusJSON
 }
 
 type scanResult struct {
@@ -92,6 +106,11 @@ func Run(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
+	// The live heap is mostly the baseline, and what a re-check allocates
+	// is short-lived: a low GC target keeps the RSS near the live heap
+	// (at 100, a burst of changes could double it) for a little more GC
+	// work, which an idle daemon does not do.
+	debug.SetGCPercent(25)
 	d := &Daemon{
 		opts: opts, log: opts.Log, cfg: cfg,
 		events:    slog.New(slog.NewJSONHandler(opts.Events, nil)),
@@ -100,6 +119,7 @@ func Run(ctx context.Context, opts Options) error {
 		scans:     map[string]reporter.ScanJSON{},
 		rechecked: map[string]bool{},
 		scanDone:  make(chan scanResult),
+		statusReq: make(chan statusRequest),
 	}
 	d.stateDir = cmp(opts.StateDir, cfg.Daemon.StateDir)
 	if err := os.MkdirAll(d.stateDir, 0o700); err != nil {
@@ -168,7 +188,7 @@ func (d *Daemon) serveNetwork() (*http.Server, net.Addr, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("listen on %s: %w", addr, err)
 	}
-	srv := &http.Server{Handler: reporter.NewHandler(d.metrics, d.health), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: reporter.NewHandler(d.metrics, d.healthz), ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		err := web.Serve(l, srv, &web.FlagConfig{WebConfigFile: &webConfig}, d.log)
 		if err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -326,6 +346,8 @@ func (d *Daemon) loop(ctx, scanCtx context.Context) error {
 				d.pending = ""
 				d.requestScan(scanCtx, next)
 			}
+		case req := <-d.statusReq:
+			req.reply <- d.buildStatus(req.path)
 		case <-watchdog:
 			daemon.SdNotify(false, daemon.SdNotifyWatchdog)
 		}
@@ -415,8 +437,11 @@ func (d *Daemon) applyScan(r scanResult) {
 	if len(r.res.Unverified) > 0 {
 		d.metrics.ScanErrors.Inc()
 	}
-	d.commit("/", r.res)
+	d.commit(scopes{"/": true}, r.res)
 	d.checked = true
+	// A whole-root scan leaves its garbage at the heap's peak; give it back
+	// to the host now rather than at the runtime's leisure.
+	debug.FreeOSMemory()
 	d.scans[r.mode] = reporter.ScanJSON{Finished: r.started.Add(r.took), DurationSeconds: r.took.Seconds(), Entries: r.entries}
 	d.metrics.LastScan.WithLabelValues(r.mode).Set(float64(r.started.Add(r.took).Unix()))
 	d.metrics.ScanDuration.WithLabelValues(r.mode).Set(r.took.Seconds())
@@ -431,8 +456,8 @@ func (d *Daemon) applyScan(r scanResult) {
 	d.publish()
 }
 
-// recheck walks and compares each dirty path (and what is below it), and
-// watches the directories it finds there.
+// recheck walks and compares each dirty path (and what is below it),
+// watches the directories it finds there, and commits them together.
 func (d *Daemon) recheck(ctx context.Context, paths []string) {
 	if d.base == nil || len(paths) == 0 {
 		return
@@ -440,9 +465,12 @@ func (d *Daemon) recheck(ctx context.Context, paths []string) {
 	start := time.Now()
 	w := &baseline.Walker{Root: d.opts.Root, Rules: d.cfg.Rules, Workers: 1, CrossFilesystems: d.cfg.Scan.CrossFilesystems}
 	entries := 0
+	done := scopes{}
+	var res baseline.Result
+	var dirs []string
 	for _, p := range paths {
 		c := baseline.NewScopedComparer(d.base.Entries, d.cfg.Rules, p)
-		var dirs []string
+		dirs = dirs[:0]
 		err := w.WalkPathFunc(ctx, p, func(batch []baseline.Entry) {
 			entries += len(batch)
 			for i := range batch {
@@ -457,27 +485,37 @@ func (d *Daemon) recheck(ctx context.Context, paths []string) {
 			d.metrics.ScanErrors.Inc()
 			continue
 		}
-		d.commit(p, c.Result())
-		if d.watch != nil {
+		r := c.Result()
+		res.Findings = append(res.Findings, r.Findings...)
+		res.Unverified = append(res.Unverified, r.Unverified...)
+		done[p] = true
+		if d.watch != nil && len(dirs) > 0 {
 			d.watch.add(dirs)
 		}
 		if d.scanning {
 			d.rechecked[p] = true
 		}
 	}
+	d.commit(done, res)
+	// A burst of changes (a storm of creations) leaves garbage the runtime
+	// would give back slowly; hand it back now, at most every 2 s.
+	if len(res.Findings) > 1000 && time.Since(d.lastFree) > 2*time.Second {
+		debug.FreeOSMemory()
+		d.lastFree = time.Now()
+	}
 	took := time.Since(start)
 	d.scans["watch"] = reporter.ScanJSON{Finished: time.Now(), DurationSeconds: took.Seconds(), Entries: entries}
 	d.metrics.LastScan.WithLabelValues("watch").Set(float64(time.Now().Unix()))
 	d.metrics.ScanDuration.WithLabelValues("watch").Set(took.Seconds())
-	d.publish()
 }
 
-// commit takes the comparison of one scope into the state, announces what
+// commit takes the comparison of the scopes into the state, announces what
 // changed, and updates the metrics and the saved state.
-func (d *Daemon) commit(scope string, res baseline.Result) {
+func (d *Daemon) commit(scope scopes, res baseline.Result) {
 	changes := d.state.apply(scope, res, time.Now())
 	id := d.base.ID()
-	for _, c := range changes {
+	keepFrom := len(changes) - historySize // only the last ones stay in the history
+	for i, c := range changes {
 		f := reporter.NewFindingJSON(&c.Finding)
 		attrs := []slog.Attr{
 			slog.String("path", f.Path), slog.String("kind", f.Kind), slog.Any("changes", f.Changes),
@@ -491,7 +529,9 @@ func (d *Daemon) commit(scope string, res baseline.Result) {
 		if c.Event == "drift" {
 			d.metrics.DriftEvents.WithLabelValues(f.Category, f.Kind).Inc()
 		}
-		d.history = append(d.history, reporter.EventJSON{Time: time.Now(), Event: c.Event, Find: f})
+		if i >= keepFrom {
+			d.history = append(d.history, reporter.EventJSON{Time: time.Now(), Event: c.Event, Find: f})
+		}
 	}
 	if over := len(d.history) - historySize; over > 0 {
 		d.history = append(d.history[:0], d.history[over:]...)
@@ -544,59 +584,84 @@ func (d *Daemon) reload(ctx context.Context) {
 }
 
 // health is what /healthz answers.
-func (d *Daemon) health() reporter.Health {
+func (d *Daemon) healthz() reporter.Health {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if !d.pub.BaselineVerified {
-		return reporter.Health{OK: false, Reason: d.pub.Reason}
+	return d.health
+}
+
+// status asks the loop for its view; it waits while the loop is busy (the
+// first check, a burst of re-checks) until the request is given up.
+func (d *Daemon) status(ctx context.Context, path string) (reporter.StatusJSON, error) {
+	req := statusRequest{path: path, reply: make(chan reporter.StatusJSON, 1)}
+	select {
+	case d.statusReq <- req:
+		return <-req.reply, nil
+	case <-ctx.Done():
+		return reporter.StatusJSON{}, ctx.Err()
 	}
-	return reporter.Health{OK: true}
 }
 
-func (d *Daemon) status() reporter.StatusJSON {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.pub
-}
-
-// publish makes the loop's current view what the HTTP handlers serve.
+// publish updates what /healthz answers from the loop's state.
 func (d *Daemon) publish() {
+	h := reporter.Health{OK: true}
+	if d.base == nil || !d.base.Verified {
+		h = reporter.Health{OK: false, Reason: d.baseReason}
+	}
+	d.mu.Lock()
+	d.health = h
+	d.mu.Unlock()
+}
+
+// buildStatus is the loop's current view, for the local API; path, when
+// set, keeps only that path's finding.
+func (d *Daemon) buildStatus(path string) reporter.StatusJSON {
 	s := reporter.StatusJSON{
 		Root:             d.opts.Root,
 		BaselineID:       d.baselineID(),
 		BaselineVerified: d.base != nil && d.base.Verified,
 		Reason:           d.baseReason,
-		Scans:            map[string]reporter.ScanJSON{},
+		Scans:            maps.Clone(d.scans),
 		Findings:         []reporter.TrackedJSON{},
 		Unverified:       []reporter.UnverifiedJSON{},
-		Events:           append([]reporter.EventJSON(nil), d.history...),
+		Events:           []reporter.EventJSON{},
 	}
-	for k, v := range d.scans {
-		s.Scans[k] = v
+	if path == "" {
+		s.Events = append(s.Events, d.history...)
 	}
 	if d.base != nil {
 		s.Labels = d.base.Header.Labels
-		for _, t := range d.state.sorted() {
+		add := func(t *tracked) {
 			s.Findings = append(s.Findings, reporter.TrackedJSON{FindingJSON: reporter.NewFindingJSON(&t.Finding), FirstSeen: t.FirstSeen})
 		}
-		for p, reason := range d.state.unverified {
-			s.Unverified = append(s.Unverified, reporter.NewUnverifiedJSON(baseline.Unverified{Path: p, Reason: reason}))
+		if path != "" {
+			if t, ok := d.state.current[path]; ok {
+				add(t)
+			}
+		} else {
+			for _, t := range d.state.sorted() {
+				add(t)
+			}
 		}
+		for p, reason := range d.state.unverified {
+			if path == "" || p == path {
+				s.Unverified = append(s.Unverified, reporter.NewUnverifiedJSON(baseline.Unverified{Path: p, Reason: reason}))
+			}
+		}
+		slices.SortFunc(s.Unverified, func(a, b reporter.UnverifiedJSON) int { return strings.Compare(a.Path, b.Path) })
 	}
 	if d.watch != nil {
 		s.Watch = d.watch.stats()
 	}
 	switch {
-	case !s.BaselineVerified || len(s.Unverified) > 0:
+	case !s.BaselineVerified || len(d.state.unverified) > 0:
 		s.Status = reporter.StatusUnverified
 	case !d.checked:
 		s.Status = reporter.StatusStarting
-	case len(s.Findings) > 0:
+	case len(d.state.current) > 0:
 		s.Status = reporter.StatusDrift
 	default:
 		s.Status = reporter.StatusClean
 	}
-	d.mu.Lock()
-	d.pub = s
-	d.mu.Unlock()
+	return s
 }

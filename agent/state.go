@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	pathpkg "path"
 	"slices"
 	"strings"
 	"time"
@@ -39,21 +40,32 @@ func newFindings() *findings {
 	return &findings{current: map[string]*tracked{}, unverified: map[string]string{}}
 }
 
-func inScope(path, scope string) bool {
-	return scope == "/" || path == scope || strings.HasPrefix(path, scope+"/")
+// scopes is a set of paths, each standing for itself and what is below it.
+type scopes map[string]bool
+
+// covers reports whether path is one of the scopes or below one.
+func (sc scopes) covers(path string) bool {
+	for p := path; ; p = pathpkg.Dir(p) {
+		if sc[p] {
+			return true
+		}
+		if p == "/" || p == "." {
+			return false
+		}
+	}
 }
 
-// apply replaces what the state holds within scope (a path and what is
-// below it) by res, the comparison of that scope, and returns the changes.
-// A finding that persists keeps its first-seen time.
-func (s *findings) apply(scope string, res baseline.Result, now time.Time) []Change {
+// apply replaces what the state holds within the scopes by res, the
+// comparison of those scopes, and returns the changes. A finding that
+// persists keeps its first-seen time.
+func (s *findings) apply(scope scopes, res baseline.Result, now time.Time) []Change {
 	var changes []Change
 	fresh := make(map[string]*baseline.Finding, len(res.Findings))
 	for i := range res.Findings {
 		fresh[res.Findings[i].Path] = &res.Findings[i]
 	}
 	for path, t := range s.current {
-		if !inScope(path, scope) {
+		if !scope.covers(path) {
 			continue
 		}
 		if _, still := fresh[path]; !still {
@@ -77,7 +89,7 @@ func (s *findings) apply(scope string, res baseline.Result, now time.Time) []Cha
 		}
 	}
 	for path := range s.unverified {
-		if inScope(path, scope) {
+		if scope.covers(path) {
 			delete(s.unverified, path)
 		}
 	}

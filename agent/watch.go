@@ -157,12 +157,12 @@ func (w *watcher) unwatchedLocked(dir, limit string) {
 // lost.
 func (w *watcher) take() (paths []string, overflow bool) {
 	w.mu.Lock()
-	defer w.mu.Unlock()
 	for p := range w.dirty {
 		paths = append(paths, p)
 	}
 	clear(w.dirty)
 	overflow, w.overflow = w.overflow, false
+	w.mu.Unlock()
 	return topMost(paths), overflow
 }
 
@@ -172,8 +172,12 @@ func topMost(paths []string) []string {
 	for _, p := range paths {
 		set[p] = true
 	}
-	out := paths[:0]
+	kept := make(map[string]bool, len(paths))
+	var out []string
 	for _, p := range paths {
+		if kept[p] {
+			continue // a duplicate
+		}
 		covered := false
 		for d := filepath.Dir(p); ; d = filepath.Dir(d) {
 			if set[d] && d != p {
@@ -186,6 +190,7 @@ func topMost(paths []string) []string {
 		}
 		if !covered {
 			out = append(out, p)
+			kept[p] = true
 		}
 	}
 	return out

@@ -61,7 +61,8 @@ type Comparer struct {
 	base  []Entry
 	rules *Rules
 	scope span
-	seen  map[int]bool
+	seen  []bool // by index into the scope: selfSeen, then [lo, hi)
+	self  bool
 	// blind holds directories that could not be listed: what the baseline
 	// had below them is unverified, not removed.
 	blind map[string]bool
@@ -77,7 +78,8 @@ func NewComparer(base []Entry, rules *Rules) *Comparer {
 // (as WalkPathFunc gives them) with base: baseline entries outside that
 // scope are not taken as removed.
 func NewScopedComparer(base []Entry, rules *Rules, path string) *Comparer {
-	return &Comparer{base: base, rules: rules, scope: scopeOf(base, path), seen: map[int]bool{}, blind: map[string]bool{}}
+	sp := scopeOf(base, path)
+	return &Comparer{base: base, rules: rules, scope: sp, seen: make([]bool, sp.hi-sp.lo), blind: map[string]bool{}}
 }
 
 // span is the part of a sorted baseline that one path and its subtree
@@ -121,7 +123,7 @@ func (c *Comparer) Observe(o *Entry) {
 	}
 	i, found := slices.BinarySearchFunc(c.base, o.Path, func(e Entry, p string) int { return strings.Compare(e.Path, p) })
 	if found {
-		c.seen[i] = true
+		c.markSeen(i)
 	}
 	rule := c.rules.Match(o.Path)
 	if rule.Ignore {
@@ -155,7 +157,7 @@ func (c *Comparer) Observe(o *Entry) {
 // Findings and unverified paths come sorted by path.
 func (c *Comparer) Result() Result {
 	c.scope.each(func(i int) {
-		if c.seen[i] {
+		if c.wasSeen(i) {
 			return
 		}
 		b := &c.base[i]
@@ -168,6 +170,22 @@ func (c *Comparer) Result() Result {
 	slices.SortFunc(c.res.Findings, func(a, b Finding) int { return strings.Compare(a.Path, b.Path) })
 	slices.SortFunc(c.res.Unverified, func(a, b Unverified) int { return strings.Compare(a.Path, b.Path) })
 	return c.res
+}
+
+func (c *Comparer) markSeen(i int) {
+	switch {
+	case i == c.scope.self:
+		c.self = true
+	case i >= c.scope.lo && i < c.scope.hi:
+		c.seen[i-c.scope.lo] = true
+	}
+}
+
+func (c *Comparer) wasSeen(i int) bool {
+	if i == c.scope.self {
+		return c.self
+	}
+	return c.seen[i-c.scope.lo]
 }
 
 func (c *Comparer) underBlind(p string) bool {

@@ -1,6 +1,7 @@
 package reporter
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"time"
@@ -87,12 +88,18 @@ type EventJSON struct {
 	Find  FindingJSON `json:"finding"`
 }
 
-// NewLocalHandler serves the daemon's full view for `driftd status`.
-func NewLocalHandler(status func() StatusJSON) http.Handler {
+// NewLocalHandler serves the daemon's full view for `driftd status`:
+// GET /v1/status, or GET /v1/status?path=P for one path's finding.
+func NewLocalHandler(status func(ctx context.Context, path string) (StatusJSON, error)) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
+		s, err := status(r.Context(), r.URL.Query().Get("path"))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
 		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(status())
+		json.NewEncoder(w).Encode(s)
 	})
 	return mux
 }

@@ -34,7 +34,7 @@ jitter = 0.0
 
 // daemon is a running driftd run.
 type daemon struct {
-	t        *testing.T
+	t        testing.TB
 	cmd      *exec.Cmd
 	addr     string // host:port of /metrics
 	stateDir string
@@ -45,7 +45,7 @@ type daemon struct {
 }
 
 // startDaemon runs driftd on the fixture's root and waits until it serves.
-func startDaemon(t *testing.T, f *fixture, stateDir string, extra ...string) *daemon {
+func startDaemon(t testing.TB, f *fixture, stateDir string, extra ...string) *daemon {
 	t.Helper()
 	args := append([]string{"run", "--config", f.config, "--root", f.root, "--pubkey", f.pub,
 		"--state-dir", stateDir, "--web.listen-address", "127.0.0.1:0"}, extra...)
@@ -170,7 +170,7 @@ func (d *daemon) stop() (time.Duration, int) {
 	return time.Since(start), d.cmd.ProcessState.ExitCode()
 }
 
-func newDaemonFixture(t *testing.T, extra string) *fixture {
+func newDaemonFixture(t testing.TB, extra string) *fixture {
 	t.Helper()
 	f := newFixture(t)
 	if err := os.WriteFile(f.config, []byte(daemonConfig(extra)), 0o644); err != nil {
@@ -344,7 +344,7 @@ func grepMetrics(m, prefix string) string {
 
 // checkPromtool runs promtool check metrics (Debian's prometheus package,
 // which make test installs) on a scrape.
-func checkPromtool(t *testing.T, scrape string) {
+func checkPromtool(t testing.TB, scrape string) {
 	t.Helper()
 	promtool, err := exec.LookPath("promtool")
 	if err != nil {

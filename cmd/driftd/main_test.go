@@ -46,12 +46,12 @@ func (r result) String() string {
 }
 
 // driftd runs the binary; env entries are added to the environment.
-func driftd(t *testing.T, env []string, args ...string) result {
+func driftd(t testing.TB, env []string, args ...string) result {
 	t.Helper()
 	return driftdCmd(t, exec.Command(driftdBin, args...), env)
 }
 
-func driftdCmd(t *testing.T, cmd *exec.Cmd, env []string) result {
+func driftdCmd(t testing.TB, cmd *exec.Cmd, env []string) result {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -96,7 +96,7 @@ paths = ["/etc/driftd/baseline.manifest", "/var/log/**"]
 ignore = true
 `
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	dir := t.TempDir()
 	f := &fixture{
@@ -134,19 +134,19 @@ func newFixture(t *testing.T) *fixture {
 	return f
 }
 
-func (f *fixture) bake(t *testing.T, out string, extra ...string) result {
+func (f *fixture) bake(t testing.TB, out string, extra ...string) result {
 	t.Helper()
 	return driftd(t, []string{"SOURCE_DATE_EPOCH=1764201600"}, append([]string{"bake", "--config", f.config, "--root", f.root,
 		"--key", f.key, "--out", out, "--label", "image=web", "--label", "version=2026.11.27"}, extra...)...)
 }
 
 // check runs driftd check on the fixture; args override the defaults.
-func (f *fixture) check(t *testing.T, args ...string) result {
+func (f *fixture) check(t testing.TB, args ...string) result {
 	t.Helper()
 	return driftd(t, nil, append([]string{"check", "--config", f.config, "--root", f.root, "--pubkey", f.pub}, args...)...)
 }
 
-func checkJSON(t *testing.T, r result) map[string]any {
+func checkJSON(t testing.TB, r result) map[string]any {
 	t.Helper()
 	var j map[string]any
 	if err := json.Unmarshal([]byte(r.stdout), &j); err != nil {
