@@ -14,24 +14,28 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 TEST_DEBS   := attr acl libcap2-bin prometheus
 BENCH_DEBS  := aide
 
-.PHONY: all build run test lint bench fuzz deps-test deps-bench clean
+.PHONY: all build run status test lint bench fuzz deps-test deps-bench clean
 
 all: build
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/driftd
 
-# Bakes a baseline of this host (once, with a dev key made on the spot) and
-# checks the host against it. Exit 1 (drift) is a result, not a failure.
+# Runs the daemon on this host with the embedded default config, baking a
+# dev baseline (with a dev key made on the spot) first when there is none.
+# Ctrl-C stops it; `make status` in another shell shows what it sees.
+LISTEN ?= 127.0.0.1:9827
 run: build
 	@mkdir -p $(DEV_STATE)
 	@test -f $(DEV_STATE)/dev.key || ./$(BIN) keygen --out $(DEV_STATE)/dev
 	@test -f $(DEV_STATE)/baseline.manifest || ./$(BIN) bake --key $(DEV_STATE)/dev.key \
-		--out $(DEV_STATE)/baseline.manifest --label image=dev --label host=$$(hostname)
-	./$(BIN) check --baseline $(DEV_STATE)/baseline.manifest --pubkey $(DEV_STATE)/dev.pub \
-		--textfile $(DEV_STATE)/driftd.prom || [ $$? -eq 1 ]
-	@echo "baseline: $(DEV_STATE)/baseline.manifest; textfile metrics: $(DEV_STATE)/driftd.prom"
-	@echo "re-bake: rm $(DEV_STATE)/baseline.manifest && make run"
+		--out $(DEV_STATE)/baseline.manifest --label image=dev --label version=$(VERSION)
+	@echo "metrics: http://$(LISTEN)/metrics  health: http://$(LISTEN)/healthz  status: make status"
+	./$(BIN) run --baseline $(DEV_STATE)/baseline.manifest --pubkey $(DEV_STATE)/dev.pub \
+		--state-dir $(DEV_STATE) --web.listen-address $(LISTEN)
+
+status: build
+	./$(BIN) status --state-dir $(DEV_STATE) || true
 
 test: deps-test lint
 	$(GO) test -race -count=1 ./...

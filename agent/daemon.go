@@ -71,6 +71,9 @@ type Daemon struct {
 	pending    string          // a scan asked for while one ran: "fast" or "full"
 	rechecked  map[string]bool // paths re-checked while a scan ran
 	lastFree   time.Time       // when memory was last handed back after a burst
+	addr       net.Addr        // where /metrics listens
+	socket     string          // the local API
+	announced  bool            // READY sent
 	scanDone   chan scanResult
 	scanWG     sync.WaitGroup
 	scanCancel context.CancelFunc
@@ -153,18 +156,30 @@ func Run(ctx context.Context, opts Options) error {
 		}
 	}()
 
+	d.addr, d.socket = addr, socket
 	d.setBaseline(d.loadBaseline(cfg))
-	if d.base != nil {
-		d.start(scanCtx)
-	}
 	d.publish()
-	d.log.Info("driftd running", "root", opts.Root, "metrics", addr.String(), "socket", socket,
-		"baseline_id", d.baselineID(), "baseline_verified", d.base != nil)
-	daemon.SdNotify(false, daemon.SdNotifyReady)
-	if opts.Ready != nil {
-		opts.Ready(addr)
+	if d.base != nil {
+		d.start(scanCtx) // READY follows the first check
+	} else {
+		d.announce()
 	}
 	return d.loop(ctx, scanCtx)
+}
+
+// announce says the daemon is up and has a verdict: the first check is
+// done, or there is no verified baseline to check against.
+func (d *Daemon) announce() {
+	if d.announced {
+		return
+	}
+	d.announced = true
+	d.log.Info("driftd running", "root", d.opts.Root, "metrics", d.addr.String(), "socket", d.socket,
+		"baseline_id", d.baselineID(), "baseline_verified", d.base != nil)
+	daemon.SdNotify(false, daemon.SdNotifyReady)
+	if d.opts.Ready != nil {
+		d.opts.Ready(d.addr)
+	}
 }
 
 func cmp(flag, config string) string {
@@ -274,7 +289,8 @@ func (d *Daemon) baselineID() string {
 func (d *Daemon) statePath() string { return filepath.Join(d.stateDir, "findings.json") }
 
 // start begins monitoring under a verified baseline: restore the state,
-// watch, and run the first full check.
+// watch, and start the first full check. The loop serves the local API
+// meanwhile (status "starting").
 func (d *Daemon) start(ctx context.Context) {
 	d.state = newFindings()
 	if err := d.state.load(d.statePath(), d.base.ID()); err != nil {
@@ -288,10 +304,10 @@ func (d *Daemon) start(ctx context.Context) {
 			d.watch = w
 		}
 	}
-	// The first check runs before the loop: nothing is reported until it
-	// is done, and watches are added as the walk goes, so a change during
-	// it is caught.
-	d.applyScan(d.scanner(ctx, "full")())
+	// Watches are added as the first check walks, so a change during it
+	// is caught; nothing is reported clean until it is done.
+	d.checked = false
+	d.requestScan(ctx, "full")
 }
 
 // loop runs until ctx is done. It alone touches the daemon's state.
@@ -431,6 +447,7 @@ func (d *Daemon) applyScan(r scanResult) {
 		if !errors.Is(r.err, context.Canceled) {
 			d.metrics.ScanErrors.Inc()
 			d.log.Error("scan failed", "mode", r.mode, "err", r.err)
+			d.announce() // up, though without a verdict: status stays "starting"
 		}
 		return
 	}
@@ -439,6 +456,7 @@ func (d *Daemon) applyScan(r scanResult) {
 	}
 	d.commit(scopes{"/": true}, r.res)
 	d.checked = true
+	defer d.announce()
 	// A whole-root scan leaves its garbage at the heap's peak; give it back
 	// to the host now rather than at the runtime's leisure.
 	debug.FreeOSMemory()
@@ -577,6 +595,7 @@ func (d *Daemon) reload(ctx context.Context) {
 	d.log.Info("reloaded", "config", cfg.Name, "baseline_id", m.ID())
 	if changed && !d.scanning {
 		d.start(ctx) // a new image's baseline: its own state, a first check
+		d.announce()
 	} else {
 		d.requestScan(ctx, "fast") // the rules may have changed the scope
 	}
