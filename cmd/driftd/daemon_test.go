@@ -67,6 +67,9 @@ func startDaemon(t testing.TB, f *fixture, stateDir string, extra ...string) *da
 	t.Cleanup(func() {
 		d.cmd.Process.Kill()
 		<-d.exited
+		if strings.Contains(d.logs(), "DATA RACE") {
+			t.Errorf("the race detector found a race in driftd run:\n%s", d.logs())
+		}
 	})
 	select {
 	case d.addr = <-addr:

@@ -27,7 +27,8 @@ func TestMain(m *testing.M) {
 	}
 	os.Chmod(dir, 0o755) // the unprivileged test runs it too
 	driftdBin = filepath.Join(dir, "driftd")
-	if out, err := exec.Command("go", "build", "-o", driftdBin, ".").CombinedOutput(); err != nil {
+	build := append(append([]string{"build"}, raceBuild...), "-o", driftdBin, ".")
+	if out, err := exec.Command("go", build...).CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "build driftd: %v\n%s", err, out)
 		os.Exit(1)
 	}
