@@ -418,24 +418,24 @@ func (d *Daemon) scanner(ctx context.Context, mode string) func() scanResult {
 	}
 	return func() scanResult {
 		start := time.Now()
-		c := baseline.NewComparer(base.Entries, rules)
-		n := 0
-		var dirs []string
-		err := w.WalkFunc(ctx, func(batch []baseline.Entry) {
-			n += len(batch)
-			dirs = dirs[:0]
-			for i := range batch {
-				c.Observe(&batch[i])
-				if batch[i].Type == baseline.TypeDir {
-					dirs = append(dirs, batch[i].Path)
-				}
-			}
+		res, n, err := baseline.CompareWalk(ctx, w, base.Entries, "/", func(batch []baseline.Entry) {
 			if watch != nil {
-				watch.add(dirs)
+				watch.add(dirsIn(batch))
 			}
 		})
-		return scanResult{mode: mode, res: c.Result(), entries: n, started: start, took: time.Since(start), err: err}
+		return scanResult{mode: mode, res: res, entries: n, started: start, took: time.Since(start), err: err}
 	}
+}
+
+// dirsIn lists the directories in a batch of entries, to be watched.
+func dirsIn(batch []baseline.Entry) []string {
+	var dirs []string
+	for i := range batch {
+		if batch[i].Type == baseline.TypeDir {
+			dirs = append(dirs, batch[i].Path)
+		}
+	}
+	return dirs
 }
 
 // applyScan takes a whole-root comparison into the state. Paths re-checked
@@ -485,25 +485,17 @@ func (d *Daemon) recheck(ctx context.Context, paths []string) {
 	entries := 0
 	done := scopes{}
 	var res baseline.Result
-	var dirs []string
 	for _, p := range paths {
-		c := baseline.NewScopedComparer(d.base.Entries, d.cfg.Rules, p)
-		dirs = dirs[:0]
-		err := w.WalkPathFunc(ctx, p, func(batch []baseline.Entry) {
-			entries += len(batch)
-			for i := range batch {
-				c.Observe(&batch[i])
-				if batch[i].Type == baseline.TypeDir {
-					dirs = append(dirs, batch[i].Path)
-				}
-			}
+		var dirs []string
+		r, n, err := baseline.CompareWalk(ctx, w, d.base.Entries, p, func(batch []baseline.Entry) {
+			dirs = append(dirs, dirsIn(batch)...)
 		})
+		entries += n
 		if err != nil {
 			d.log.Error("re-check failed", "path", p, "err", err)
 			d.metrics.ScanErrors.Inc()
 			continue
 		}
-		r := c.Result()
 		res.Findings = append(res.Findings, r.Findings...)
 		res.Unverified = append(res.Unverified, r.Unverified...)
 		done[p] = true

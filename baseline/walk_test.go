@@ -98,15 +98,11 @@ func TestFastScan(t *testing.T) {
 	fast := func() (Result, int64) {
 		p := &Progress{}
 		w := &Walker{Root: root, Rules: rules, Workers: 2, Known: KnownFrom(base), Progress: p}
-		c := NewComparer(base, rules)
-		if err := w.WalkFunc(context.Background(), func(b []Entry) {
-			for i := range b {
-				c.Observe(&b[i])
-			}
-		}); err != nil {
+		res, _, err := CompareWalk(context.Background(), w, base, "/", nil)
+		if err != nil {
 			t.Fatal(err)
 		}
-		return c.Result(), p.Bytes.Load()
+		return res, p.Bytes.Load()
 	}
 	if res, hashed := fast(); !res.Clean() || hashed != 0 {
 		t.Fatalf("fast scan of an untouched tree: %v, %d bytes hashed", summary(res), hashed)
@@ -130,15 +126,11 @@ func TestWalkPathScoped(t *testing.T) {
 	base := walkTree(t, root, rules)
 	scoped := func(path string) []string {
 		w := &Walker{Root: root, Rules: rules, Workers: 2}
-		c := NewScopedComparer(base, rules, path)
-		if err := w.WalkPathFunc(context.Background(), path, func(b []Entry) {
-			for i := range b {
-				c.Observe(&b[i])
-			}
-		}); err != nil {
+		res, _, err := CompareWalk(context.Background(), w, base, path, nil)
+		if err != nil {
 			t.Fatal(err)
 		}
-		return summary(c.Result())
+		return summary(res)
 	}
 	for _, p := range []string{"/data", "/data/sub", "/etc/app.conf", "/etc/current", "/nope"} {
 		if got := scoped(p); got != nil {

@@ -40,12 +40,11 @@ func runBake(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 
 	start := time.Now()
-	var entries []baseline.Entry
-	err = walk(ctx, s, "bake", stderr, func(batch []baseline.Entry) { entries = append(entries, batch...) })
+	entries, err := s.walker(stderr, "bake").Walk(ctx)
+	s.stopProgress()
 	if err != nil {
 		return err
 	}
-	baseline.SortEntries(entries)
 	h := baseline.Header{
 		DriftdVersion: version,
 		Created:       created,
@@ -78,9 +77,9 @@ func creationTime() (int64, error) {
 	return t, nil
 }
 
-// walk hands the scope's entries to visit in batches, with progress on
-// stderr when it is a terminal.
-func walk(ctx context.Context, s *scope, verb string, stderr io.Writer, visit func([]baseline.Entry)) error {
+// walker walks the scope's root, with progress on stderr while it runs
+// when stderr is a terminal (the returned walker's caller must call stop).
+func (s *scope) walker(stderr io.Writer, verb string) *baseline.Walker {
 	// Bake holds every entry until the end, check the whole baseline, and
 	// neither allocates much besides: a low GC target keeps the peak RSS
 	// near the live heap for a few per cent more GC work.
@@ -93,8 +92,7 @@ func walk(ctx context.Context, s *scope, verb string, stderr io.Writer, visit fu
 		Progress:         &baseline.Progress{},
 	}
 	if f, ok := stderr.(*os.File); ok && reporter.IsTerminal(f) {
-		stop := reporter.ShowProgress(stderr, verb, w.Progress)
-		defer stop()
+		s.stopProgress = reporter.ShowProgress(stderr, verb, w.Progress)
 	}
-	return w.WalkFunc(ctx, visit)
+	return w
 }

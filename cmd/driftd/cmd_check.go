@@ -57,21 +57,15 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// The walk feeds the comparison as it goes: the observed tree is
 	// never held whole, only what differs.
 	start := time.Now()
-	cmp := baseline.NewComparer(m.Entries, s.config.Rules)
-	observed := 0
-	err = walk(ctx, s, "check", stderr, func(batch []baseline.Entry) {
-		observed += len(batch)
-		for i := range batch {
-			cmp.Observe(&batch[i])
-		}
-	})
+	res, observed, err := baseline.CompareWalk(ctx, s.walker(stderr, "check"), m.Entries, "/", nil)
+	s.stopProgress()
 	if err != nil {
 		return err
 	}
 	rep := &reporter.CheckReport{
 		Root:     s.root,
 		Manifest: m,
-		Result:   cmp.Result(),
+		Result:   res,
 		Observed: observed,
 		Started:  start,
 		Duration: time.Since(start),

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
 
 	"driftd/reporter"
 )
@@ -357,5 +360,83 @@ func checkPromtool(t testing.TB, scrape string) {
 	cmd.Stdin = strings.NewReader(scrape)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Errorf("promtool check metrics: %v\n%s", err, out)
+	}
+}
+
+// TestDaemonSystemdNotify: under systemd (NOTIFY_SOCKET, WATCHDOG_USEC) the
+// daemon sends READY=1 after its first check, then WATCHDOG=1 pings.
+func TestDaemonSystemdNotify(t *testing.T) {
+	f := newDaemonFixture(t, "")
+	sock := filepath.Join(t.TempDir(), "notify")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	t.Setenv("NOTIFY_SOCKET", sock)
+	t.Setenv("WATCHDOG_USEC", "200000") // pings every 100 ms
+	startDaemon(t, f, t.TempDir())
+	got := map[string]bool{}
+	buf := make([]byte, 256)
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for !got["READY=1"] || !got["WATCHDOG=1"] {
+		n, err := conn.Read(buf)
+		if err != nil {
+			t.Fatalf("notifications so far %v: %v", got, err)
+		}
+		got[string(buf[:n])] = true
+	}
+}
+
+// TestDaemonWebConfig: /metrics behind basic auth from an exporter-toolkit
+// web config, as node_exporter's --web.config.file.
+func TestDaemonWebConfig(t *testing.T) {
+	f := newDaemonFixture(t, "")
+	hash, err := bcrypt.GenerateFromPassword([]byte("s3cret"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	webConfig := filepath.Join(f.dir, "web.yml")
+	os.WriteFile(webConfig, fmt.Appendf(nil, "basic_auth_users:\n  prometheus: %s\n", hash), 0o644)
+	d := startDaemon(t, f, t.TempDir(), "--web.config.file", webConfig)
+	if code, _ := d.get("/metrics"); code != http.StatusUnauthorized {
+		t.Errorf("/metrics without credentials: %d, want 401", code)
+	}
+	req, _ := http.NewRequest("GET", "http://"+d.addr+"/metrics", nil)
+	req.SetBasicAuth("prometheus", "s3cret")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("/metrics with credentials: %d", resp.StatusCode)
+	}
+}
+
+// TestDaemonRevertAndSocket: a reverted change leaves the findings but
+// stays in the event history; the local socket is root-only.
+func TestDaemonRevertAndSocket(t *testing.T) {
+	f := newDaemonFixture(t, "")
+	d := startDaemon(t, f, t.TempDir())
+	fi, err := os.Stat(filepath.Join(d.stateDir, "driftd.sock"))
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("socket: %v, mode %v, want 0600", err, fi.Mode().Perm())
+	}
+	p := filepath.Join(f.root, "etc/hostname")
+	orig, _ := os.ReadFile(p)
+	st, _ := os.Stat(p)
+	os.WriteFile(p, []byte("web-2\n"), 0o644)
+	d.eventually(3*time.Second, "the change", func() bool { return d.hasFinding("/etc/hostname", "modified") })
+	os.WriteFile(p, orig, 0o644)
+	os.Chtimes(p, st.ModTime(), st.ModTime())
+	d.eventually(3*time.Second, "the revert", func() bool { return !d.hasFinding("/etc/hostname", "modified") })
+	s, r := d.status()
+	var events []string
+	for _, e := range s.Events {
+		events = append(events, e.Event+" "+e.Find.Path)
+	}
+	if want := "[drift /etc/hostname reverted /etc/hostname]"; fmt.Sprint(events) != want || s.Status != reporter.StatusClean || r.code != 0 {
+		t.Errorf("after the revert: status %s (exit %d), events %v, want %s", s.Status, r.code, events, want)
 	}
 }

@@ -72,8 +72,9 @@ func (l labels) Set(s string) error {
 
 // scope is what bake and check share: a config and the root it applies to.
 type scope struct {
-	config *agent.Loaded
-	root   string
+	config       *agent.Loaded
+	root         string
+	stopProgress func() // ends the progress line, if one is drawn
 }
 
 func scopeFlags(fs *flag.FlagSet) (configPath, root *string) {
@@ -95,7 +96,7 @@ func loadScope(configPath, root string) (*scope, error) {
 	if !fi.IsDir() {
 		return nil, fmt.Errorf("root %s: not a directory", root)
 	}
-	return &scope{config: cfg, root: root}, nil
+	return &scope{config: cfg, root: root, stopProgress: func() {}}, nil
 }
 
 // inRoot resolves a path from the config, which is inside the root.
