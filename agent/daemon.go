@@ -71,6 +71,8 @@ type Daemon struct {
 	pending    string          // a scan asked for while one ran: "fast" or "full"
 	rechecked  map[string]bool // paths re-checked while a scan ran
 	lastFree   time.Time       // when memory was last handed back after a burst
+	unsaved    bool            // the findings changed since the state was saved
+	sinceFree  int             // changes committed since memory was last handed back
 	addr       net.Addr        // where /metrics listens
 	socket     string          // the local API
 	announced  bool            // READY sent
@@ -322,6 +324,8 @@ func (d *Daemon) loop(ctx, scanCtx context.Context) error {
 		defer t.Stop()
 		watchdog = t.C
 	}
+	saveTick := time.NewTicker(saveEvery)
+	defer saveTick.Stop()
 	var debounce <-chan time.Time
 	for {
 		var notify chan struct{}
@@ -330,13 +334,11 @@ func (d *Daemon) loop(ctx, scanCtx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
-			if d.base != nil {
-				if err := d.state.save(d.statePath(), d.base.ID()); err != nil {
-					d.log.Error("findings state not saved", "err", err)
-				}
-			}
+			d.save()
 			d.log.Info("driftd stopping")
 			return nil
+		case <-saveTick.C:
+			d.save()
 		case <-d.opts.Reload:
 			d.reload(scanCtx)
 		case <-notify:
@@ -509,9 +511,9 @@ func (d *Daemon) recheck(ctx context.Context, paths []string) {
 	d.commit(done, res)
 	// A burst of changes (a storm of creations) leaves garbage the runtime
 	// would give back slowly; hand it back now, at most every 2 s.
-	if len(res.Findings) > 1000 && time.Since(d.lastFree) > 2*time.Second {
+	if d.sinceFree > 1000 && time.Since(d.lastFree) > 2*time.Second {
 		debug.FreeOSMemory()
-		d.lastFree = time.Now()
+		d.lastFree, d.sinceFree = time.Now(), 0
 	}
 	took := time.Since(start)
 	d.scans["watch"] = reporter.ScanJSON{Finished: time.Now(), DurationSeconds: took.Seconds(), Entries: entries}
@@ -553,10 +555,27 @@ func (d *Daemon) commit(scope scopes, res baseline.Result) {
 	d.metrics.SetDrift(counts)
 	d.metrics.UnverifiedPaths.Set(float64(len(d.state.unverified)))
 	if len(changes) > 0 {
-		if err := d.state.save(d.statePath(), id); err != nil {
-			d.log.Error("findings state not saved", "err", err)
-		}
+		d.unsaved = true
+		d.sinceFree += len(changes)
 	}
+}
+
+// saveEvery is how often changed findings are written to the state dir: a
+// crash loses at most that much of the first-seen times (such findings are
+// announced again after the restart); a storm of changes does not rewrite
+// the state file on every batch.
+const saveEvery = 5 * time.Second
+
+// save writes the findings to the state dir if they changed.
+func (d *Daemon) save() {
+	if !d.unsaved || d.base == nil {
+		return
+	}
+	if err := d.state.save(d.statePath(), d.base.ID()); err != nil {
+		d.log.Error("findings state not saved", "err", err)
+		return
+	}
+	d.unsaved = false
 }
 
 func eventLevel(c Change) slog.Level {
