@@ -78,7 +78,7 @@ type Daemon struct {
 	announced  bool            // READY sent
 	scanDone   chan scanResult
 	scanWG     sync.WaitGroup
-	scanCancel context.CancelFunc
+	loopDone   chan struct{} // closed when the loop has returned
 
 	// statusReq carries the local API's requests to the loop, which alone
 	// may read the state: the full view is built only when asked for.
@@ -125,8 +125,9 @@ func Run(ctx context.Context, opts Options) error {
 		rechecked: map[string]bool{},
 		scanDone:  make(chan scanResult),
 		statusReq: make(chan statusRequest),
+		loopDone:  make(chan struct{}),
 	}
-	d.stateDir = cmp(opts.StateDir, cfg.Daemon.StateDir)
+	d.stateDir = override(opts.StateDir, cfg.Daemon.StateDir)
 	if err := os.MkdirAll(d.stateDir, 0o700); err != nil {
 		return fmt.Errorf("state dir: %w", err)
 	}
@@ -149,7 +150,6 @@ func Run(ctx context.Context, opts Options) error {
 	}()
 
 	scanCtx, cancelScans := context.WithCancel(ctx)
-	d.scanCancel = cancelScans
 	defer func() {
 		cancelScans()
 		d.scanWG.Wait()
@@ -166,6 +166,7 @@ func Run(ctx context.Context, opts Options) error {
 	} else {
 		d.announce()
 	}
+	defer close(d.loopDone)
 	return d.loop(ctx, scanCtx)
 }
 
@@ -184,7 +185,8 @@ func (d *Daemon) announce() {
 	}
 }
 
-func cmp(flag, config string) string {
+// override is a flag's value when it was given, else the config's.
+func override(flag, config string) string {
 	if flag != "" {
 		return flag
 	}
@@ -194,8 +196,8 @@ func cmp(flag, config string) string {
 // serveNetwork listens for /metrics and /healthz, with the exporter-toolkit
 // web config (TLS, basic auth) when one is given.
 func (d *Daemon) serveNetwork() (*http.Server, net.Addr, error) {
-	addr := cmp(d.opts.ListenAddress, d.cfg.Web.ListenAddress)
-	webConfig := cmp(d.opts.WebConfigFile, d.cfg.Web.ConfigFile)
+	addr := override(d.opts.ListenAddress, d.cfg.Web.ListenAddress)
+	webConfig := override(d.opts.WebConfigFile, d.cfg.Web.ConfigFile)
 	if webConfig != "" {
 		if err := web.Validate(webConfig); err != nil {
 			return nil, nil, fmt.Errorf("web config %s: %w", webConfig, err)
@@ -254,11 +256,11 @@ func SocketPath(stateDir string) string {
 
 // loadBaseline reads and verifies the baseline a config names.
 func (d *Daemon) loadBaseline(cfg *Loaded) (*baseline.Manifest, error) {
-	manifest := cmp(d.opts.BaselinePath, filepath.Join(d.opts.Root, cfg.Baseline.Path))
+	manifest := override(d.opts.BaselinePath, filepath.Join(d.opts.Root, cfg.Baseline.Path))
 	var pub ed25519.PublicKey
 	if !d.opts.Insecure {
 		var err error
-		if pub, err = baseline.LoadPublicKey(cmp(d.opts.PubkeyPath, filepath.Join(d.opts.Root, cfg.Baseline.PublicKey))); err != nil {
+		if pub, err = baseline.LoadPublicKey(override(d.opts.PubkeyPath, filepath.Join(d.opts.Root, cfg.Baseline.PublicKey))); err != nil {
 			return nil, err
 		}
 	}
@@ -627,6 +629,8 @@ func (d *Daemon) status(ctx context.Context, path string) (reporter.StatusJSON, 
 	select {
 	case d.statusReq <- req:
 		return <-req.reply, nil
+	case <-d.loopDone:
+		return reporter.StatusJSON{}, errors.New("driftd is stopping")
 	case <-ctx.Done():
 		return reporter.StatusJSON{}, ctx.Err()
 	}
