@@ -14,7 +14,7 @@ import (
 func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("run", stderr)
 	configPath, root := scopeFlags(fs)
-	opts := agent.Options{ConfigPath: "", Version: version, Events: stdout}
+	opts := agent.Options{Version: version, Events: stdout}
 	fs.StringVar(&opts.BaselinePath, "baseline", "", "the manifest (default: baseline.path of the config, inside --root)")
 	fs.StringVar(&opts.PubkeyPath, "pubkey", "", "the public key (default: baseline.public_key of the config, inside --root)")
 	fs.StringVar(&opts.StateDir, "state-dir", "", "state directory; the local socket goes there too (default: daemon.state_dir of the config)")
@@ -25,6 +25,8 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	opts.ConfigPath, opts.Root = *configPath, *root
+	// A bad config or root is a one-line error and exit 2 before anything
+	// starts; the daemon loads the config again itself, as a reload does.
 	if _, err := loadScope(*configPath, *root); err != nil {
 		return err
 	}
