@@ -530,21 +530,22 @@ func (d *Daemon) commit(scope scopes, res baseline.Result) {
 	id := d.base.ID()
 	keepFrom := len(changes) - historySize // only the last ones stay in the history
 	for i, c := range changes {
-		f := reporter.NewFindingJSON(&c.Finding)
+		f := &c.Finding
+		path, path64 := reporter.RawString(f.Path)
 		attrs := []slog.Attr{
-			slog.String("path", f.Path), slog.String("kind", f.Kind), slog.Any("changes", f.Changes),
-			slog.String("category", f.Category), slog.String("severity", f.Severity), slog.String("rule", f.Rule),
-			slog.String("baseline_id", id), slog.Time("first_seen", c.FirstSeen),
+			slog.String("path", path), slog.String("kind", f.Kind.String()), slog.Any("changes", f.Changes.Names()),
+			slog.String("category", f.Rule.Category), slog.String("severity", f.Rule.Severity.String()),
+			slog.String("rule", f.Rule.Pattern), slog.String("baseline_id", id), slog.Time("first_seen", c.FirstSeen),
 		}
-		if f.PathBase64 != "" {
-			attrs = append(attrs, slog.String("path_base64", f.PathBase64))
+		if path64 != "" {
+			attrs = append(attrs, slog.String("path_base64", path64))
 		}
 		d.events.LogAttrs(context.Background(), eventLevel(c), c.Event, attrs...)
 		if c.Event == "drift" {
-			d.metrics.DriftEvents.WithLabelValues(f.Category, f.Kind).Inc()
+			d.metrics.DriftEvents.WithLabelValues(f.Rule.Category, f.Kind.String()).Inc()
 		}
 		if i >= keepFrom {
-			d.history = append(d.history, reporter.EventJSON{Time: time.Now(), Event: c.Event, Find: f})
+			d.history = append(d.history, reporter.EventJSON{Time: time.Now(), Event: c.Event, Find: reporter.NewFindingJSON(f)})
 		}
 	}
 	if over := len(d.history) - historySize; over > 0 {

@@ -53,13 +53,13 @@ func NewEntryJSON(e *baseline.Entry, withPath bool) *EntryJSON {
 		Error: e.Err,
 	}
 	if withPath {
-		j.Path, j.PathBase64 = rawString(e.Path)
+		j.Path, j.PathBase64 = RawString(e.Path)
 	}
 	if e.HasDigest() {
 		j.SHA256 = hex.EncodeToString(e.Digest[:])
 	}
 	if e.Type == baseline.TypeSymlink {
-		j.Target, j.TargetBase64 = rawString(e.Target)
+		j.Target, j.TargetBase64 = RawString(e.Target)
 	}
 	if e.Type == baseline.TypeCharDevice || e.Type == baseline.TypeBlockDevice {
 		rdev := e.Rdev
@@ -74,9 +74,9 @@ func NewEntryJSON(e *baseline.Entry, withPath bool) *EntryJSON {
 	return j
 }
 
-// rawString returns s for a JSON string, plus its base64 when s is not
+// RawString returns s for a JSON string, plus its base64 when s is not
 // valid UTF-8 (encoding/json would replace the invalid bytes).
-func rawString(s string) (text, b64 string) {
+func RawString(s string) (text, b64 string) {
 	if utf8.ValidString(s) {
 		return s, ""
 	}
@@ -112,7 +112,7 @@ func NewFindingJSON(f *baseline.Finding) FindingJSON {
 		Before:   NewEntryJSON(f.Before, false),
 		After:    NewEntryJSON(f.After, false),
 	}
-	j.Path, j.PathBase64 = rawString(f.Path)
+	j.Path, j.PathBase64 = RawString(f.Path)
 	return j
 }
 
@@ -126,7 +126,7 @@ type UnverifiedJSON struct {
 // NewUnverifiedJSON renders an unverified path.
 func NewUnverifiedJSON(u baseline.Unverified) UnverifiedJSON {
 	j := UnverifiedJSON{Reason: u.Reason}
-	j.Path, j.PathBase64 = rawString(u.Path)
+	j.Path, j.PathBase64 = RawString(u.Path)
 	return j
 }
 
