@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"syscall"
@@ -453,5 +454,26 @@ func TestLabelsAndFlags(t *testing.T) {
 	}
 	if r := driftd(t, nil, "config", "default"); r.code != 0 || !strings.Contains(r.stdout, "[[rule]]") {
 		t.Errorf("config default: %v", r)
+	}
+}
+
+// TestProgressOnATerminal: on a terminal, bake draws its progress (entries,
+// bytes, rate) on stderr; script(1) gives it a real pty. The quiet side, no
+// progress when stderr is not a terminal, is in TestCheckCleanThenDrift.
+func TestProgressOnATerminal(t *testing.T) {
+	script, err := exec.LookPath("script")
+	if err != nil {
+		t.Fatal("script(1) from util-linux is needed to give driftd a terminal")
+	}
+	f := newFixture(t)
+	// /usr/share takes long enough to bake for the 200 ms progress ticks.
+	cmdline := fmt.Sprintf("%s bake --config %s --root /usr/share --key %s --out %s",
+		driftdBin, f.config, f.key, filepath.Join(f.dir, "share.manifest"))
+	out, err := exec.Command(script, "-qec", cmdline, "/dev/null").CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if !regexp.MustCompile(`bake: \d+ entries, [\d.]+ [KMG]?i?B hashed, [\d.]+ [KMG]?i?B/s`).Match(out) {
+		t.Errorf("no progress line on the terminal:\n%q", out)
 	}
 }
