@@ -102,7 +102,11 @@ func writeFindingsText(w io.Writer, findings []baseline.Finding) error {
 		if f.Kind == baseline.Modified {
 			changes = strings.Join(f.Changes.Names(), ",")
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", f.Kind, f.Rule.Severity, f.Rule.Category, DisplayPath(f.Path), changes)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s", f.Kind, f.Rule.Severity, f.Rule.Category, DisplayPath(f.Path))
+		if changes != "" {
+			fmt.Fprintf(tw, "\t%s", changes)
+		}
+		fmt.Fprintln(tw)
 	}
 	return tw.Flush()
 }

@@ -42,8 +42,12 @@ func WriteManifestText(w io.Writer, m *baseline.Manifest) error {
 		case e.Type == baseline.TypeCharDevice || e.Type == baseline.TypeBlockDevice:
 			detail = fmt.Sprintf("dev %d,%d", e.Rdev>>8&0xfff|e.Rdev>>32&^0xfff, e.Rdev&0xff|e.Rdev>>12&^0xff)
 		}
-		fmt.Fprintf(bw, "%s %5d %5d %10d %s %s %s\n", e.FileMode(), e.UID, e.GID, e.Size,
-			time.Unix(0, e.Mtime).UTC().Format("2006-01-02T15:04:05Z"), DisplayPath(e.Path), detail)
+		fmt.Fprintf(bw, "%s %5d %5d %10d %s %s", e.FileMode(), e.UID, e.GID, e.Size,
+			time.Unix(0, e.Mtime).UTC().Format("2006-01-02T15:04:05Z"), DisplayPath(e.Path))
+		if detail != "" {
+			fmt.Fprintf(bw, " %s", detail)
+		}
+		bw.WriteByte('\n')
 	}
 	return bw.Flush()
 }
@@ -89,7 +93,7 @@ type DiffReport struct {
 // WriteText writes the diff for a person.
 func (d *DiffReport) WriteText(w io.Writer) error {
 	fmt.Fprintf(w, "driftd diff %s%s -> %s%s: %d paths differ\n",
-		d.From.ID(), labelText(d.From.Header.Labels), d.To.ID(), labelText(d.To.Header.Labels), len(d.Result.Findings))
+		d.From.ID(), labelParens(d.From.Header.Labels), d.To.ID(), labelParens(d.To.Header.Labels), len(d.Result.Findings))
 	if err := writeFindingsText(w, d.Result.Findings); err != nil {
 		return err
 	}
@@ -126,4 +130,12 @@ func (d *DiffReport) WriteJSON(w io.Writer) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(j)
+}
+
+// labelParens renders labels as " (k=v, ...)", or nothing.
+func labelParens(labels map[string]string) string {
+	if len(labels) == 0 {
+		return ""
+	}
+	return " (" + strings.TrimPrefix(labelText(labels), ", ") + ")"
 }
