@@ -69,6 +69,7 @@ type ScheduleConfig struct {
 // duration is a time.Duration written as "10m" in the config.
 type duration struct{ time.Duration }
 
+// UnmarshalText reads a duration such as "50ms" or "10m".
 func (d *duration) UnmarshalText(b []byte) error {
 	v, err := time.ParseDuration(string(b))
 	if err != nil {

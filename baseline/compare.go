@@ -17,6 +17,7 @@ const (
 	Modified
 )
 
+// String is the kind as reports and events name it.
 func (k Kind) String() string {
 	switch k {
 	case Added:

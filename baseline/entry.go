@@ -25,6 +25,7 @@ var typeNames = map[Type]string{
 	TypeSocket: "socket", TypeCharDevice: "chardev", TypeBlockDevice: "blockdev",
 }
 
+// String is the type as reports name it.
 func (t Type) String() string {
 	if n, ok := typeNames[t]; ok {
 		return n

@@ -140,6 +140,7 @@ const (
 
 var severityNames = []string{"info", "low", "medium", "high", "critical"}
 
+// String is the severity as the config and the metrics name it.
 func (s Severity) String() string { return severityNames[s] }
 
 // ParseSeverity reads a severity name.

@@ -53,8 +53,10 @@ type labels map[string]string
 
 var labelName = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
 
+// String is for flag.Value.
 func (l labels) String() string { return fmt.Sprint(map[string]string(l)) }
 
+// Set adds one key=value label; a key given twice is an error.
 func (l labels) Set(s string) error {
 	k, v, ok := strings.Cut(s, "=")
 	if !ok {
