@@ -72,6 +72,7 @@ type Daemon struct {
 	rechecked  map[string]bool // paths re-checked while a scan ran
 	lastFree   time.Time       // when memory was last handed back after a burst
 	unsaved    bool            // the findings changed since the state was saved
+	backlog    []string        // dirty paths not re-checked yet
 	sinceFree  int             // changes committed since memory was last handed back
 	addr       net.Addr        // where /metrics listens
 	socket     string          // the local API
@@ -341,6 +342,7 @@ func (d *Daemon) loop(ctx, scanCtx context.Context) error {
 			return nil
 		case <-saveTick.C:
 			d.save()
+			d.handBack(0)
 		case <-d.opts.Reload:
 			d.reload(scanCtx)
 		case <-notify:
@@ -353,7 +355,15 @@ func (d *Daemon) loop(ctx, scanCtx context.Context) error {
 			if overflow {
 				d.requestScan(scanCtx, "fast")
 			}
-			d.recheck(scanCtx, paths)
+			// A storm is taken a bounded batch at a time: the loop stays
+			// responsive, and a batch's memory stays small.
+			d.backlog = append(d.backlog, paths...)
+			n := min(len(d.backlog), recheckBatch)
+			d.recheck(scanCtx, d.backlog[:n])
+			d.backlog = slices.Delete(d.backlog, 0, n)
+			if len(d.backlog) > 0 {
+				debounce = now
+			}
 		case <-fast.C:
 			d.requestScan(scanCtx, "fast")
 			fast.Reset(d.jittered(d.cfg.Schedule.FastInterval.Duration))
@@ -511,12 +521,7 @@ func (d *Daemon) recheck(ctx context.Context, paths []string) {
 		}
 	}
 	d.commit(done, res)
-	// A burst of changes (a storm of creations) leaves garbage the runtime
-	// would give back slowly; hand it back now, at most every 2 s.
-	if d.sinceFree > 1000 && time.Since(d.lastFree) > 2*time.Second {
-		debug.FreeOSMemory()
-		d.lastFree, d.sinceFree = time.Now(), 0
-	}
+	d.handBack(1000)
 	took := time.Since(start)
 	d.scans["watch"] = reporter.ScanJSON{Finished: time.Now(), DurationSeconds: took.Seconds(), Entries: entries}
 	d.metrics.LastScan.WithLabelValues("watch").Set(float64(time.Now().Unix()))
@@ -562,6 +567,26 @@ func (d *Daemon) commit(scope scopes, res baseline.Result) {
 		d.sinceFree += len(changes)
 	}
 }
+
+// handBack returns memory to the host after more than minChanges changes
+// (a storm leaves garbage the runtime would give back slowly), at most
+// every 2 s; the save tick calls it with 0 to catch the end of a burst.
+func (d *Daemon) handBack(minChanges int) {
+	if d.sinceFree > minChanges && time.Since(d.lastFree) > 2*time.Second {
+		debug.FreeOSMemory()
+		d.lastFree, d.sinceFree = time.Now(), 0
+	}
+}
+
+// recheckBatch bounds the dirty paths re-checked in one turn of the loop.
+const recheckBatch = 2000
+
+// now is a channel that is always ready, for "next turn of the loop".
+var now = func() <-chan time.Time {
+	c := make(chan time.Time)
+	close(c)
+	return c
+}()
 
 // saveEvery is how often changed findings are written to the state dir: a
 // crash loses at most that much of the first-seen times (such findings are

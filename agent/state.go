@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	pathpkg "path"
 	"slices"
@@ -135,17 +136,25 @@ type savedEntry struct {
 	FirstSeen time.Time `json:"first_seen"`
 }
 
-// save writes the findings to path atomically.
+// save writes the findings to path atomically, one entry at a time: the
+// state of a storm's 100k findings is never built in memory whole.
 func (s *findings) save(path, baselineID string) error {
-	sf := stateFile{BaselineID: baselineID, Findings: []savedEntry{}}
-	for _, t := range s.sorted() {
-		sf.Findings = append(sf.Findings, savedEntry{Path: []byte(t.Path), Kind: t.Kind.String(), Changes: t.Changes.Names(), FirstSeen: t.FirstSeen})
-	}
-	data, err := json.Marshal(sf)
-	if err != nil {
-		return fmt.Errorf("encode state: %w", err)
-	}
-	return baseline.WriteFileAtomic(path, data, 0o600)
+	return baseline.WriteAtomic(path, 0o600, func(w io.Writer) error {
+		id, _ := json.Marshal(baselineID)
+		fmt.Fprintf(w, `{"baseline_id":%s,"findings":[`, id)
+		enc := json.NewEncoder(w)
+		for i, t := range s.sorted() {
+			if i > 0 {
+				io.WriteString(w, ",")
+			}
+			e := savedEntry{Path: []byte(t.Path), Kind: t.Kind.String(), Changes: t.Changes.Names(), FirstSeen: t.FirstSeen}
+			if err := enc.Encode(e); err != nil {
+				return fmt.Errorf("encode state: %w", err)
+			}
+		}
+		_, err := io.WriteString(w, "]}\n")
+		return err
+	})
 }
 
 // load restores the findings saved for this baseline. A missing file is

@@ -1,9 +1,11 @@
 package baseline
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/ed25519"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 )
@@ -40,12 +42,25 @@ func ReadManifest(path string, pub ed25519.PublicKey) (*Manifest, error) {
 // WriteFileAtomic writes data to a temporary file beside path, syncs it and
 // renames it over path.
 func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
+	return WriteAtomic(path, perm, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
+
+// WriteAtomic is WriteFileAtomic for content that write streams, so that
+// large content need not be held in memory whole.
+func WriteAtomic(path string, perm os.FileMode, write func(io.Writer) error) error {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	tmp := f.Name()
-	_, err = f.Write(data)
+	bw := bufio.NewWriter(f)
+	err = write(bw)
+	if err == nil {
+		err = bw.Flush()
+	}
 	if err == nil {
 		err = f.Chmod(perm)
 	}
