@@ -174,7 +174,13 @@ type walk struct {
 }
 
 func (wk *walk) work() {
-	bufs := newWorkerBufs()
+	bufs := bufPool.Get().(*workerBufs)
+	defer func() {
+		if cap(bufs.batch) > 1024 {
+			bufs.batch = nil // a big directory's batch is not worth keeping
+		}
+		bufPool.Put(bufs)
+	}()
 	for {
 		wk.mu.Lock()
 		for len(wk.jobs) == 0 && wk.busy > 0 && wk.ctx.Err() == nil {
@@ -490,6 +496,11 @@ type workerBufs struct {
 	link  []byte
 	h     hash.Hash
 }
+
+// bufPool keeps workers' buffers between walks: the daemon walks one path
+// at a time on every change, and 140 KiB of fresh buffers per path made a
+// storm of changes a storm of garbage.
+var bufPool = sync.Pool{New: func() any { return newWorkerBufs() }}
 
 func newWorkerBufs() *workerBufs {
 	return &workerBufs{
