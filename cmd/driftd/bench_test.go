@@ -169,9 +169,9 @@ Driftd = p+i+n+u+g+s+m+c+xattrs+acl+sha256
 		fmt.Printf("  aide num_workers=%d: init %6.2fs (peak RSS %s), check %6.2fs (peak RSS %s)\n",
 			a.workers, a.init.wall.Seconds(), mib(a.init.rss), a.check.wall.Seconds(), mib(a.check.rss))
 	}
-	fmt.Printf("  driftd bake  %6.2fs  vs aide --init best %6.2fs: %5.1fx faster (target 10x)\n",
+	fmt.Printf("  driftd bake  %6.2fs  vs aide --init best %6.2fs: %5.2fx faster (target 10x)\n",
 		bake.wall.Seconds(), aideInit.wall.Seconds(), aideInit.wall.Seconds()/bake.wall.Seconds())
-	fmt.Printf("  driftd check %6.2fs  vs aide --check best %6.2fs: %5.1fx faster (target 10x)\n",
+	fmt.Printf("  driftd check %6.2fs  vs aide --check best %6.2fs: %5.2fx faster (target 10x)\n",
 		check.wall.Seconds(), aideCheck.wall.Seconds(), aideCheck.wall.Seconds()/check.wall.Seconds())
 	fmt.Printf("  peak RSS during check: driftd %s, aide %s: %.2f of AIDE's (target < 0.5)\n",
 		mib(check.rss), mib(aideRSS), float64(check.rss)/float64(aideRSS))
