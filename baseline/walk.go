@@ -42,7 +42,6 @@ type Walker struct {
 	Known func(e *Entry) bool
 	// BytesPerSecond limits the hashing rate; 0 means no limit.
 	BytesPerSecond int64
-	limiter        *rateLimiter
 }
 
 // bigFile is the size from which a file is hashed as a job of its own, so
@@ -102,9 +101,6 @@ func (w *Walker) WalkFunc(ctx context.Context, visit func(batch []Entry)) error 
 // and, for a directory, everything below it. A path that does not exist
 // gives no entries.
 func (w *Walker) WalkPathFunc(ctx context.Context, path string, visit func(batch []Entry)) error {
-	if w.BytesPerSecond > 0 && w.limiter == nil {
-		w.limiter = &rateLimiter{rate: float64(w.BytesPerSecond)}
-	}
 	rootfd, err := unix.Open(w.Root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		if errors.Is(err, unix.ENOTDIR) {
@@ -118,6 +114,9 @@ func (w *Walker) WalkPathFunc(ctx context.Context, path string, visit func(batch
 		return fmt.Errorf("stat root %s: %w", w.Root, err)
 	}
 	wk := &walk{w: w, ctx: ctx, rootfd: rootfd, rootDev: st.Dev, visit: visit}
+	if w.BytesPerSecond > 0 {
+		wk.limiter = &rateLimiter{rate: float64(w.BytesPerSecond)}
+	}
 	wk.cond = sync.NewCond(&wk.mu)
 	stop := context.AfterFunc(ctx, func() {
 		wk.mu.Lock()
@@ -166,6 +165,7 @@ type walk struct {
 	rootfd  int
 	rootDev uint64
 	visit   func([]Entry)
+	limiter *rateLimiter // nil: no limit
 
 	mu   sync.Mutex
 	cond *sync.Cond
@@ -446,7 +446,7 @@ func (wk *walk) fillFromOpen(fd int, openErr error, e *Entry, bufs *workerBufs, 
 		return true
 	}
 	*e = entryFromStat(e.Path, &st)
-	e.Digest, e.Err = bufs.hash(fd, st.Size, wk.w.limiter)
+	e.Digest, e.Err = bufs.hash(fd, st.Size, wk.limiter)
 	if p := wk.w.Progress; p != nil && e.Err == "" {
 		p.Bytes.Add(st.Size)
 	}
