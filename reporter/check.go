@@ -157,25 +157,21 @@ func (r *CheckReport) WriteJSON(w io.Writer) error {
 // names are the daemon's, so the same alert rules serve both.
 func (r *CheckReport) WriteTextfile(path string) error {
 	reg := prometheus.NewPedanticRegistry()
-	verified := newVerifiedGauge()
-	info := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "driftd_baseline_info", Help: "The baseline this host is checked against."}, []string{"baseline_id"})
-	drift := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "driftd_drift_paths", Help: "Paths drifted now."}, []string{"category", "severity"})
-	unverified := prometheus.NewGauge(prometheus.GaugeOpts{Name: "driftd_unverified_paths", Help: "Paths the check could not verify."})
-	last := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "driftd_last_scan_timestamp_seconds", Help: "When the last scan finished."}, []string{"mode"})
-	duration := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "driftd_scan_duration_seconds", Help: "How long the last scan took."}, []string{"mode"})
-	reg.MustRegister(verified, info, drift, unverified, last, duration)
-
+	m := newCheckMetrics(nil)
+	reg.MustRegister(m.collectors()...)
 	if r.Manifest.Verified {
-		verified.Set(1)
+		m.BaselineVerified.Set(1)
 	}
-	info.WithLabelValues(r.Manifest.ID()).Set(1)
+	m.SetBaseline(r.Manifest.ID(), nil)
+	counts := map[[2]string]int{}
 	for i := range r.Result.Findings {
 		f := &r.Result.Findings[i]
-		drift.WithLabelValues(f.Rule.Category, f.Rule.Severity.String()).Inc()
+		counts[[2]string{f.Rule.Category, f.Rule.Severity.String()}]++
 	}
-	unverified.Set(float64(len(r.Result.Unverified)))
-	last.WithLabelValues("full").Set(float64(r.Started.Add(r.Duration).Unix()))
-	duration.WithLabelValues("full").Set(r.Duration.Seconds())
+	m.SetDrift(counts)
+	m.UnverifiedPaths.Set(float64(len(r.Result.Unverified)))
+	m.LastScan.WithLabelValues("full").Set(float64(r.Started.Add(r.Duration).Unix()))
+	m.ScanDuration.WithLabelValues("full").Set(r.Duration.Seconds())
 	if err := prometheus.WriteToTextfile(path, reg); err != nil {
 		return fmt.Errorf("write textfile %s: %w", path, err)
 	}
@@ -187,13 +183,9 @@ func (r *CheckReport) WriteTextfile(path string) error {
 // of the last good figures going stale.
 func WriteUnverifiedTextfile(path string) error {
 	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(newVerifiedGauge()) // at 0
+	reg.MustRegister(newCheckMetrics(nil).BaselineVerified) // at 0
 	if err := prometheus.WriteToTextfile(path, reg); err != nil {
 		return fmt.Errorf("write textfile %s: %w", path, err)
 	}
 	return nil
-}
-
-func newVerifiedGauge() prometheus.Gauge {
-	return prometheus.NewGauge(prometheus.GaugeOpts{Name: "driftd_baseline_verified", Help: "1 when the baseline's signature verified."})
 }

@@ -38,53 +38,74 @@ func validLabelName(s string) bool {
 	return true
 }
 
-// Metrics are the daemon's metrics, in a private registry. Their names and
-// labels are a contract (design.md): alert rules and dashboards use them.
-// No label carries a path or anything else unbounded.
-type Metrics struct {
-	Registry *prometheus.Registry
-
-	baselineInfo           *prometheus.GaugeVec
-	baselineLabels         []string
-	BaselineVerified       prometheus.Gauge
-	DriftPaths             *prometheus.GaugeVec   // category, severity
-	DriftEvents            *prometheus.CounterVec // category, kind
-	LastScan               *prometheus.GaugeVec   // mode
-	ScanDuration           *prometheus.GaugeVec   // mode
-	ScanErrors             prometheus.Counter
-	WatchDirectories       prometheus.Gauge
-	WatchUnwatched         prometheus.Gauge
-	WatchOverflows         prometheus.Counter
-	ConfigReloadSuccessful prometheus.Gauge
-	UnverifiedPaths        prometheus.Gauge
+// checkMetrics are what a check reports, in the daemon's metrics and in
+// the node_exporter textfile alike: one definition, so the two agree.
+type checkMetrics struct {
+	baselineInfo     *prometheus.GaugeVec
+	baselineLabels   []string
+	BaselineVerified prometheus.Gauge
+	DriftPaths       *prometheus.GaugeVec // category, severity
+	UnverifiedPaths  prometheus.Gauge
+	LastScan         *prometheus.GaugeVec // mode
+	ScanDuration     *prometheus.GaugeVec // mode
 
 	driftSeen map[[2]string]bool // label pairs of driftd_drift_paths ever set
 }
 
-// NewMetrics registers the daemon's metrics, with the Go and process
-// collectors, in a new registry.
-func NewMetrics(version string, cfg MetricsConfig) *Metrics {
-	m := &Metrics{
-		Registry:       prometheus.NewPedanticRegistry(),
-		baselineLabels: slices.Clone(cfg.BaselineLabels),
+// newCheckMetrics defines the check's metrics; baselineLabels are the bake
+// labels driftd_baseline_info carries besides baseline_id.
+func newCheckMetrics(baselineLabels []string) checkMetrics {
+	return checkMetrics{
+		baselineLabels: slices.Clone(baselineLabels),
 		baselineInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "driftd_baseline_info", Help: "The baseline this host is compared with, and its bake labels.",
-		}, append([]string{"baseline_id"}, cfg.BaselineLabels...)),
+		}, append([]string{"baseline_id"}, baselineLabels...)),
 		BaselineVerified: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "driftd_baseline_verified", Help: "1 when the baseline's signature verified; 0 means nothing driftd says can be trusted.",
 		}),
 		DriftPaths: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "driftd_drift_paths", Help: "Paths drifted from the baseline now.",
 		}, []string{"category", "severity"}),
-		DriftEvents: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "driftd_drift_events_total", Help: "Drift findings seen for the first time.",
-		}, []string{"category", "kind"}),
+		UnverifiedPaths: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "driftd_unverified_paths", Help: "Paths in scope that could not be verified.",
+		}),
 		LastScan: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "driftd_last_scan_timestamp_seconds", Help: "When the last scan of each mode finished.",
 		}, []string{"mode"}),
 		ScanDuration: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "driftd_scan_duration_seconds", Help: "How long the last scan of each mode took.",
 		}, []string{"mode"}),
+	}
+}
+
+func (c *checkMetrics) collectors() []prometheus.Collector {
+	return []prometheus.Collector{c.baselineInfo, c.BaselineVerified, c.DriftPaths, c.UnverifiedPaths, c.LastScan, c.ScanDuration}
+}
+
+// Metrics are the daemon's metrics, in a private registry. Their names and
+// labels are a contract (design.md): alert rules and dashboards use them.
+// No label carries a path or anything else unbounded.
+type Metrics struct {
+	Registry *prometheus.Registry
+	checkMetrics
+
+	DriftEvents            *prometheus.CounterVec // category, kind
+	ScanErrors             prometheus.Counter
+	WatchDirectories       prometheus.Gauge
+	WatchUnwatched         prometheus.Gauge
+	WatchOverflows         prometheus.Counter
+	ConfigReloadSuccessful prometheus.Gauge
+}
+
+// NewMetrics registers the daemon's metrics, with the Go and process
+// collectors, in a new registry.
+func NewMetrics(version string, cfg MetricsConfig) *Metrics {
+	m := &Metrics{
+		Registry:     prometheus.NewPedanticRegistry(),
+		checkMetrics: newCheckMetrics(cfg.BaselineLabels),
+		DriftEvents: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "driftd_drift_events_total", Help: "Drift findings seen for the first time.",
+		}, []string{"category", "kind"}),
 		ScanErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "driftd_scan_errors_total", Help: "Scans that failed or could not read some paths.",
 		}),
@@ -100,47 +121,44 @@ func NewMetrics(version string, cfg MetricsConfig) *Metrics {
 		ConfigReloadSuccessful: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "driftd_config_last_reload_successful", Help: "0 when the last reload failed and the previous config and baseline stay in force.",
 		}),
-		UnverifiedPaths: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "driftd_unverified_paths", Help: "Paths in scope that could not be verified.",
-		}),
 	}
 	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "driftd_build_info", Help: "driftd's version.",
 	}, []string{"version", "goversion"})
 	buildInfo.WithLabelValues(version, runtime.Version()).Set(1)
 	m.ConfigReloadSuccessful.Set(1)
-	m.Registry.MustRegister(buildInfo, m.baselineInfo, m.BaselineVerified, m.DriftPaths, m.DriftEvents,
-		m.LastScan, m.ScanDuration, m.ScanErrors, m.WatchDirectories, m.WatchUnwatched, m.WatchOverflows,
-		m.ConfigReloadSuccessful, m.UnverifiedPaths,
+	m.Registry.MustRegister(m.collectors()...)
+	m.Registry.MustRegister(buildInfo, m.DriftEvents, m.ScanErrors, m.WatchDirectories, m.WatchUnwatched,
+		m.WatchOverflows, m.ConfigReloadSuccessful,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 
 // SetBaseline names the baseline in driftd_baseline_info, with the values
 // of the configured bake labels.
-func (m *Metrics) SetBaseline(id string, labels map[string]string) {
-	m.baselineInfo.Reset()
+func (c *checkMetrics) SetBaseline(id string, labels map[string]string) {
+	c.baselineInfo.Reset()
 	values := []string{id}
-	for _, l := range m.baselineLabels {
+	for _, l := range c.baselineLabels {
 		values = append(values, labels[l])
 	}
-	m.baselineInfo.WithLabelValues(values...).Set(1)
+	c.baselineInfo.WithLabelValues(values...).Set(1)
 }
 
 // SetDrift sets driftd_drift_paths from counts by category and severity.
 // Series for combinations with no drift left go to 0 rather than away, so
 // that a graph shows the drop.
-func (m *Metrics) SetDrift(counts map[[2]string]int) {
-	if m.driftSeen == nil {
-		m.driftSeen = map[[2]string]bool{}
+func (c *checkMetrics) SetDrift(counts map[[2]string]int) {
+	if c.driftSeen == nil {
+		c.driftSeen = map[[2]string]bool{}
 	}
-	for k := range m.driftSeen {
+	for k := range c.driftSeen {
 		if _, ok := counts[k]; !ok {
-			m.DriftPaths.WithLabelValues(k[0], k[1]).Set(0)
+			c.DriftPaths.WithLabelValues(k[0], k[1]).Set(0)
 		}
 	}
 	for k, n := range counts {
-		m.driftSeen[k] = true
-		m.DriftPaths.WithLabelValues(k[0], k[1]).Set(float64(n))
+		c.driftSeen[k] = true
+		c.DriftPaths.WithLabelValues(k[0], k[1]).Set(float64(n))
 	}
 }
