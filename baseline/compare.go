@@ -95,16 +95,19 @@ func scopeOf(base []Entry, path string) span {
 	if path == "/" {
 		return span{self: -1, lo: 0, hi: len(base)}
 	}
-	search := func(p string) (int, bool) {
-		return slices.BinarySearchFunc(base, p, func(e Entry, p string) int { return strings.Compare(e.Path, p) })
-	}
 	sp := span{self: -1}
-	if i, ok := search(path); ok {
+	if i, ok := findEntry(base, path); ok {
 		sp.self = i
 	}
-	sp.lo, _ = search(path + "/")
-	sp.hi, _ = search(path + "0") // '0' follows '/': the first path past the subtree
+	sp.lo, _ = findEntry(base, path+"/")
+	sp.hi, _ = findEntry(base, path+"0") // '0' follows '/': the first path past the subtree
 	return sp
+}
+
+// findEntry finds path in entries sorted by path: its index, or where it
+// would go.
+func findEntry(entries []Entry, path string) (int, bool) {
+	return slices.BinarySearchFunc(entries, path, func(e Entry, p string) int { return strings.Compare(e.Path, p) })
 }
 
 // each calls f with the index of each baseline entry the span covers.
@@ -123,7 +126,7 @@ func (c *Comparer) Observe(o *Entry) {
 	if o.Type == TypeDir && o.Err != "" {
 		c.blind[o.Path] = true
 	}
-	i, found := slices.BinarySearchFunc(c.base, o.Path, func(e Entry, p string) int { return strings.Compare(e.Path, p) })
+	i, found := findEntry(c.base, o.Path)
 	if found {
 		c.markSeen(i)
 	}
@@ -242,7 +245,7 @@ func CompareWalk(ctx context.Context, w *Walker, base []Entry, path string, visi
 // chown or xattr change moves the ctime, so such an entry is read again.
 func KnownFrom(base []Entry) func(e *Entry) bool {
 	return func(e *Entry) bool {
-		i, ok := slices.BinarySearchFunc(base, e.Path, func(b Entry, p string) int { return strings.Compare(b.Path, p) })
+		i, ok := findEntry(base, e.Path)
 		if !ok {
 			return false
 		}

@@ -338,7 +338,9 @@ type dirent struct {
 // it reports so, for a job of its own.
 func (wk *walk) recordFile(dirfd int, path, name string, bufs *workerBufs) (big bool) {
 	e := Entry{Path: path, Type: TypeRegular}
-	if big := wk.readFile(dirfd, name, &e, bufs); big {
+	fd, err := openRetryingNoatime(func(flags int) (int, error) { return unix.Openat(dirfd, name, flags, 0) })
+	lstat := func(st *unix.Stat_t) error { return unix.Fstatat(dirfd, name, st, unix.AT_SYMLINK_NOFOLLOW) }
+	if big := wk.fillFromOpen(fd, err, &e, bufs, lstat, true); big {
 		return true
 	}
 	if e.Type != 0 || e.Err != "" { // else it vanished
@@ -376,15 +378,6 @@ func openRetryingNoatime(open func(flags int) (int, error)) (int, error) {
 		fd, err = open(flags &^ unix.O_NOATIME)
 	}
 	return fd, err
-}
-
-// readFile opens name in dirfd and fills e with its metadata (from the
-// opened file itself), content digest and xattrs. It reports big, and
-// leaves e alone, for a file large enough to be hashed as a job of its own.
-func (wk *walk) readFile(dirfd int, name string, e *Entry, bufs *workerBufs) (big bool) {
-	fd, err := openRetryingNoatime(func(flags int) (int, error) { return unix.Openat(dirfd, name, flags, 0) })
-	lstat := func(st *unix.Stat_t) error { return unix.Fstatat(dirfd, name, st, unix.AT_SYMLINK_NOFOLLOW) }
-	return wk.fillFromOpen(fd, err, e, bufs, lstat, true)
 }
 
 // hashBigFile records a large regular file as a job of its own.
