@@ -371,7 +371,7 @@ func (d *Daemon) loop(ctx, scanCtx context.Context) error {
 			d.requestScan(scanCtx, "full")
 			full.Reset(d.jittered(d.cfg.Schedule.FullInterval.Duration))
 		case r := <-d.scanDone:
-			d.applyScan(r)
+			d.applyScan(scanCtx, r)
 			if next := d.pending; next != "" {
 				d.pending = ""
 				d.requestScan(scanCtx, next)
@@ -455,7 +455,7 @@ func dirsIn(batch []baseline.Entry) []string {
 // applyScan takes a whole-root comparison into the state. Paths re-checked
 // while the scan ran are re-checked again: the scan may have read them
 // before they changed.
-func (d *Daemon) applyScan(r scanResult) {
+func (d *Daemon) applyScan(ctx context.Context, r scanResult) {
 	d.scanning = false
 	if r.err != nil {
 		if !errors.Is(r.err, context.Canceled) {
@@ -474,16 +474,14 @@ func (d *Daemon) applyScan(r scanResult) {
 	// A whole-root scan leaves its garbage at the heap's peak; give it back
 	// to the host now rather than at the runtime's leisure.
 	debug.FreeOSMemory()
-	d.scans[r.mode] = reporter.ScanJSON{Finished: r.started.Add(r.took), DurationSeconds: r.took.Seconds(), Entries: r.entries}
-	d.metrics.LastScan.WithLabelValues(r.mode).Set(float64(r.started.Add(r.took).Unix()))
-	d.metrics.ScanDuration.WithLabelValues(r.mode).Set(r.took.Seconds())
+	d.recordScan(r.mode, r.started.Add(r.took), r.took, r.entries)
 	if len(d.rechecked) > 0 {
 		var again []string
 		for p := range d.rechecked {
 			again = append(again, p)
 		}
 		clear(d.rechecked)
-		d.recheck(context.Background(), topMost(again))
+		d.recheck(ctx, topMost(again))
 	}
 	d.publish()
 }
@@ -522,10 +520,14 @@ func (d *Daemon) recheck(ctx context.Context, paths []string) {
 	}
 	d.commit(done, res)
 	d.handBack(1000)
-	took := time.Since(start)
-	d.scans["watch"] = reporter.ScanJSON{Finished: time.Now(), DurationSeconds: took.Seconds(), Entries: entries}
-	d.metrics.LastScan.WithLabelValues("watch").Set(float64(time.Now().Unix()))
-	d.metrics.ScanDuration.WithLabelValues("watch").Set(took.Seconds())
+	d.recordScan("watch", time.Now(), time.Since(start), entries)
+}
+
+// recordScan keeps a scan's figures for the status and the metrics.
+func (d *Daemon) recordScan(mode string, finished time.Time, took time.Duration, entries int) {
+	d.scans[mode] = reporter.ScanJSON{Finished: finished, DurationSeconds: took.Seconds(), Entries: entries}
+	d.metrics.LastScan.WithLabelValues(mode).Set(float64(finished.Unix()))
+	d.metrics.ScanDuration.WithLabelValues(mode).Set(took.Seconds())
 }
 
 // commit takes the comparison of the scopes into the state, announces what
