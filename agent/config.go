@@ -34,6 +34,18 @@ type Config struct {
 	Schedule ScheduleConfig         `toml:"schedule"`
 	Web      reporter.WebConfig     `toml:"web"`
 	Metrics  reporter.MetricsConfig `toml:"metrics"`
+	SSH      SSHConfig              `toml:"ssh"`
+}
+
+// SSHConfig says where the daemon reads login sessions. Both paths are on
+// the host the daemon runs on, not inside --root.
+type SSHConfig struct {
+	// Utmp is the utmp file, read through gopsutil, which finds it as
+	// $HOST_VAR/run/utmp: the path must end in /run/utmp.
+	Utmp string `toml:"utmp"`
+	// SessionsDir is systemd-logind's session folder, read where there is
+	// no utmp file.
+	SessionsDir string `toml:"sessions_dir"`
 }
 
 // DaemonConfig is where the daemon keeps its state and its local socket.
@@ -82,6 +94,8 @@ func (d *duration) UnmarshalText(b []byte) error {
 // defaults are the values of the sections a config file may leave out.
 func defaults() Config {
 	return Config{
+		Config:   baseline.Config{Packages: baseline.PackagesConfig{Severity: "high"}},
+		SSH:      SSHConfig{Utmp: "/var/run/utmp", SessionsDir: "/run/systemd/sessions"},
 		Daemon:   DaemonConfig{StateDir: "/var/lib/driftd"},
 		Watch:    WatchConfig{Enabled: true, Debounce: duration{50 * time.Millisecond}},
 		Schedule: ScheduleConfig{FastInterval: duration{10 * time.Minute}, FullInterval: duration{24 * time.Hour}, Jitter: 0.2},
@@ -107,6 +121,12 @@ func (c *Config) validate() error {
 	}
 	if c.Schedule.FullScanBytesPerSecond < 0 {
 		return fmt.Errorf("schedule.full_scan_bytes_per_second is %d: want 0 (no limit) or more", c.Schedule.FullScanBytesPerSecond)
+	}
+	if !strings.HasSuffix(c.SSH.Utmp, "/run/utmp") {
+		return fmt.Errorf("ssh.utmp is %q: want a path ending in /run/utmp (gopsutil reads $HOST_VAR/run/utmp)", c.SSH.Utmp)
+	}
+	if !strings.HasPrefix(c.SSH.SessionsDir, "/") {
+		return fmt.Errorf("ssh.sessions_dir is %q: want an absolute path", c.SSH.SessionsDir)
 	}
 	if c.Daemon.StateDir == "" {
 		return fmt.Errorf("daemon.state_dir is empty")

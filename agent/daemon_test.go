@@ -41,7 +41,7 @@ func testRoot(t *testing.T) Options {
 		t.Fatal(err)
 	}
 	manifest := filepath.Join(dir, "baseline.manifest")
-	if _, err := baseline.WriteManifest(manifest, baseline.Header{}, entries, priv); err != nil {
+	if err := baseline.WriteManifest(manifest, &baseline.Manifest{Entries: entries}, priv); err != nil {
 		t.Fatal(err)
 	}
 	return Options{

@@ -34,10 +34,15 @@ func (k Kind) String() string {
 type Finding struct {
 	Path    string
 	Kind    Kind
+	ByHand  bool // no package change accounts for it (set by an Explainer)
 	Changes Attr // for Modified: what differs
 	Rule    Rule // the rule that governs the path
 	Before  *Entry
 	After   *Entry
+	// Owner is the package that installs the path, when known.
+	Owner *Package
+	// ExplainedBy is the package change that accounts for the change.
+	ExplainedBy *Explanation
 }
 
 // Unverified is a path whose state could not be established, so it can be

@@ -8,9 +8,16 @@ import (
 // Config is what the baseline package reads from the config file: where the
 // baseline lives, how to walk, and the rules.
 type Config struct {
-	Baseline FilesConfig  `toml:"baseline"`
-	Scan     ScanConfig   `toml:"scan"`
-	Rules    []RuleConfig `toml:"rule"`
+	Baseline FilesConfig    `toml:"baseline"`
+	Scan     ScanConfig     `toml:"scan"`
+	Packages PackagesConfig `toml:"packages"`
+	Rules    []RuleConfig   `toml:"rule"`
+}
+
+// PackagesConfig says how package drift is reported.
+type PackagesConfig struct {
+	// Severity of a package added, removed or changed since the bake.
+	Severity string `toml:"severity"`
 }
 
 // FilesConfig locates the signed baseline and the key that verifies it.
@@ -36,6 +43,9 @@ func (c *Config) Validate() (*Rules, error) {
 	if c.Scan.Workers < 0 {
 		return nil, fmt.Errorf("scan.workers is %d: want 0 (one per core) or more", c.Scan.Workers)
 	}
+	if _, err := ParseSeverity(c.Packages.Severity); err != nil {
+		return nil, fmt.Errorf("packages.severity: %w", err)
+	}
 	if len(c.Rules) == 0 {
 		return nil, fmt.Errorf("no [[rule]] tables: nothing is in scope")
 	}
@@ -48,4 +58,11 @@ func (c *ScanConfig) WorkerCount() int {
 		return c.Workers
 	}
 	return runtime.NumCPU()
+}
+
+// PackageSeverity is the severity of package findings (Validate has
+// checked it).
+func (c *Config) PackageSeverity() Severity {
+	s, _ := ParseSeverity(c.Packages.Severity)
+	return s
 }

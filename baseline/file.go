@@ -10,19 +10,19 @@ import (
 	"path/filepath"
 )
 
-// WriteManifest encodes and signs a manifest into path atomically: a reader
-// sees the old file or the new one, never a part.
-func WriteManifest(path string, h Header, entries []Entry, key ed25519.PrivateKey) (*Manifest, error) {
+// WriteManifest encodes and signs m into path atomically: a reader sees
+// the old file or the new one, never a part. It fills in m's header and
+// digest as Encode does.
+func WriteManifest(path string, m *Manifest, key ed25519.PrivateKey) error {
 	var buf bytes.Buffer
-	digest, err := Encode(&buf, h, entries, key)
-	if err != nil {
-		return nil, fmt.Errorf("encode manifest %s: %w", path, err)
+	if err := Encode(&buf, m, key); err != nil {
+		return fmt.Errorf("encode manifest %s: %w", path, err)
 	}
 	if err := WriteFileAtomic(path, buf.Bytes(), 0o644); err != nil {
-		return nil, err
+		return err
 	}
-	h.Counts = CountEntries(entries)
-	return &Manifest{Header: h, Entries: entries, Digest: digest, Verified: true}, nil
+	m.Verified = true
+	return nil
 }
 
 // ReadManifest reads and decodes the manifest at path; see Decode for pub.

@@ -16,7 +16,8 @@ import (
 )
 
 // FormatVersion is the manifest format this driftd writes and reads.
-const FormatVersion = 1
+// Format 2 added the package inventory and the owner of each path.
+const FormatVersion = 2
 
 // magic opens every manifest. Like PNG's, its first byte is not ASCII and
 // it ends in a newline, so text-mode mangling is caught at once.
@@ -28,6 +29,7 @@ var (
 	ErrTruncated   = errors.New("baseline: manifest is truncated")
 	ErrCorrupt     = errors.New("baseline: manifest is corrupt")
 	ErrNewerFormat = errors.New("baseline: manifest format is newer than this driftd reads")
+	ErrOlderFormat = errors.New("baseline: manifest format is older than this driftd reads")
 	ErrUnsigned    = errors.New("baseline: manifest is not signed")
 	ErrSignature   = errors.New("baseline: manifest signature does not verify")
 	ErrWrongKey    = errors.New("baseline: manifest is signed by another key")
@@ -44,9 +46,14 @@ type Header struct {
 	RulesDigest   string            `json:"rules_digest"`
 	KeyID         string            `json:"key_id"`
 	Counts        Counts            `json:"counts"`
-	// Packages lists the package managers inventoried at bake time; a later
-	// format fills the packages section the metadata reserves for them.
-	Packages    []string `json:"packages"`
+	// PackageManagers lists the package databases found at bake time and
+	// whether each was inventoried.
+	PackageManagers []ManagerState `json:"package_managers"`
+	// OS is the image's /etc/os-release, which SBOMs name.
+	OS *OSRelease `json:"os,omitempty"`
+	// SSHPaths are the SSH paths derived from the image's users and sshd
+	// config at bake time; a check watches them as well as its own.
+	SSHPaths    []string `json:"ssh_paths,omitempty"`
 	Compression string   `json:"compression"`
 	PayloadSize int64    `json:"payload_size"` // the metadata section, uncompressed
 }
@@ -64,6 +71,11 @@ type Counts struct {
 type Manifest struct {
 	Header  Header
 	Entries []Entry // sorted by path bytes, unique
+	// Packages is the package inventory, sorted by key.
+	Packages []Package
+	// Owners gives, for each entry, the index in Packages of the package
+	// that installs it, or -1. Nil when no entry has an owner.
+	Owners []int32
 	// Digest is the SHA-256 of everything before the signature.
 	Digest [32]byte
 	// Verified is true when the signature checked out against a public key.
@@ -73,6 +85,30 @@ type Manifest struct {
 // ID is the baseline id: a short hex of the digest that ties a host to the
 // image it came from in every metric and event.
 func (m *Manifest) ID() string { return hex.EncodeToString(m.Digest[:6]) }
+
+// Owner returns the package that installs entry i, or nil.
+func (m *Manifest) Owner(i int) *Package {
+	if m.Owners == nil || m.Owners[i] < 0 {
+		return nil
+	}
+	return &m.Packages[m.Owners[i]]
+}
+
+// SetOwners records which package installs each entry, from a map of
+// paths to indexes into m.Packages.
+func (m *Manifest) SetOwners(owners map[string]int) {
+	m.Owners = nil
+	if len(owners) == 0 {
+		return
+	}
+	m.Owners = make([]int32, len(m.Entries))
+	for i := range m.Entries {
+		m.Owners[i] = -1
+		if o, ok := owners[m.Entries[i].Path]; ok {
+			m.Owners[i] = int32(o)
+		}
+	}
+}
 
 // CountEntries fills the counts for a sorted entry list.
 func CountEntries(entries []Entry) Counts {
@@ -93,25 +129,28 @@ func CountEntries(entries []Entry) Counts {
 	return c
 }
 
-// Encode writes a signed manifest: magic, format version, header, the
-// entries' metadata (compressed), their digests (raw: random bytes do not
-// compress, and only slow the compressor down), then the ed25519 signature
-// of the SHA-256 of all that. The same header and entries always give the
-// same bytes.
-func Encode(w io.Writer, h Header, entries []Entry, key ed25519.PrivateKey) (digest [32]byte, err error) {
-	meta, digests := encodeEntries(entries)
+// Encode writes m as a signed manifest: magic, format version, header, the
+// metadata of entries and packages (compressed), the entries' digests (raw:
+// random bytes do not compress, and only slow the compressor down), then
+// the ed25519 signature of the SHA-256 of all that. The same header,
+// entries and packages always give the same bytes. Encode fills in the
+// header's computed fields and m.Digest.
+func Encode(w io.Writer, m *Manifest, key ed25519.PrivateKey) error {
+	meta, digests := encodeEntries(m.Entries)
+	meta = encodePackages(meta, m.Packages, m.Owners)
+	h := &m.Header
 	h.Format = FormatVersion
 	h.Hash = "sha256"
 	h.Compression = "deflate"
 	h.PayloadSize = int64(len(meta))
-	h.Counts = CountEntries(entries)
+	h.Counts = CountEntries(m.Entries)
 	h.KeyID = KeyID(key.Public().(ed25519.PublicKey))
-	if h.Packages == nil {
-		h.Packages = []string{}
+	if h.PackageManagers == nil {
+		h.PackageManagers = []ManagerState{}
 	}
 	hj, err := json.Marshal(h)
 	if err != nil {
-		return digest, fmt.Errorf("encode header: %w", err)
+		return fmt.Errorf("encode header: %w", err)
 	}
 
 	var out bytes.Buffer
@@ -129,12 +168,10 @@ func Encode(w io.Writer, h Header, entries []Entry, key ed25519.PrivateKey) (dig
 	binary.Write(&out, binary.BigEndian, uint64(len(digests)))
 	out.Write(digests)
 
-	digest = sha256.Sum256(out.Bytes())
-	out.Write(ed25519.Sign(key, digest[:]))
-	if _, err := w.Write(out.Bytes()); err != nil {
-		return digest, err
-	}
-	return digest, nil
+	m.Digest = sha256.Sum256(out.Bytes())
+	out.Write(ed25519.Sign(key, m.Digest[:]))
+	_, err = w.Write(out.Bytes())
+	return err
 }
 
 // envelope is a manifest split into its parts, before the payload is read.
@@ -164,6 +201,9 @@ func splitEnvelope(data []byte) (*envelope, error) {
 	}
 	if env.version == 0 {
 		return nil, fmt.Errorf("%w: format version 0", ErrCorrupt)
+	}
+	if env.version < FormatVersion {
+		return nil, fmt.Errorf("%w: format %d has no package inventory; bake the image again with this driftd", ErrOlderFormat, env.version)
 	}
 	r = r[2:]
 	if len(r) < 4 {
@@ -256,7 +296,14 @@ func Decode(data []byte, pub ed25519.PublicKey) (*Manifest, error) {
 	if n != env.header.PayloadSize {
 		return nil, fmt.Errorf("%w: payload is %d bytes, header says %d", ErrCorrupt, n, env.header.PayloadSize)
 	}
-	entries, err := decodeEntries(buf.Bytes(), env.digests, env.header.Counts.Entries)
+	r := &reader{data: buf.Bytes(), digests: env.digests}
+	entries, err := r.entries(env.header.Counts.Entries)
+	if err == nil {
+		m.Packages, m.Owners, err = r.packages(len(entries))
+	}
+	if err == nil && (len(r.data) != 0 || len(r.digests) != 0) {
+		err = fmt.Errorf("%d metadata and %d digest bytes left over", len(r.data), len(r.digests))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
 	}
@@ -334,8 +381,40 @@ func encodeEntries(entries []Entry) (meta, digests []byte) {
 		}
 		prev = e
 	}
-	meta = binary.AppendUvarint(meta, 0) // packages: none yet; the section is reserved for the inventory
 	return meta, digests
+}
+
+// encodePackages appends the package inventory and the owners: each
+// package's manager, name, version and architecture, then the owned
+// entries as (entry index delta, package index) pairs.
+func encodePackages(meta []byte, pkgs []Package, owners []int32) []byte {
+	str := func(s string) {
+		meta = binary.AppendUvarint(meta, uint64(len(s)))
+		meta = append(meta, s...)
+	}
+	meta = binary.AppendUvarint(meta, uint64(len(pkgs)))
+	for _, p := range pkgs {
+		str(p.Manager)
+		str(p.Name)
+		str(p.Version)
+		str(p.Arch)
+	}
+	n := 0
+	for _, o := range owners {
+		if o >= 0 {
+			n++
+		}
+	}
+	meta = binary.AppendUvarint(meta, uint64(n))
+	prev := 0
+	for i, o := range owners {
+		if o >= 0 {
+			meta = binary.AppendUvarint(meta, uint64(i-prev))
+			meta = binary.AppendUvarint(meta, uint64(o))
+			prev = i
+		}
+	}
+	return meta
 }
 
 func commonPrefix(a, b string) int {
@@ -431,13 +510,13 @@ func (r *reader) u32() uint32 {
 	return uint32(v)
 }
 
-func decodeEntries(data, digests []byte, count int) ([]Entry, error) {
+// entries decodes count entries.
+func (r *reader) entries(count int) ([]Entry, error) {
 	// Each entry takes at least 12 bytes, which bounds what a forged count
 	// can make us allocate.
-	if count < 0 || count > len(data)/12+1 {
-		return nil, fmt.Errorf("entry count %d does not fit %d bytes", count, len(data))
+	if count < 0 || count > len(r.data)/12+1 {
+		return nil, fmt.Errorf("entry count %d does not fit %d bytes", count, len(r.data))
 	}
-	r := &reader{data: data, digests: digests}
 	entries := make([]Entry, count)
 	var prev Entry
 	var path []byte // the previous path, then this one: one allocation per entry
@@ -513,11 +592,49 @@ func decodeEntries(data, digests []byte, count int) ([]Entry, error) {
 	if r.err != nil {
 		return nil, r.err
 	}
-	if packages := r.uvarint(); r.err != nil || packages != 0 {
-		return nil, fmt.Errorf("packages section: want none in format %d", FormatVersion)
-	}
-	if len(r.data) != 0 || len(r.digests) != 0 {
-		return nil, fmt.Errorf("%d metadata and %d digest bytes left over", len(r.data), len(r.digests))
-	}
 	return entries, nil
+}
+
+// packages decodes the inventory and the owners of the entries.
+func (r *reader) packages(entries int) ([]Package, []int32, error) {
+	n := r.uvarint()
+	// A package takes at least 4 bytes.
+	if n > uint64(len(r.data))/4 {
+		r.fail("package count %d does not fit %d bytes", n, len(r.data))
+	}
+	if r.err != nil {
+		return nil, nil, r.err
+	}
+	pkgs := make([]Package, n)
+	for i := range pkgs {
+		pkgs[i] = Package{Manager: r.str(), Name: r.str(), Version: r.str(), Arch: r.str()}
+		if r.err == nil && (pkgs[i].Name == "" || i > 0 && pkgs[i-1].Key() >= pkgs[i].Key()) {
+			r.fail("package %d (%s) out of order", i, pkgs[i].Name)
+		}
+	}
+	owned := r.uvarint()
+	if owned > uint64(entries) {
+		r.fail("%d owned entries of %d", owned, entries)
+	}
+	var owners []int32
+	if owned > 0 && r.err == nil {
+		owners = make([]int32, entries)
+		for i := range owners {
+			owners[i] = -1
+		}
+	}
+	at := 0
+	for k := uint64(0); k < owned && r.err == nil; k++ {
+		delta, p := r.uvarint(), r.uvarint()
+		if (k > 0 && delta == 0) || delta >= uint64(entries-at) || p >= n {
+			r.fail("owner %d: entry +%d, package %d", k, delta, p)
+			break
+		}
+		at += int(delta)
+		owners[at] = int32(p)
+	}
+	if r.err != nil {
+		return nil, nil, r.err
+	}
+	return pkgs, owners, nil
 }

@@ -25,7 +25,7 @@ func BenchmarkEncode(b *testing.B) {
 	var buf bytes.Buffer
 	for b.Loop() {
 		buf.Reset()
-		if _, err := Encode(&buf, Header{}, entries, testKey); err != nil {
+		if err := Encode(&buf, &Manifest{Entries: entries}, testKey); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -36,7 +36,7 @@ func BenchmarkEncode(b *testing.B) {
 func BenchmarkDecodeVerify(b *testing.B) {
 	entries := benchEntries(b)
 	var buf bytes.Buffer
-	if _, err := Encode(&buf, Header{}, entries, testKey); err != nil {
+	if err := Encode(&buf, &Manifest{Entries: entries}, testKey); err != nil {
 		b.Fatal(err)
 	}
 	pub := testKey.Public().(ed25519.PublicKey)

@@ -5,18 +5,32 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
+	"maps"
+	"slices"
 	"testing"
 )
 
 var testKey = ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, 32))
 
+// encode signs a manifest of entries with the sample packages, which own
+// /bin/sh and /etc/link when they are there.
 func encode(t testing.TB, entries []Entry, h Header) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	if _, err := Encode(&buf, h, entries, testKey); err != nil {
+	m := &Manifest{Header: h, Entries: entries, Packages: samplePackages()}
+	m.SetOwners(map[string]int{"/bin/sh": 0, "/etc/link": 1})
+	if err := Encode(&buf, m, testKey); err != nil {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
+}
+
+func samplePackages() []Package {
+	return []Package{
+		{Manager: "dpkg", Name: "dash", Version: "0.5.12-2", Arch: "amd64"},
+		{Manager: "dpkg", Name: "link", Version: "1:2.0~rc1", Arch: "all"},
+		{Manager: "rpm", Name: "bash", Version: "5.1.8-9.el9", Arch: "x86_64"},
+	}
 }
 
 func encodeDecode(t testing.TB, entries []Entry) *Manifest {
@@ -55,6 +69,18 @@ func TestManifestRoundTrip(t *testing.T) {
 		if a.Path != b.Path || diff(&a, &b, 0xffff) != 0 || a.Err != b.Err || a.Digest != b.Digest {
 			t.Errorf("entry %d: %+v, want %+v", i, b, a)
 		}
+	}
+	if !slices.Equal(m.Packages, samplePackages()) {
+		t.Errorf("packages %v, want %v", m.Packages, samplePackages())
+	}
+	owners := map[string]string{}
+	for i := range m.Entries {
+		if o := m.Owner(i); o != nil {
+			owners[m.Entries[i].Path] = o.Name
+		}
+	}
+	if want := map[string]string{"/bin/sh": "dash", "/etc/link": "link"}; !maps.Equal(owners, want) {
+		t.Errorf("owners %v, want %v", owners, want)
 	}
 }
 

@@ -37,14 +37,22 @@ type CheckReport struct {
 	Started  time.Time
 	Duration time.Duration
 	Warnings []string
+	// Packages is the package drift; PackagesChecked is false when no
+	// package database could be compared (then there is no verdict on
+	// packages, and no driftd_package_drift).
+	Packages        []baseline.PackageFinding
+	PackagesChecked bool
+	PackageSeverity baseline.Severity
+	// PackageUnverified says which package databases could not be read.
+	PackageUnverified []string
 }
 
 // Status returns the verdict.
 func (r *CheckReport) Status() Status {
 	switch {
-	case !r.Manifest.Verified || len(r.Result.Unverified) > 0:
+	case !r.Manifest.Verified || len(r.Result.Unverified) > 0 || len(r.PackageUnverified) > 0:
 		return StatusUnverified
-	case len(r.Result.Findings) > 0:
+	case len(r.Result.Findings) > 0 || len(r.Packages) > 0:
 		return StatusDrift
 	}
 	return StatusClean
@@ -62,9 +70,9 @@ func (r *CheckReport) WriteText(w io.Writer) error {
 	case StatusClean:
 		verdict = fmt.Sprintf("clean: %d paths match the baseline", r.Observed)
 	case StatusDrift:
-		verdict = fmt.Sprintf("DRIFT: %d paths changed", len(r.Result.Findings))
+		verdict = fmt.Sprintf("DRIFT: %d paths and %d packages changed", len(r.Result.Findings), len(r.Packages))
 	default:
-		verdict = fmt.Sprintf("NOT VERIFIED: %d paths changed, %d could not be checked", len(r.Result.Findings), len(r.Result.Unverified))
+		verdict = fmt.Sprintf("NOT VERIFIED: %d paths changed, %d could not be checked", len(r.Result.Findings), len(r.Result.Unverified)+len(r.PackageUnverified))
 		if !m.Verified {
 			verdict = fmt.Sprintf("NOT VERIFIED: %d paths changed against an unproven baseline", len(r.Result.Findings))
 		}
@@ -74,11 +82,14 @@ func (r *CheckReport) WriteText(w io.Writer) error {
 	for _, warn := range r.Warnings {
 		fmt.Fprintf(w, "warning: %s\n", warn)
 	}
-	if err := writeFindingsText(w, r.Result.Findings); err != nil {
+	if err := writeFindingsText(w, r.Result.Findings, r.Packages, r.PackageSeverity); err != nil {
 		return err
 	}
 	for _, u := range r.Result.Unverified {
 		fmt.Fprintf(w, "unverified  %s: %s\n", DisplayPath(u.Path), u.Reason)
+	}
+	for _, u := range r.PackageUnverified {
+		fmt.Fprintf(w, "unverified  %s\n", u)
 	}
 	return nil
 }
@@ -91,55 +102,93 @@ func labelText(labels map[string]string) string {
 	return b.String()
 }
 
-func writeFindingsText(w io.Writer, findings []baseline.Finding) error {
-	if len(findings) == 0 {
+// writeFindingsText writes the package findings, then the paths, one
+// aligned line each: kind, severity, category, what, and how it changed.
+func writeFindingsText(w io.Writer, findings []baseline.Finding, pkgs []baseline.PackageFinding, pkgSeverity baseline.Severity) error {
+	if len(findings) == 0 && len(pkgs) == 0 {
 		return nil
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for i := range pkgs {
+		f := &pkgs[i]
+		p := f.Package()
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s %s\t%s\n", f.Kind, pkgSeverity, baseline.PackageCategory, p.Manager, packageName(p), versions(f.Before.Version, f.After.Version))
+	}
 	for i := range findings {
 		f := &findings[i]
 		changes := ""
 		if f.Kind == baseline.Modified {
 			changes = strings.Join(f.Changes.Names(), ",")
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s", f.Kind, f.Rule.Severity, f.Rule.Category, DisplayPath(f.Path))
-		if changes != "" {
-			fmt.Fprintf(tw, "\t%s", changes)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s", f.Kind, f.Rule.Severity, f.Rule.Category, DisplayPath(f.Path), changes)
+		switch {
+		case f.ExplainedBy != nil:
+			e := f.ExplainedBy
+			fmt.Fprintf(tw, "\texplained by %s %s", e.Package, versions(e.Before, e.After))
+		case f.ByHand:
+			fmt.Fprintf(tw, "\tby hand")
 		}
 		fmt.Fprintln(tw)
 	}
 	return tw.Flush()
 }
 
+// packageName is name:arch, as dpkg and rpm users write it.
+func packageName(p *baseline.Package) string {
+	if p.Arch == "" {
+		return p.Name
+	}
+	return p.Name + ":" + p.Arch
+}
+
+// versions renders a version change: "1.0 -> 1.1", "(new) 1.1", "1.0 (removed)".
+func versions(before, after string) string {
+	switch {
+	case before == "":
+		return "(new) " + after
+	case after == "":
+		return before + " (removed)"
+	}
+	return before + " -> " + after
+}
+
 // CheckJSON is the JSON form of a check report.
 type CheckJSON struct {
-	Status           Status            `json:"status"`
-	Root             string            `json:"root"`
-	BaselineID       string            `json:"baseline_id"`
-	BaselineVerified bool              `json:"baseline_verified"`
-	Labels           map[string]string `json:"labels,omitempty"`
-	Started          string            `json:"started"`
-	DurationSeconds  float64           `json:"duration_seconds"`
-	Entries          int               `json:"entries"`
-	Warnings         []string          `json:"warnings,omitempty"`
-	Findings         []FindingJSON     `json:"findings"`
-	Unverified       []UnverifiedJSON  `json:"unverified"`
+	Status           Status               `json:"status"`
+	Root             string               `json:"root"`
+	BaselineID       string               `json:"baseline_id"`
+	BaselineVerified bool                 `json:"baseline_verified"`
+	Labels           map[string]string    `json:"labels,omitempty"`
+	Started          string               `json:"started"`
+	DurationSeconds  float64              `json:"duration_seconds"`
+	Entries          int                  `json:"entries"`
+	Warnings         []string             `json:"warnings,omitempty"`
+	Packages         []PackageFindingJSON `json:"packages"`
+	Findings         []FindingJSON        `json:"findings"`
+	Unverified       []UnverifiedJSON     `json:"unverified"`
+	// PackagesUnverified names the package databases that could not be read.
+	PackagesUnverified []string `json:"packages_unverified,omitempty"`
 }
 
 // WriteJSON writes the report as one JSON document.
 func (r *CheckReport) WriteJSON(w io.Writer) error {
 	j := CheckJSON{
-		Status:           r.Status(),
-		Root:             r.Root,
-		BaselineID:       r.Manifest.ID(),
-		BaselineVerified: r.Manifest.Verified,
-		Labels:           r.Manifest.Header.Labels,
-		Started:          r.Started.UTC().Format(time.RFC3339),
-		DurationSeconds:  r.Duration.Seconds(),
-		Entries:          r.Observed,
-		Warnings:         r.Warnings,
-		Findings:         make([]FindingJSON, 0, len(r.Result.Findings)),
-		Unverified:       make([]UnverifiedJSON, 0, len(r.Result.Unverified)),
+		Status:             r.Status(),
+		Root:               r.Root,
+		BaselineID:         r.Manifest.ID(),
+		BaselineVerified:   r.Manifest.Verified,
+		Labels:             r.Manifest.Header.Labels,
+		Started:            r.Started.UTC().Format(time.RFC3339),
+		DurationSeconds:    r.Duration.Seconds(),
+		Entries:            r.Observed,
+		Warnings:           r.Warnings,
+		Packages:           make([]PackageFindingJSON, 0, len(r.Packages)),
+		Findings:           make([]FindingJSON, 0, len(r.Result.Findings)),
+		Unverified:         make([]UnverifiedJSON, 0, len(r.Result.Unverified)),
+		PackagesUnverified: r.PackageUnverified,
+	}
+	for i := range r.Packages {
+		j.Packages = append(j.Packages, NewPackageFindingJSON(&r.Packages[i], r.PackageSeverity))
 	}
 	for i := range r.Result.Findings {
 		j.Findings = append(j.Findings, NewFindingJSON(&r.Result.Findings[i]))
@@ -169,6 +218,9 @@ func (r *CheckReport) WriteTextfile(path string) error {
 		counts[[2]string{f.Rule.Category, f.Rule.Severity.String()}]++
 	}
 	m.SetDrift(counts)
+	if r.PackagesChecked {
+		m.SetPackageDrift(r.Packages)
+	}
 	m.UnverifiedPaths.Set(float64(len(r.Result.Unverified)))
 	m.LastScan.WithLabelValues("full").Set(float64(r.Started.Add(r.Duration).Unix()))
 	m.ScanDuration.WithLabelValues("full").Set(r.Duration.Seconds())

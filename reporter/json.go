@@ -33,6 +33,7 @@ type EntryJSON struct {
 	Rdev         *uint64           `json:"rdev,omitempty"`
 	Xattrs       map[string]string `json:"xattrs,omitempty"` // name: SHA-256 of the value
 	Error        string            `json:"error,omitempty"`
+	Package      string            `json:"package,omitempty"` // the package that installs it (driftd show)
 }
 
 // NewEntryJSON renders e; withPath includes its path.
@@ -89,16 +90,50 @@ func formatNanos(ns int64) string {
 
 // FindingJSON is a finding as JSON, per the design's contract.
 type FindingJSON struct {
-	Path       string     `json:"path"`
-	PathBase64 string     `json:"path_base64,omitempty"`
-	Kind       string     `json:"kind"`
-	Changes    []string   `json:"changes,omitempty"`
-	Rule       string     `json:"rule"`
-	Category   string     `json:"category"`
-	Severity   string     `json:"severity"`
-	Package    string     `json:"package,omitempty"`
-	Before     *EntryJSON `json:"before,omitempty"`
-	After      *EntryJSON `json:"after,omitempty"`
+	Path       string   `json:"path"`
+	PathBase64 string   `json:"path_base64,omitempty"`
+	Kind       string   `json:"kind"`
+	Changes    []string `json:"changes,omitempty"`
+	Rule       string   `json:"rule"`
+	Category   string   `json:"category"`
+	Severity   string   `json:"severity"`
+	// Package is the package that installs the path, when known.
+	Package     string           `json:"package,omitempty"`
+	ExplainedBy *ExplanationJSON `json:"explained_by,omitempty"`
+	// ByHand: no package change accounts for the change.
+	ByHand bool       `json:"by_hand,omitempty"`
+	Before *EntryJSON `json:"before,omitempty"`
+	After  *EntryJSON `json:"after,omitempty"`
+}
+
+// ExplanationJSON is the package change that accounts for a file change.
+type ExplanationJSON struct {
+	Manager string `json:"manager"`
+	Package string `json:"package"`
+	Before  string `json:"before,omitempty"` // the version baked; empty for a new package
+	After   string `json:"after,omitempty"`  // the version now; empty for a removed package
+}
+
+// PackageFindingJSON is a package added, removed or changed since the bake.
+type PackageFindingJSON struct {
+	Kind     string `json:"kind"`
+	Change   string `json:"change"` // as driftd_package_drift labels it
+	Category string `json:"category"`
+	Severity string `json:"severity"`
+	Manager  string `json:"manager"`
+	Name     string `json:"name"`
+	Arch     string `json:"arch,omitempty"`
+	Before   string `json:"before,omitempty"` // version
+	After    string `json:"after,omitempty"`  // version
+}
+
+// NewPackageFindingJSON renders a package finding.
+func NewPackageFindingJSON(f *baseline.PackageFinding, sev baseline.Severity) PackageFindingJSON {
+	p := f.Package()
+	return PackageFindingJSON{
+		Kind: f.Kind.String(), Change: f.Change(), Category: baseline.PackageCategory, Severity: sev.String(),
+		Manager: p.Manager, Name: p.Name, Arch: p.Arch, Before: f.Before.Version, After: f.After.Version,
+	}
 }
 
 // NewFindingJSON renders f.
@@ -111,6 +146,13 @@ func NewFindingJSON(f *baseline.Finding) FindingJSON {
 		Severity: f.Rule.Severity.String(),
 		Before:   NewEntryJSON(f.Before, false),
 		After:    NewEntryJSON(f.After, false),
+		ByHand:   f.ByHand,
+	}
+	if f.Owner != nil {
+		j.Package = f.Owner.Name
+	}
+	if e := f.ExplainedBy; e != nil {
+		j.ExplainedBy = &ExplanationJSON{Manager: e.Manager, Package: e.Package, Before: e.Before, After: e.After}
 	}
 	j.Path, j.PathBase64 = RawString(f.Path)
 	return j

@@ -29,6 +29,20 @@ func WriteManifestText(w io.Writer, m *baseline.Manifest) error {
 	c := h.Counts
 	fmt.Fprintf(bw, "%d entries: %d files (%d bytes), %d directories, %d unreadable; rules %s\n",
 		c.Entries, c.Files, c.Bytes, c.Dirs, c.Errors, h.RulesDigest[:min(12, len(h.RulesDigest))])
+	if h.OS != nil {
+		fmt.Fprintf(bw, "os %s %s (%s)\n", h.OS.ID, h.OS.VersionID, h.OS.Name)
+	}
+	for _, s := range h.PackageManagers {
+		fmt.Fprintf(bw, "packages %s: %s, %d packages", s.Manager, s.Status, s.Packages)
+		if s.Reason != "" {
+			fmt.Fprintf(bw, " (%s)", s.Reason)
+		}
+		bw.WriteByte('\n')
+	}
+	for i := range m.Packages {
+		p := &m.Packages[i]
+		fmt.Fprintf(bw, "package %s %s %s\n", p.Manager, packageName(p), p.Version)
+	}
 	for i := range m.Entries {
 		e := &m.Entries[i]
 		detail := ""
@@ -52,18 +66,23 @@ func WriteManifestText(w io.Writer, m *baseline.Manifest) error {
 	return bw.Flush()
 }
 
-// ManifestJSON is the JSON form of a manifest's header.
+// ManifestJSON is the JSON form of a manifest's header and packages.
 type ManifestJSON struct {
-	BaselineID string          `json:"baseline_id"`
-	Verified   bool            `json:"verified"`
-	Header     baseline.Header `json:"header"`
+	BaselineID string             `json:"baseline_id"`
+	Verified   bool               `json:"verified"`
+	Header     baseline.Header    `json:"header"`
+	Packages   []baseline.Package `json:"packages"`
 }
 
 // WriteManifestJSON writes a manifest as one JSON document, streaming the
 // entries so that a large image does not need its JSON in memory.
 func WriteManifestJSON(w io.Writer, m *baseline.Manifest) error {
 	bw := bufio.NewWriter(w)
-	head, err := json.Marshal(ManifestJSON{BaselineID: m.ID(), Verified: m.Verified, Header: m.Header})
+	pkgs := m.Packages
+	if pkgs == nil {
+		pkgs = []baseline.Package{}
+	}
+	head, err := json.Marshal(ManifestJSON{BaselineID: m.ID(), Verified: m.Verified, Header: m.Header, Packages: pkgs})
 	if err != nil {
 		return err
 	}
@@ -73,7 +92,11 @@ func WriteManifestJSON(w io.Writer, m *baseline.Manifest) error {
 		if i > 0 {
 			bw.WriteByte(',')
 		}
-		b, err := json.Marshal(NewEntryJSON(&m.Entries[i], true))
+		e := NewEntryJSON(&m.Entries[i], true)
+		if o := m.Owner(i); o != nil {
+			e.Package = o.Name
+		}
+		b, err := json.Marshal(e)
 		if err != nil {
 			return err
 		}
@@ -88,13 +111,14 @@ func WriteManifestJSON(w io.Writer, m *baseline.Manifest) error {
 type DiffReport struct {
 	From, To *baseline.Manifest
 	Result   baseline.Result
+	Packages []baseline.PackageFinding
 }
 
 // WriteText writes the diff for a person.
 func (d *DiffReport) WriteText(w io.Writer) error {
-	fmt.Fprintf(w, "driftd diff %s%s -> %s%s: %d paths differ\n",
-		d.From.ID(), labelParens(d.From.Header.Labels), d.To.ID(), labelParens(d.To.Header.Labels), len(d.Result.Findings))
-	if err := writeFindingsText(w, d.Result.Findings); err != nil {
+	fmt.Fprintf(w, "driftd diff %s%s -> %s%s: %d paths and %d packages differ\n",
+		d.From.ID(), labelParens(d.From.Header.Labels), d.To.ID(), labelParens(d.To.Header.Labels), len(d.Result.Findings), len(d.Packages))
+	if err := writeFindingsText(w, d.Result.Findings, d.Packages, baseline.SeverityInfo); err != nil {
 		return err
 	}
 	for _, u := range d.Result.Unverified {
@@ -105,12 +129,13 @@ func (d *DiffReport) WriteText(w io.Writer) error {
 
 // DiffJSON is the JSON form of a diff.
 type DiffJSON struct {
-	From       string            `json:"from"`
-	To         string            `json:"to"`
-	FromLabels map[string]string `json:"from_labels,omitempty"`
-	ToLabels   map[string]string `json:"to_labels,omitempty"`
-	Findings   []FindingJSON     `json:"findings"`
-	Unverified []UnverifiedJSON  `json:"unverified"`
+	From       string               `json:"from"`
+	To         string               `json:"to"`
+	FromLabels map[string]string    `json:"from_labels,omitempty"`
+	ToLabels   map[string]string    `json:"to_labels,omitempty"`
+	Packages   []PackageFindingJSON `json:"packages"`
+	Findings   []FindingJSON        `json:"findings"`
+	Unverified []UnverifiedJSON     `json:"unverified"`
 }
 
 // WriteJSON writes the diff as one JSON document.
@@ -118,8 +143,12 @@ func (d *DiffReport) WriteJSON(w io.Writer) error {
 	j := DiffJSON{
 		From: d.From.ID(), To: d.To.ID(),
 		FromLabels: d.From.Header.Labels, ToLabels: d.To.Header.Labels,
+		Packages:   make([]PackageFindingJSON, 0, len(d.Packages)),
 		Findings:   make([]FindingJSON, 0, len(d.Result.Findings)),
 		Unverified: make([]UnverifiedJSON, 0, len(d.Result.Unverified)),
+	}
+	for i := range d.Packages {
+		j.Packages = append(j.Packages, NewPackageFindingJSON(&d.Packages[i], baseline.SeverityInfo))
 	}
 	for i := range d.Result.Findings {
 		j.Findings = append(j.Findings, NewFindingJSON(&d.Result.Findings[i]))

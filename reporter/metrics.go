@@ -7,6 +7,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"driftd/baseline"
 )
 
 // MetricsConfig is the [metrics] section of the config.
@@ -46,6 +48,7 @@ type checkMetrics struct {
 	BaselineVerified prometheus.Gauge
 	DriftPaths       *prometheus.GaugeVec // category, severity
 	UnverifiedPaths  prometheus.Gauge
+	PackageDrift     *prometheus.GaugeVec // change
 	LastScan         *prometheus.GaugeVec // mode
 	ScanDuration     *prometheus.GaugeVec // mode
 
@@ -69,6 +72,9 @@ func newCheckMetrics(baselineLabels []string) checkMetrics {
 		UnverifiedPaths: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "driftd_unverified_paths", Help: "Paths in scope that could not be verified.",
 		}),
+		PackageDrift: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "driftd_package_drift", Help: "Packages added, removed or changed since the bake, now.",
+		}, []string{"change"}),
 		LastScan: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "driftd_last_scan_timestamp_seconds", Help: "When the last scan of each mode finished.",
 		}, []string{"mode"}),
@@ -79,7 +85,7 @@ func newCheckMetrics(baselineLabels []string) checkMetrics {
 }
 
 func (c *checkMetrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{c.baselineInfo, c.BaselineVerified, c.DriftPaths, c.UnverifiedPaths, c.LastScan, c.ScanDuration}
+	return []prometheus.Collector{c.baselineInfo, c.BaselineVerified, c.DriftPaths, c.UnverifiedPaths, c.PackageDrift, c.LastScan, c.ScanDuration}
 }
 
 // Metrics are the daemon's metrics, in a private registry. Their names and
@@ -160,5 +166,17 @@ func (c *checkMetrics) SetDrift(counts map[[2]string]int) {
 	for k, n := range counts {
 		c.driftSeen[k] = true
 		c.DriftPaths.WithLabelValues(k[0], k[1]).Set(float64(n))
+	}
+}
+
+// SetPackageDrift sets driftd_package_drift from the package findings, with
+// all three changes present (0 when none).
+func (c *checkMetrics) SetPackageDrift(findings []baseline.PackageFinding) {
+	counts := map[string]int{"added": 0, "removed": 0, "changed": 0}
+	for i := range findings {
+		counts[findings[i].Change()]++
+	}
+	for change, n := range counts {
+		c.PackageDrift.WithLabelValues(change).Set(float64(n))
 	}
 }

@@ -40,28 +40,69 @@ func runBake(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 
 	start := time.Now()
+	sshPaths := baseline.SSHPaths(s.root)
+	if err := s.withSSH(sshPaths); err != nil {
+		return err
+	}
+	// The package databases are read while the tree is walked.
+	pkgs := make(chan packagesRead, 1)
+	go func() { pkgs <- readPackages(s.root) }()
 	entries, err := s.walker(stderr, "bake").Walk(ctx)
 	s.stopProgress()
+	p := <-pkgs
 	if err != nil {
 		return err
 	}
-	h := baseline.Header{
-		DriftdVersion: version,
-		Created:       created,
-		Labels:        lbls,
-		RulesDigest:   s.config.Rules.Digest(),
+	if p.err != nil {
+		return p.err
 	}
-	m, err := baseline.WriteManifest(*out, h, entries, key)
-	if err != nil {
+	m := &baseline.Manifest{
+		Header: baseline.Header{
+			DriftdVersion:   version,
+			Created:         created,
+			Labels:          lbls,
+			RulesDigest:     s.config.Rules.Digest(),
+			PackageManagers: p.inv.Managers,
+			OS:              baseline.ReadOSRelease(s.root),
+			SSHPaths:        sshPaths,
+		},
+		Entries:  entries,
+		Packages: p.inv.Packages,
+	}
+	m.SetOwners(p.owners)
+	if err := baseline.WriteManifest(*out, m, key); err != nil {
 		return err
 	}
 	c := m.Header.Counts
 	fmt.Fprintf(stdout, "baked %s: baseline %s, %d entries (%d files, %d bytes) in %s\n",
 		*out, m.ID(), c.Entries, c.Files, c.Bytes, time.Since(start).Round(time.Millisecond))
+	for _, st := range m.Header.PackageManagers {
+		if st.Status == baseline.Inventoried {
+			fmt.Fprintf(stdout, "packages %s: %d\n", st.Manager, st.Packages)
+		} else {
+			fmt.Fprintf(stderr, "warning: %s\n", st.Reason)
+		}
+	}
 	if c.Errors > 0 {
 		fmt.Fprintf(stderr, "warning: %d entries could not be read in full; checks will report them as unverified (driftd show lists them)\n", c.Errors)
 	}
 	return nil
+}
+
+// packagesRead is the package inventory of a root and who owns each path.
+type packagesRead struct {
+	inv    *baseline.Inventory
+	owners map[string]int
+	err    error
+}
+
+func readPackages(root string) packagesRead {
+	inv, err := baseline.ReadInventory(root)
+	if err != nil {
+		return packagesRead{err: err}
+	}
+	owners, err := baseline.Owners(root, inv)
+	return packagesRead{inv: inv, owners: owners, err: err}
 }
 
 // creationTime is SOURCE_DATE_EPOCH when set, for reproducible images.
@@ -86,7 +127,7 @@ func (s *scope) walker(stderr io.Writer, verb string) *baseline.Walker {
 	debug.SetGCPercent(25)
 	w := &baseline.Walker{
 		Root:             s.root,
-		Rules:            s.config.Rules,
+		Rules:            s.rules,
 		Workers:          s.config.Scan.WorkerCount(),
 		CrossFilesystems: s.config.Scan.CrossFilesystems,
 		Progress:         &baseline.Progress{},

@@ -57,11 +57,15 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// The walk feeds the comparison as it goes: the observed tree is
 	// never held whole, only what differs.
 	start := time.Now()
+	if err := s.withSSH(baseline.MergeSSHPaths(m.Header.SSHPaths, baseline.SSHPaths(s.root))); err != nil {
+		return err
+	}
 	res, observed, err := baseline.CompareWalk(ctx, s.walker(stderr, "check"), m.Entries, "/", nil)
 	s.stopProgress()
 	if err != nil {
 		return err
 	}
+	pkgs := baseline.CheckPackages(s.root, m, res.Findings)
 	rep := &reporter.CheckReport{
 		Root:     s.root,
 		Manifest: m,
@@ -69,6 +73,12 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Observed: observed,
 		Started:  start,
 		Duration: time.Since(start),
+
+		Packages:          pkgs.Findings,
+		PackagesChecked:   pkgs.Checked,
+		PackageSeverity:   s.config.PackageSeverity(),
+		PackageUnverified: pkgs.Unverified,
+		Warnings:          pkgs.Warnings,
 	}
 	if m.Header.RulesDigest != s.config.Rules.Digest() {
 		rep.Warnings = append(rep.Warnings, "the rules differ from those the baseline was baked with: paths whose scope changed show as added or removed")

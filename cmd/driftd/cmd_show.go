@@ -50,7 +50,7 @@ func runDiff(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	d := &reporter.DiffReport{From: from, To: to, Result: baseline.Diff(from, to)}
+	d := &reporter.DiffReport{From: from, To: to, Result: baseline.Diff(from, to), Packages: baseline.DiffPackages(from, to)}
 	if *format == "json" {
 		return d.WriteJSON(stdout)
 	}

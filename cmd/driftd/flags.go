@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"driftd/agent"
+	"driftd/baseline"
 )
 
 // errUsage is a command line that flag parsing has already complained about.
@@ -75,6 +76,7 @@ func (l labels) Set(s string) error {
 // scope is what bake and check share: a config and the root it applies to.
 type scope struct {
 	config       *agent.Loaded
+	rules        *baseline.Rules // the config's, with the SSH paths derived from the root
 	root         string
 	stopProgress func() // ends the progress line, if one is drawn
 }
@@ -98,7 +100,17 @@ func loadScope(configPath, root string) (*scope, error) {
 	if !fi.IsDir() {
 		return nil, fmt.Errorf("root %s: not a directory", root)
 	}
-	return &scope{config: cfg, root: root, stopProgress: func() {}}, nil
+	return &scope{config: cfg, rules: cfg.Rules, root: root, stopProgress: func() {}}, nil
+}
+
+// withSSH adds rules for the SSH paths derived from the root.
+func (s *scope) withSSH(paths []string) error {
+	rules, err := s.config.Rules.WithSSH(paths)
+	if err != nil {
+		return err
+	}
+	s.rules = rules
+	return nil
 }
 
 // inRoot resolves a path from the config, which is inside the root.

@@ -321,8 +321,10 @@ func TestBadInput(t *testing.T) {
 	// the header, an 8-byte length and the compressed metadata, an 8-byte
 	// length and the digests, then a 64-byte signature.
 	metaStart := 8 + 2 + 4 + int(binary.BigEndian.Uint32(good[10:14])) + 8
+	older := bytes.Clone(good)
+	older[9] = 1
 	newer := bytes.Clone(good)
-	newer[9] = 2 // the format version after the 8-byte magic
+	newer[9] = 99 // the format version after the 8-byte magic
 	if r := driftd(t, nil, "keygen", "--out", filepath.Join(f.dir, "other")); r.code != 0 {
 		t.Fatal(r)
 	}
@@ -351,7 +353,9 @@ func TestBadInput(t *testing.T) {
 		{"unsigned manifest", []string{"--baseline", write("unsigned", good[:len(good)-64])},
 			[]string{"unsigned", "not signed"}},
 		{"newer format", []string{"--baseline", write("newer", newer)},
-			[]string{"newer", "format 2", "upgrade driftd"}},
+			[]string{"newer", "format 99", "upgrade driftd"}},
+		{"older format", []string{"--baseline", write("older", older)},
+			[]string{"format 1", "bake the image again"}},
 		{"config with an unknown key", []string{"--config", badConfig("unknown.toml", "[[rule]]\npaths = [\"/**\"]", "[[rule]]\npaths = [\"/**\"]\nseverty = \"low\"")},
 			[]string{"unknown.toml", "line 7", "unknown key rule.severty"}},
 		{"config with a wrong type", []string{"--config", badConfig("type.toml", `category = "system"`, `category = 7`)},

@@ -1,0 +1,343 @@
+package main
+
+import (
+	"crypto/sha1"
+	"encoding/base64"
+	"fmt"
+	"maps"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// packageTool installs and removes test packages in a root with a real
+// package manager (or, for apk, writes its database as apk would).
+type packageTool interface {
+	manager() string
+	// version is how the manager writes a test package's version.
+	version(v string) string
+	// install installs or upgrades name at version v with the given files
+	// (root-relative path: content).
+	install(t *testing.T, name, v string, files map[string]string)
+	remove(t *testing.T, name string)
+}
+
+// packageRoot is a root to bake and check with packages in it.
+type packageRoot struct {
+	dir, root, config, key, pub, manifest string
+}
+
+func newPackageRoot(t *testing.T) *packageRoot {
+	dir := t.TempDir()
+	p := &packageRoot{dir: dir, root: filepath.Join(dir, "root"), config: filepath.Join(dir, "driftd.toml"),
+		key: filepath.Join(dir, "k.key"), pub: filepath.Join(dir, "k.pub"), manifest: filepath.Join(dir, "baseline.manifest")}
+	if err := os.MkdirAll(filepath.Join(p.root, "etc"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p.config, []byte(testConfig), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := driftd(t, nil, "keygen", "--out", filepath.Join(dir, "k")); r.code != 0 {
+		t.Fatalf("keygen: %v", r)
+	}
+	return p
+}
+
+func (p *packageRoot) write(t *testing.T, name, content string) {
+	t.Helper()
+	full := filepath.Join(p.root, name)
+	os.MkdirAll(filepath.Dir(full), 0o755)
+	if err := os.WriteFile(full, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// testPackageScenario installs two packages, bakes, then upgrades one,
+// removes one, adds one, and edits two files by hand: one that the
+// upgraded package owns and one that no package owns. The check must tell
+// each package change, explain each file change a package made, and mark
+// exactly the two hand edits.
+func testPackageScenario(t *testing.T, p *packageRoot, tool packageTool) {
+	tool.install(t, "hello", "1.0", map[string]string{"usr/share/hello/greeting": "v1\n", "usr/share/hello/extra": "extra v1\n"})
+	tool.install(t, "gone", "1.0", map[string]string{"usr/share/gone/file": "gone\n"})
+	p.write(t, "etc/handmade", "one\n")
+	if r := driftd(t, nil, "bake", "--config", p.config, "--root", p.root, "--key", p.key, "--out", p.manifest); r.code != 0 {
+		t.Fatalf("bake: %v", r)
+	}
+	if r := driftd(t, nil, "check", "--config", p.config, "--root", p.root, "--baseline", p.manifest, "--pubkey", p.pub); r.code != 0 {
+		t.Fatalf("check right after bake: %v", r)
+	}
+
+	tool.install(t, "hello", "2.0", map[string]string{"usr/share/hello/greeting": "v2\n", "usr/share/hello/extra": "extra v2\n"})
+	tool.remove(t, "gone")
+	tool.install(t, "fresh", "1.0", map[string]string{"usr/share/fresh/file": "fresh\n"})
+	p.write(t, "usr/share/hello/extra", "edited by hand\n")
+	p.write(t, "etc/handmade", "two\n")
+
+	textfile := filepath.Join(p.dir, "driftd.prom")
+	r := driftd(t, nil, "check", "--config", p.config, "--root", p.root, "--baseline", p.manifest, "--pubkey", p.pub,
+		"--format", "json", "--textfile", textfile)
+	if r.code != 1 {
+		t.Fatalf("check after the package changes: want exit 1 (drift): %v", r)
+	}
+	rep := checkJSON(t, r)
+
+	m := tool.manager()
+	v1, v2 := tool.version("1.0"), tool.version("2.0")
+	var pkgs []string
+	for _, x := range rep["packages"].([]any) {
+		f := x.(map[string]any)
+		if f["manager"] != m || f["category"] != "package" || f["severity"] != "high" {
+			t.Errorf("package finding %v: want manager %s, category package, severity high", f, m)
+		}
+		pkgs = append(pkgs, fmt.Sprintf("%s %s %v>%v", f["change"], f["name"], f["before"], f["after"]))
+	}
+	want := []string{
+		fmt.Sprintf("added fresh <nil>>%s", v1),
+		fmt.Sprintf("removed gone %s><nil>", v1),
+		fmt.Sprintf("changed hello %s>%s", v1, v2),
+	}
+	if !slices.Equal(pkgs, want) {
+		t.Errorf("package findings:\n got %q\nwant %q", pkgs, want)
+	}
+
+	findings := map[string]map[string]any{}
+	var byHand []string
+	for _, x := range rep["findings"].([]any) {
+		f := x.(map[string]any)
+		path := f["path"].(string)
+		findings[path] = f
+		switch {
+		case f["by_hand"] == true:
+			byHand = append(byHand, path)
+		case f["explained_by"] == nil:
+			t.Errorf("%s: neither explained nor by hand: %v", path, f)
+		}
+	}
+	if want := []string{"/etc/handmade", "/usr/share/hello/extra"}; !slices.Equal(byHand, want) {
+		t.Errorf("changed by hand: got %q, want %q (all findings: %q)", byHand, want, slices.Sorted(maps.Keys(findings)))
+	}
+	explained := func(path, kind, pkg, before, after string) {
+		t.Helper()
+		f := findings[path]
+		if f == nil {
+			t.Errorf("%s: no finding", path)
+			return
+		}
+		e, _ := f["explained_by"].(map[string]any)
+		got := fmt.Sprintf("%v %v by %v %v %v>%v", f["kind"], f["package"], e["manager"], e["package"], e["before"], e["after"])
+		want := fmt.Sprintf("%s %s by %s %s %v>%v", kind, pkg, m, pkg, orNil(before), orNil(after))
+		if got != want {
+			t.Errorf("%s:\n got %s\nwant %s", path, got, want)
+		}
+	}
+	explained("/usr/share/hello/greeting", "modified", "hello", v1, v2)
+	explained("/usr/share/gone/file", "removed", "gone", v1, "")
+	explained("/usr/share/fresh/file", "added", "fresh", "", v1)
+	if f := findings["/usr/share/hello/extra"]; f == nil || f["package"] != "hello" {
+		t.Errorf("the hand-edited file of hello: want package hello: %v", f)
+	}
+	if f := findings["/etc/handmade"]; f == nil || f["package"] != nil {
+		t.Errorf("the hand-edited file no package owns: want no package: %v", f)
+	}
+
+	prom, err := os.ReadFile(textfile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range []string{`driftd_package_drift{change="added"} 1`, `driftd_package_drift{change="removed"} 1`, `driftd_package_drift{change="changed"} 1`} {
+		if !strings.Contains(string(prom), line+"\n") {
+			t.Errorf("textfile lacks %q:\n%s", line, prom)
+		}
+	}
+}
+
+func orNil(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// TestPackagesDpkg runs the scenario on a copy of this machine's dpkg
+// database, with packages the test builds with dpkg-deb and installs with
+// dpkg --root.
+func TestPackagesDpkg(t *testing.T) {
+	p := newPackageRoot(t)
+	if err := os.MkdirAll(filepath.Join(p.root, "var/lib"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	runTool(t, "cp", "-a", "/var/lib/dpkg", filepath.Join(p.root, "var/lib/dpkg"))
+	testPackageScenario(t, p, &dpkgTool{root: p.root, dir: t.TempDir()})
+
+	// The copy keeps every package of this machine, and the manifest has them.
+	show := driftd(t, nil, "show", p.manifest, "--format", "json")
+	installed, err := exec.Command("dpkg-query", "-W", "-f", "${Package}\n").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, want := strings.Count(show.stdout, `"manager":"dpkg","name"`), len(strings.Fields(string(installed)))+2; n != want {
+		t.Errorf("manifest lists %d dpkg packages, want %d (this machine's and the two test packages)", n, want)
+	}
+}
+
+type dpkgTool struct{ root, dir string }
+
+func (d *dpkgTool) manager() string         { return "dpkg" }
+func (d *dpkgTool) version(v string) string { return v }
+
+func (d *dpkgTool) install(t *testing.T, name, v string, files map[string]string) {
+	t.Helper()
+	build := filepath.Join(d.dir, name+"-"+v)
+	control := fmt.Sprintf("Package: %s\nVersion: %s\nArchitecture: all\nMaintainer: driftd tests <test@example.com>\nDescription: a driftd test package\n", name, v)
+	writeTree(t, build, map[string]string{"DEBIAN/control": control})
+	writeTree(t, build, files)
+	deb := build + ".deb"
+	runTool(t, "dpkg-deb", "--build", "--root-owner-group", build, deb)
+	runTool(t, "dpkg", "--root="+d.root, "-i", deb)
+}
+
+func (d *dpkgTool) remove(t *testing.T, name string) {
+	runTool(t, "dpkg", "--root="+d.root, "--purge", name)
+}
+
+// TestPackagesRpm runs the scenario on an rpm database made by the real rpm
+// tool, with packages the test builds with rpmbuild.
+func TestPackagesRpm(t *testing.T) {
+	p := newPackageRoot(t)
+	r := &rpmTool{root: p.root, top: t.TempDir()}
+	runTool(t, "rpm", "--root", p.root, "--dbpath", "/var/lib/rpm", "--initdb")
+	testPackageScenario(t, p, r)
+}
+
+type rpmTool struct{ root, top string }
+
+func (r *rpmTool) manager() string         { return "rpm" }
+func (r *rpmTool) version(v string) string { return v + "-1" }
+
+func (r *rpmTool) install(t *testing.T, name, v string, files map[string]string) {
+	t.Helper()
+	var install strings.Builder
+	dirs := map[string]bool{}
+	for _, f := range slices.Sorted(maps.Keys(files)) {
+		dir := filepath.Dir(f)
+		dirs["/"+dir] = true
+		fmt.Fprintf(&install, "mkdir -p %%{buildroot}/%s\nprintf '%%s' '%s' > %%{buildroot}/%s\n", dir, files[f], f)
+	}
+	spec := fmt.Sprintf(`Name: %s
+Version: %s
+Release: 1
+Summary: a driftd test package
+License: MIT
+BuildArch: noarch
+%%description
+a driftd test package
+%%install
+%s
+%%files
+%s
+`, name, v, install.String(), strings.Join(slices.Sorted(maps.Keys(dirs)), "\n"))
+	specPath := filepath.Join(r.top, name+"-"+v+".spec")
+	if err := os.WriteFile(specPath, []byte(spec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	runTool(t, "rpmbuild", "--quiet", "-bb", "--define", "_topdir "+r.top, "--define", "_dbpath "+filepath.Join(r.top, "db"), specPath)
+	rpm := filepath.Join(r.top, "RPMS/noarch", fmt.Sprintf("%s-%s-1.noarch.rpm", name, v))
+	runTool(t, "rpm", "--root", r.root, "--dbpath", "/var/lib/rpm", "-U", "--nodeps", rpm)
+}
+
+func (r *rpmTool) remove(t *testing.T, name string) {
+	runTool(t, "rpm", "--root", r.root, "--dbpath", "/var/lib/rpm", "-e", "--nodeps", name)
+}
+
+// TestPackagesApk runs the scenario on an apk database fixture: no apk tool
+// runs here, so the test writes lib/apk/db/installed the way apk does
+// (F: directory, R: file, Z: "Q1" and the base64 SHA-1 of its content).
+func TestPackagesApk(t *testing.T) {
+	p := newPackageRoot(t)
+	testPackageScenario(t, p, &apkTool{root: p.root, installed: map[string]apkPackage{}})
+}
+
+type apkPackage struct {
+	version string
+	files   map[string]string
+}
+
+type apkTool struct {
+	root      string
+	installed map[string]apkPackage
+}
+
+func (a *apkTool) manager() string         { return "apk" }
+func (a *apkTool) version(v string) string { return v + "-r0" }
+
+func (a *apkTool) install(t *testing.T, name, v string, files map[string]string) {
+	t.Helper()
+	if old, ok := a.installed[name]; ok {
+		a.removeFiles(old)
+	}
+	writeTree(t, a.root, files)
+	a.installed[name] = apkPackage{version: a.version(v), files: files}
+	a.writeDB(t)
+}
+
+func (a *apkTool) remove(t *testing.T, name string) {
+	a.removeFiles(a.installed[name])
+	delete(a.installed, name)
+	a.writeDB(t)
+}
+
+func (a *apkTool) removeFiles(p apkPackage) {
+	for f := range p.files {
+		os.Remove(filepath.Join(a.root, f))
+		os.Remove(filepath.Join(a.root, filepath.Dir(f))) // apk removes a directory it emptied
+	}
+}
+
+func (a *apkTool) writeDB(t *testing.T) {
+	t.Helper()
+	var db strings.Builder
+	for _, name := range slices.Sorted(maps.Keys(a.installed)) {
+		p := a.installed[name]
+		fmt.Fprintf(&db, "C:Q1%s\nP:%s\nV:%s\nA:x86_64\nS:100\nI:100\nT:a driftd test package\nU:https://example.com\nL:MIT\n",
+			apkSum(name+p.version), name, p.version)
+		dir := ""
+		for _, f := range slices.Sorted(maps.Keys(p.files)) {
+			if d := filepath.Dir(f); d != dir {
+				dir = d
+				fmt.Fprintf(&db, "F:%s\n", d)
+			}
+			fmt.Fprintf(&db, "R:%s\na:0:0:644\nZ:Q1%s\n", filepath.Base(f), apkSum(p.files[f]))
+		}
+		db.WriteString("\n")
+	}
+	writeTree(t, a.root, map[string]string{"lib/apk/db/installed": db.String()})
+}
+
+func apkSum(content string) string {
+	s := sha1.Sum([]byte(content))
+	return base64.StdEncoding.EncodeToString(s[:])
+}
+
+func writeTree(t *testing.T, root string, files map[string]string) {
+	t.Helper()
+	for name, content := range files {
+		p := filepath.Join(root, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func runTool(t *testing.T, name string, args ...string) {
+	t.Helper()
+	if out, err := exec.Command(name, args...).CombinedOutput(); err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+}
