@@ -62,7 +62,11 @@ type Daemon struct {
 	stateDir   string
 	base       *baseline.Manifest // nil while the baseline is not verified
 	baseReason string             // why it is not
+	rules      *baseline.Rules    // the config's, with the SSH paths of the baseline and the root
+	sshPaths   []string           // those SSH paths
 	state      *findings
+	pkgs       packages
+	ssh        sessions
 	watch      *watcher
 	history    []reporter.EventJSON
 	scans      map[string]reporter.ScanJSON
@@ -78,6 +82,7 @@ type Daemon struct {
 	socket     string          // the local API
 	announced  bool            // READY sent
 	scanDone   chan scanResult
+	pkgDone    chan packagesRead
 	scanWG     sync.WaitGroup
 	loopDone   chan struct{} // closed when the loop has returned
 
@@ -125,6 +130,7 @@ func Run(ctx context.Context, opts Options) error {
 		scans:     map[string]reporter.ScanJSON{},
 		rechecked: map[string]bool{},
 		scanDone:  make(chan scanResult),
+		pkgDone:   make(chan packagesRead),
 		statusReq: make(chan statusRequest),
 		loopDone:  make(chan struct{}),
 	}
@@ -160,6 +166,9 @@ func Run(ctx context.Context, opts Options) error {
 	}()
 
 	d.addr, d.socket = addr, socket
+	sessionsChanged := newSessionWatcher(cfg.SSH, d.log)
+	defer sessionsChanged.close()
+	d.refreshSessions(ctx)
 	d.setBaseline(d.loadBaseline(cfg))
 	d.publish()
 	if d.base != nil {
@@ -168,7 +177,7 @@ func Run(ctx context.Context, opts Options) error {
 		d.announce()
 	}
 	defer close(d.loopDone)
-	return d.loop(ctx, scanCtx)
+	return d.loop(ctx, scanCtx, sessionsChanged.notify)
 }
 
 // announce says the daemon is up and has a verdict: the first check is
@@ -277,6 +286,8 @@ func (d *Daemon) setBaseline(m *baseline.Manifest, err error) {
 		return
 	}
 	d.base, d.baseReason = m, ""
+	d.pkgs = packages{dbDirs: baseline.PackageDatabaseDirs(d.opts.Root)}
+	d.setSSHPaths(baseline.MergeSSHPaths(m.Header.SSHPaths, baseline.SSHPaths(d.opts.Root)))
 	if !m.Verified {
 		d.baseReason = "baseline signature not checked (--insecure-skip-signature-check)"
 	}
@@ -309,6 +320,11 @@ func (d *Daemon) start(ctx context.Context) {
 			d.watch = w
 		}
 	}
+	if d.watch != nil {
+		// The package databases are watched even where the rules leave
+		// them out: a package change must show within seconds.
+		d.watch.add(d.pkgs.dbDirs)
+	}
 	// Watches are added as the first check walks, so a change during it
 	// is caught; nothing is reported clean until it is done.
 	d.checked = false
@@ -316,7 +332,8 @@ func (d *Daemon) start(ctx context.Context) {
 }
 
 // loop runs until ctx is done. It alone touches the daemon's state.
-func (d *Daemon) loop(ctx, scanCtx context.Context) error {
+// sessionsChanged has a value when the login records may have changed.
+func (d *Daemon) loop(ctx, scanCtx context.Context, sessionsChanged <-chan struct{}) error {
 	fast := time.NewTimer(d.jittered(d.cfg.Schedule.FastInterval.Duration))
 	full := time.NewTimer(d.jittered(d.cfg.Schedule.FullInterval.Duration))
 	defer fast.Stop()
@@ -329,7 +346,7 @@ func (d *Daemon) loop(ctx, scanCtx context.Context) error {
 	}
 	saveTick := time.NewTicker(saveEvery)
 	defer saveTick.Stop()
-	var debounce <-chan time.Time
+	var debounce, packagesSettled <-chan time.Time
 	for {
 		var notify chan struct{}
 		if d.watch != nil {
@@ -355,6 +372,12 @@ func (d *Daemon) loop(ctx, scanCtx context.Context) error {
 			if overflow {
 				d.requestScan(scanCtx, "fast")
 			}
+			if slices.ContainsFunc(paths, func(p string) bool { return baseline.InPackageDatabase(p, d.pkgs.dbDirs) }) {
+				packagesSettled = time.After(packageSettle)
+			}
+			if slices.ContainsFunc(paths, sshConfigPath) {
+				d.deriveSSHPaths(scanCtx)
+			}
 			// A storm is taken a bounded batch at a time: the loop stays
 			// responsive, and a batch's memory stays small.
 			d.backlog = append(d.backlog, paths...)
@@ -370,6 +393,13 @@ func (d *Daemon) loop(ctx, scanCtx context.Context) error {
 		case <-full.C:
 			d.requestScan(scanCtx, "full")
 			full.Reset(d.jittered(d.cfg.Schedule.FullInterval.Duration))
+		case <-packagesSettled:
+			packagesSettled = nil
+			d.requestPackages(scanCtx, false)
+		case r := <-d.pkgDone:
+			d.applyPackages(scanCtx, r)
+		case <-sessionsChanged:
+			d.refreshSessions(ctx)
 		case r := <-d.scanDone:
 			d.applyScan(scanCtx, r)
 			if next := d.pending; next != "" {
@@ -418,7 +448,7 @@ func (d *Daemon) requestScan(ctx context.Context, mode string) {
 // fast scan reads only what changed since the bake; a full scan reads
 // everything, at the configured rate. The scan adds watches as it goes.
 func (d *Daemon) scanner(ctx context.Context, mode string) func() scanResult {
-	base, rules, cfg, watch := d.base, d.cfg.Rules, d.cfg, d.watch
+	base, rules, cfg, watch := d.base, d.rules, d.cfg, d.watch
 	w := &baseline.Walker{
 		Root:             d.opts.Root,
 		Rules:            rules,
@@ -470,7 +500,11 @@ func (d *Daemon) applyScan(ctx context.Context, r scanResult) {
 	}
 	d.commit(scopes{"/": true}, r.res)
 	d.checked = true
-	defer d.announce()
+	d.requestPackages(ctx, false)
+	if d.pkgs.read {
+		defer d.announce()
+	} // else the first read of the package databases announces
+
 	// A whole-root scan leaves its garbage at the heap's peak; give it back
 	// to the host now rather than at the runtime's leisure.
 	debug.FreeOSMemory()
@@ -493,7 +527,7 @@ func (d *Daemon) recheck(ctx context.Context, paths []string) {
 		return
 	}
 	start := time.Now()
-	w := &baseline.Walker{Root: d.opts.Root, Rules: d.cfg.Rules, Workers: 1, CrossFilesystems: d.cfg.Scan.CrossFilesystems}
+	w := &baseline.Walker{Root: d.opts.Root, Rules: d.rules, Workers: 1, CrossFilesystems: d.cfg.Scan.CrossFilesystems}
 	entries := 0
 	done := scopes{}
 	var res baseline.Result
@@ -533,6 +567,7 @@ func (d *Daemon) recordScan(mode string, finished time.Time, took time.Duration,
 // commit takes the comparison of the scopes into the state, announces what
 // changed, and updates the metrics and the saved state.
 func (d *Daemon) commit(scope scopes, res baseline.Result) {
+	d.explain(res.Findings)
 	changes := d.state.apply(scope, res, time.Now())
 	id := d.base.ID()
 	keepFrom := len(changes) - historySize // only the last ones stay in the history
@@ -547,16 +582,22 @@ func (d *Daemon) commit(scope scopes, res baseline.Result) {
 		if path64 != "" {
 			attrs = append(attrs, slog.String("path_base64", path64))
 		}
+		if f.Owner != nil {
+			attrs = append(attrs, slog.String("package", f.Owner.Name))
+		}
+		if e := f.ExplainedBy; e != nil {
+			attrs = append(attrs, slog.Group("explained_by", "manager", e.Manager, "package", e.Package, "before", e.Before, "after", e.After))
+		} else if f.ByHand {
+			attrs = append(attrs, slog.Bool("by_hand", true))
+		}
 		d.events.LogAttrs(context.Background(), eventLevel(c), c.Event, attrs...)
 		if c.Event == "drift" {
 			d.metrics.DriftEvents.WithLabelValues(f.Rule.Category, f.Kind.String()).Inc()
 		}
 		if i >= keepFrom {
-			d.history = append(d.history, reporter.EventJSON{Time: time.Now(), Event: c.Event, Find: reporter.NewFindingJSON(f)})
+			j := reporter.NewFindingJSON(f)
+			d.remember(reporter.EventJSON{Time: time.Now(), Event: c.Event, Find: &j})
 		}
-	}
-	if over := len(d.history) - historySize; over > 0 {
-		d.history = append(d.history[:0], d.history[over:]...)
 	}
 	counts := map[[2]string]int{}
 	for _, t := range d.state.current {
@@ -568,6 +609,14 @@ func (d *Daemon) commit(scope scopes, res baseline.Result) {
 		d.unsaved = true
 		d.sinceFree += len(changes)
 	}
+}
+
+// remember keeps an event in the recent history the local API serves.
+func (d *Daemon) remember(e reporter.EventJSON) {
+	if len(d.history) >= historySize {
+		d.history = append(d.history[:0], d.history[len(d.history)-historySize+1:]...)
+	}
+	d.history = append(d.history, e)
 }
 
 // handBack returns memory to the host after more than minChanges changes
@@ -632,6 +681,7 @@ func (d *Daemon) reload(ctx context.Context) {
 	changed := d.base == nil || m.Digest != d.base.Digest
 	d.cfg = cfg
 	d.setBaseline(m, nil)
+	d.requestPackages(ctx, true)
 	d.metrics.ConfigReloadSuccessful.Set(1)
 	d.log.Info("reloaded", "config", cfg.Name, "baseline_id", m.ID())
 	if changed && !d.scanning {
@@ -684,15 +734,24 @@ func (d *Daemon) buildStatus(path string) reporter.StatusJSON {
 		BaselineVerified: d.base != nil && d.base.Verified,
 		Reason:           d.baseReason,
 		Scans:            maps.Clone(d.scans),
+		Packages:         []reporter.PackageFindingJSON{},
 		Findings:         []reporter.TrackedJSON{},
 		Unverified:       []reporter.UnverifiedJSON{},
 		Events:           []reporter.EventJSON{},
+		SSH:              reporter.SSHJSON{Source: d.ssh.source, Sessions: []reporter.SessionJSON{}, Logins: d.ssh.logins},
+	}
+	for _, ss := range d.ssh.current {
+		s.SSH.Sessions = append(s.SSH.Sessions, *sessionJSON(ss))
 	}
 	if path == "" {
 		s.Events = append(s.Events, d.history...)
 	}
 	if d.base != nil {
 		s.Labels = d.base.Header.Labels
+		for i := range d.pkgs.check.Findings {
+			s.Packages = append(s.Packages, reporter.NewPackageFindingJSON(&d.pkgs.check.Findings[i], d.cfg.PackageSeverity()))
+		}
+		s.PackagesUnverified = d.pkgs.check.Unverified
 		add := func(t *tracked) {
 			s.Findings = append(s.Findings, reporter.TrackedJSON{FindingJSON: reporter.NewFindingJSON(&t.Finding), FirstSeen: t.FirstSeen})
 		}
@@ -716,14 +775,45 @@ func (d *Daemon) buildStatus(path string) reporter.StatusJSON {
 		s.Watch = d.watch.stats()
 	}
 	switch {
-	case !s.BaselineVerified || len(d.state.unverified) > 0:
+	case !s.BaselineVerified || len(d.state.unverified) > 0 || len(s.PackagesUnverified) > 0:
 		s.Status = reporter.StatusUnverified
-	case !d.checked:
+	case !d.checked || !d.pkgs.read:
 		s.Status = reporter.StatusStarting
-	case len(d.state.current) > 0:
+	case len(d.state.current) > 0 || len(s.Packages) > 0:
 		s.Status = reporter.StatusDrift
 	default:
 		s.Status = reporter.StatusClean
 	}
 	return s
+}
+
+// sshConfigPath reports whether a changed path may change the SSH paths
+// derived from the root: the users, or the sshd config.
+func sshConfigPath(p string) bool {
+	return p == "/etc/passwd" || p == "/etc/ssh" || strings.HasPrefix(p, "/etc/ssh/")
+}
+
+// setSSHPaths puts rules for the SSH paths in force.
+func (d *Daemon) setSSHPaths(paths []string) {
+	rules, err := d.cfg.Rules.WithSSH(paths)
+	if err != nil {
+		d.log.Error("derived SSH paths not watched", "err", err)
+		rules = d.cfg.Rules
+	}
+	d.rules, d.sshPaths = rules, paths
+}
+
+// deriveSSHPaths derives the SSH paths again after the users or the sshd
+// config changed; new paths are scanned at once.
+func (d *Daemon) deriveSSHPaths(ctx context.Context) {
+	if d.base == nil {
+		return
+	}
+	paths := baseline.MergeSSHPaths(d.base.Header.SSHPaths, baseline.SSHPaths(d.opts.Root))
+	if slices.Equal(paths, d.sshPaths) {
+		return
+	}
+	d.setSSHPaths(paths)
+	d.log.Info("SSH paths changed with the users or the sshd config: scanning", "paths", len(paths))
+	d.requestScan(ctx, "fast")
 }

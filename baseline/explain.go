@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path"
+	"path/filepath"
 	"slices"
 	"strings"
 )
@@ -308,11 +309,14 @@ type PackageCheck struct {
 	Checked    bool
 	Unverified []string // databases that could not be read
 	Warnings   []string // databases the bake could not read
+	// Explainer annotates file findings; nil when the databases could not
+	// be read.
+	Explainer *Explainer
 }
 
-// CheckPackages reads the package databases under root, compares them
-// with base, and has an Explainer annotate the file findings.
-func CheckPackages(root string, base *Manifest, findings []Finding) PackageCheck {
+// CheckPackages reads the package databases under root and compares them
+// with base.
+func CheckPackages(root string, base *Manifest) PackageCheck {
 	live, err := ReadInventory(root)
 	if err != nil {
 		return PackageCheck{Unverified: []string{"packages not verified: " + err.Error()}}
@@ -327,8 +331,63 @@ func CheckPackages(root string, base *Manifest, findings []Finding) PackageCheck
 		pc.Unverified = append(pc.Unverified, "file changes not matched to packages: "+err.Error())
 		return pc
 	}
-	for i := range findings {
-		x.Explain(&findings[i])
-	}
+	pc.Explainer = x
 	return pc
 }
+
+// Explain annotates file findings with their packages, when it can.
+func (pc *PackageCheck) Explain(findings []Finding) {
+	if pc.Explainer == nil {
+		return
+	}
+	for i := range findings {
+		pc.Explainer.Explain(&findings[i])
+	}
+}
+
+// InventoryFingerprint changes whenever a package database under root
+// does: the size, modification time and inode of its files. Reading the
+// databases again is needed only when it changed.
+func InventoryFingerprint(root string) string {
+	var b strings.Builder
+	add := func(p string) {
+		var st os.FileInfo
+		st, err := os.Stat(p)
+		if err != nil {
+			return
+		}
+		fmt.Fprintf(&b, "%s %d %d;", p, st.Size(), st.ModTime().UnixNano())
+	}
+	add(filepath.Join(root, "var/lib/dpkg/status"))
+	add(filepath.Join(root, "var/lib/dpkg/status.d"))
+	add(filepath.Join(root, "lib/apk/db/installed"))
+	if db := rpmDBPath(root); db != "" {
+		ents, _ := os.ReadDir(filepath.Join(root, db))
+		for _, e := range ents {
+			if e.Type().IsRegular() && !strings.HasSuffix(e.Name(), "-shm") && !strings.HasPrefix(e.Name(), "__db.") {
+				add(filepath.Join(root, db, e.Name()))
+			}
+		}
+	}
+	return b.String()
+}
+
+// PackageDatabaseDirs are the directories of the package databases present
+// under root, root-relative: where a package operation writes.
+func PackageDatabaseDirs(root string) []string {
+	var dirs []string
+	for _, m := range packageManagers {
+		if !m.present(root) {
+			continue
+		}
+		for _, d := range m.dirs {
+			if isDir(root, d) {
+				dirs = append(dirs, d)
+			}
+		}
+	}
+	return dirs
+}
+
+// InPackageDatabase reports whether path lies in one of dirs.
+func InPackageDatabase(path string, dirs []string) bool { return underAny(path, dirs) }

@@ -638,7 +638,7 @@ func readApk(root string, files func(*Package) bool) ([]installed, error) {
 	}
 	for i := range pkgs {
 		if pkgs[i].Name == "" || pkgs[i].Version == "" {
-			return nil, fmt.Errorf("apk database %s: package %d has no P: or V:", name, i+1)
+			return nil, fmt.Errorf("apk database %s: package %d has no name (P) or version (V)", name, i+1)
 		}
 	}
 	return pkgs, nil

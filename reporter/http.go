@@ -47,17 +47,36 @@ func NewHandler(m *Metrics, health func() Health) http.Handler {
 // StatusJSON is the daemon's full view, served on the local socket only:
 // it names paths, which never leave the host through metrics.
 type StatusJSON struct {
-	Status           Status              `json:"status"`
-	Reason           string              `json:"reason,omitempty"`
-	BaselineID       string              `json:"baseline_id,omitempty"`
-	BaselineVerified bool                `json:"baseline_verified"`
-	Labels           map[string]string   `json:"labels,omitempty"`
-	Root             string              `json:"root"`
-	Scans            map[string]ScanJSON `json:"scans"`
-	Watch            WatchJSON           `json:"watch"`
-	Findings         []TrackedJSON       `json:"findings"`
-	Unverified       []UnverifiedJSON    `json:"unverified"`
-	Events           []EventJSON         `json:"events"` // the most recent, oldest first
+	Status           Status               `json:"status"`
+	Reason           string               `json:"reason,omitempty"`
+	BaselineID       string               `json:"baseline_id,omitempty"`
+	BaselineVerified bool                 `json:"baseline_verified"`
+	Labels           map[string]string    `json:"labels,omitempty"`
+	Root             string               `json:"root"`
+	Scans            map[string]ScanJSON  `json:"scans"`
+	Watch            WatchJSON            `json:"watch"`
+	Packages         []PackageFindingJSON `json:"packages"`
+	Findings         []TrackedJSON        `json:"findings"`
+	Unverified       []UnverifiedJSON     `json:"unverified"`
+	// PackagesUnverified names the package databases that could not be read.
+	PackagesUnverified []string    `json:"packages_unverified,omitempty"`
+	SSH                SSHJSON     `json:"ssh"`
+	Events             []EventJSON `json:"events"` // the most recent, oldest first
+}
+
+// SSHJSON is what the daemon knows of login sessions.
+type SSHJSON struct {
+	Source   string        `json:"source"` // the utmp file or logind's folder read; empty: neither
+	Sessions []SessionJSON `json:"sessions"`
+	Logins   int           `json:"logins"` // remote logins seen since the daemon started
+}
+
+// SessionJSON is one remote login session.
+type SessionJSON struct {
+	User       string    `json:"user"`
+	RemoteHost string    `json:"remote_host"`
+	TTY        string    `json:"tty,omitempty"`
+	Started    time.Time `json:"started"`
 }
 
 // ScanJSON describes the last scan of one mode.
@@ -82,11 +101,14 @@ type TrackedJSON struct {
 }
 
 // EventJSON is one change to the findings: a finding appeared ("drift"),
-// changed ("changed") or went away ("reverted").
+// changed ("changed") or went away ("reverted"), about a path or a
+// package; or a remote login ("ssh_login").
 type EventJSON struct {
-	Time  time.Time   `json:"time"`
-	Event string      `json:"event"`
-	Find  FindingJSON `json:"finding"`
+	Time    time.Time           `json:"time"`
+	Event   string              `json:"event"`
+	Find    *FindingJSON        `json:"finding,omitempty"`
+	Package *PackageFindingJSON `json:"package,omitempty"`
+	Login   *SessionJSON        `json:"login,omitempty"`
 }
 
 // NewLocalHandler serves the daemon's full view for `driftd status`:

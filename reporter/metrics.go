@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -101,6 +102,15 @@ type Metrics struct {
 	WatchUnwatched         prometheus.Gauge
 	WatchOverflows         prometheus.Counter
 	ConfigReloadSuccessful prometheus.Gauge
+	SSHSessions            prometheus.Gauge
+	SSHLogins              prometheus.Counter
+	sshOnce                sync.Once
+}
+
+// EnableSSH registers the SSH session metrics, once driftd has found
+// login records to read: without them it cannot say there are none.
+func (m *Metrics) EnableSSH() {
+	m.sshOnce.Do(func() { m.Registry.MustRegister(m.SSHSessions, m.SSHLogins) })
 }
 
 // NewMetrics registers the daemon's metrics, with the Go and process
@@ -126,6 +136,12 @@ func NewMetrics(version string, cfg MetricsConfig) *Metrics {
 		}),
 		ConfigReloadSuccessful: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "driftd_config_last_reload_successful", Help: "0 when the last reload failed and the previous config and baseline stay in force.",
+		}),
+		SSHSessions: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "driftd_ssh_sessions", Help: "Remote login sessions open now.",
+		}),
+		SSHLogins: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "driftd_ssh_logins_total", Help: "Remote logins seen since driftd started.",
 		}),
 	}
 	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{

@@ -32,6 +32,18 @@ func WriteStatusText(w io.Writer, s *StatusJSON) error {
 		}
 		fmt.Fprintln(w)
 	}
+	if src := s.SSH.Source; src != "" {
+		fmt.Fprintf(w, "%d ssh sessions (from %s), %d remote logins since start\n", len(s.SSH.Sessions), src, s.SSH.Logins)
+		for _, l := range s.SSH.Sessions {
+			fmt.Fprintf(w, "  %s from %s on %s since %s\n", l.User, l.RemoteHost, l.TTY, l.Started.Local().Format(time.DateTime))
+		}
+	}
+	for _, p := range s.Packages {
+		fmt.Fprintf(w, "%s  %s  package  %s %s  %s\n", p.Kind, p.Severity, p.Manager, p.Name, versions(p.Before, p.After))
+	}
+	for _, u := range s.PackagesUnverified {
+		fmt.Fprintf(w, "unverified  %s\n", u)
+	}
 	if len(s.Findings) > 0 {
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "KIND\tSEVERITY\tCATEGORY\tPATH\tCHANGES\tFIRST SEEN")

@@ -65,7 +65,8 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	pkgs := baseline.CheckPackages(s.root, m, res.Findings)
+	pkgs := baseline.CheckPackages(s.root, m)
+	pkgs.Explain(res.Findings)
 	rep := &reporter.CheckReport{
 		Root:     s.root,
 		Manifest: m,

@@ -434,7 +434,9 @@ func TestDaemonRevertAndSocket(t *testing.T) {
 	s, r := d.status()
 	var events []string
 	for _, e := range s.Events {
-		events = append(events, e.Event+" "+e.Find.Path)
+		if e.Find != nil {
+			events = append(events, e.Event+" "+e.Find.Path)
+		}
 	}
 	if want := "[drift /etc/hostname reverted /etc/hostname]"; fmt.Sprint(events) != want || s.Status != reporter.StatusClean || r.code != 0 {
 		t.Errorf("after the revert: status %s (exit %d), events %v, want %s", s.Status, r.code, events, want)

@@ -11,6 +11,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"driftd/reporter"
 )
 
 // packageTool installs and removes test packages in a root with a real
@@ -339,5 +342,56 @@ func runTool(t *testing.T, name string, args ...string) {
 	t.Helper()
 	if out, err := exec.Command(name, args...).CombinedOutput(); err != nil {
 		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+}
+
+// TestDaemonPackages upgrades a package under a running daemon: the
+// package drift shows within seconds, in the local API, the events and
+// the metrics, and the file the upgrade replaced is explained by it.
+func TestDaemonPackages(t *testing.T) {
+	p := newPackageRoot(t)
+	if err := os.WriteFile(p.config, []byte(daemonConfig("")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(filepath.Join(p.root, "var/lib"), 0o755)
+	runTool(t, "cp", "-a", "/var/lib/dpkg", filepath.Join(p.root, "var/lib/dpkg"))
+	tool := &dpkgTool{root: p.root, dir: t.TempDir()}
+	tool.install(t, "hello", "1.0", map[string]string{"usr/share/hello/greeting": "v1\n"})
+	if r := driftd(t, nil, "bake", "--config", p.config, "--root", p.root, "--key", p.key, "--out", p.manifest); r.code != 0 {
+		t.Fatalf("bake: %v", r)
+	}
+	f := &fixture{dir: p.dir, root: p.root, config: p.config, key: p.key, pub: p.pub, manifest: p.manifest}
+	d := startDaemon(t, f, t.TempDir(), "--baseline", p.manifest)
+	if s, _ := d.status(); s.Status != reporter.StatusClean {
+		t.Fatalf("before the upgrade: %s\n%s", s.Status, d.logs())
+	}
+	if m := grepMetrics(d.metrics(), "driftd_package_drift"); !strings.Contains(m, `driftd_package_drift{change="changed"} 0`) {
+		t.Errorf("before the upgrade, driftd_package_drift:\n%s", m)
+	}
+
+	start := time.Now()
+	tool.install(t, "hello", "2.0", map[string]string{"usr/share/hello/greeting": "v2\n"})
+	d.eventually(10*time.Second, "the upgrade of hello shows as package drift", func() bool {
+		s, _ := d.status()
+		return len(s.Packages) == 1 && s.Packages[0].Name == "hello" && s.Packages[0].Before == "1.0" && s.Packages[0].After == "2.0"
+	})
+	t.Logf("package drift reported %v after dpkg -i returned", time.Since(start).Round(time.Millisecond))
+	d.eventually(5*time.Second, "the replaced file is explained by the upgrade", func() bool {
+		s, _ := d.status()
+		for _, f := range s.Findings {
+			if f.Path == "/usr/share/hello/greeting" {
+				return f.ExplainedBy != nil && f.ExplainedBy.Package == "hello" && f.ExplainedBy.After == "2.0" && !f.ByHand
+			}
+		}
+		return false
+	})
+	if s, r := d.status(); s.Status != reporter.StatusDrift || r.code != 1 {
+		t.Errorf("status %s, exit %d: want drift, 1", s.Status, r.code)
+	}
+	if m := grepMetrics(d.metrics(), "driftd_package_drift"); !strings.Contains(m, `driftd_package_drift{change="changed"} 1`) {
+		t.Errorf("after the upgrade, driftd_package_drift:\n%s", m)
+	}
+	if ev := d.events(); !strings.Contains(ev, `"msg":"drift","kind":"modified","category":"package","severity":"high","manager":"dpkg","package":"hello"`) {
+		t.Errorf("no package drift event:\n%s", ev)
 	}
 }

@@ -1,0 +1,140 @@
+package agent
+
+import (
+	"context"
+	"log/slog"
+	"slices"
+	"time"
+
+	"driftd/baseline"
+	"driftd/reporter"
+)
+
+// packages is the daemon's view of the package databases: the package
+// drift now, and the explainer that tells which file changes a package
+// change accounts for.
+type packages struct {
+	fingerprint string // of the databases last read
+	check       baseline.PackageCheck
+	dbDirs      []string // where package operations write, root-relative
+	reading     bool     // a read is running
+	again       bool     // and another was asked for meanwhile
+	read        bool     // read at least once under this baseline
+}
+
+// packagesRead is a finished read of the package databases.
+type packagesRead struct {
+	fingerprint string
+	base        *baseline.Manifest // the baseline it was compared with
+	check       baseline.PackageCheck
+}
+
+// packageSettle is how long the package databases must be quiet before
+// they are read: a package operation writes them many times.
+const packageSettle = time.Second
+
+// requestPackages reads the package databases again if they changed since
+// the last read (or always, with force), in a goroutine the scan group
+// owns; the result comes back to the loop on pkgDone.
+func (d *Daemon) requestPackages(ctx context.Context, force bool) {
+	if d.base == nil {
+		return
+	}
+	if d.pkgs.reading {
+		d.pkgs.again = d.pkgs.again || force
+		return
+	}
+	fp := baseline.InventoryFingerprint(d.opts.Root)
+	if !force && d.pkgs.read && fp == d.pkgs.fingerprint {
+		return
+	}
+	d.pkgs.reading = true
+	root, base := d.opts.Root, d.base
+	d.scanWG.Go(func() {
+		r := packagesRead{fingerprint: fp, base: base, check: baseline.CheckPackages(root, base)}
+		select {
+		case d.pkgDone <- r:
+		case <-ctx.Done():
+		}
+	})
+}
+
+// applyPackages takes a read of the package databases into the state:
+// it announces package changes, annotates every file finding anew, and
+// updates the metrics.
+func (d *Daemon) applyPackages(ctx context.Context, r packagesRead) {
+	d.pkgs.reading = false
+	if d.pkgs.again {
+		d.pkgs.again = false
+		defer d.requestPackages(ctx, true)
+	}
+	if r.base != d.base {
+		return // read against a baseline no longer in force
+	}
+	for _, u := range r.check.Unverified {
+		if !slices.Contains(d.pkgs.check.Unverified, u) {
+			d.log.Error("package databases not verified", "reason", u)
+		}
+	}
+	old := d.pkgs.check.Findings
+	d.pkgs.fingerprint, d.pkgs.check = r.fingerprint, r.check
+	d.announcePackages(old, r.check.Findings)
+	if x := r.check.Explainer; x != nil {
+		for _, t := range d.state.current {
+			x.Explain(&t.Finding)
+		}
+	}
+	if r.check.Checked {
+		d.metrics.SetPackageDrift(r.check.Findings)
+	}
+	d.pkgs.read = true
+	if d.checked {
+		d.announce() // the first check is complete with its packages
+	}
+	d.publish()
+}
+
+// announcePackages logs and counts what changed between two package
+// comparisons: a package finding that is new ("drift"), different
+// ("changed") or gone ("reverted").
+func (d *Daemon) announcePackages(old, now []baseline.PackageFinding) {
+	before := map[string]*baseline.PackageFinding{}
+	for i := range old {
+		before[old[i].Package().Key()] = &old[i]
+	}
+	sev := d.cfg.PackageSeverity()
+	announce := func(event string, f *baseline.PackageFinding) {
+		p := f.Package()
+		d.events.LogAttrs(context.Background(), eventLevel(Change{Event: event}), event,
+			slog.String("kind", f.Kind.String()), slog.String("category", baseline.PackageCategory),
+			slog.String("severity", sev.String()), slog.String("manager", p.Manager), slog.String("package", p.Name),
+			slog.String("arch", p.Arch), slog.String("before", f.Before.Version), slog.String("after", f.After.Version),
+			slog.String("baseline_id", d.baselineID()))
+		if event == "drift" {
+			d.metrics.DriftEvents.WithLabelValues(baseline.PackageCategory, f.Kind.String()).Inc()
+		}
+		j := reporter.NewPackageFindingJSON(f, sev)
+		d.remember(reporter.EventJSON{Time: time.Now(), Event: event, Package: &j})
+	}
+	still := map[string]bool{}
+	for i := range now {
+		f := &now[i]
+		still[f.Package().Key()] = true
+		switch b, ok := before[f.Package().Key()]; {
+		case !ok:
+			announce("drift", f)
+		case *b != *f:
+			announce("changed", f)
+		}
+	}
+	for i := range old {
+		if !still[old[i].Package().Key()] {
+			announce("reverted", &old[i])
+		}
+	}
+}
+
+// explain annotates fresh file findings with their packages.
+func (d *Daemon) explain(findings []baseline.Finding) {
+	d.pkgs.check.Explain(findings)
+}
