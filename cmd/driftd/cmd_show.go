@@ -14,13 +14,20 @@ func runShow(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("show", stderr)
 	format := fs.String("format", "text", "text or json")
 	pubPath := fs.String("pubkey", "", "verify the signature with this public key")
+	sbom := fs.String("sbom", "", "export the package list as an SBOM instead: cyclonedx (1.5) or spdx (2.3), JSON")
 	pos, err := parse(fs, args, 1)
 	if err != nil {
 		return err
 	}
+	if *sbom != "" && *sbom != reporter.SBOMCycloneDX && *sbom != reporter.SBOMSPDX {
+		return fmt.Errorf("--sbom %q: want %s or %s", *sbom, reporter.SBOMCycloneDX, reporter.SBOMSPDX)
+	}
 	m, err := readForDisplay(pos[0], *pubPath)
 	if err != nil {
 		return err
+	}
+	if *sbom != "" {
+		return reporter.WriteSBOM(stdout, m, *sbom, version)
 	}
 	switch *format {
 	case "text":
