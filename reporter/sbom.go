@@ -250,7 +250,7 @@ func spdx(m *baseline.Manifest, version string) spdxDocument {
 		doc.Packages = append(doc.Packages, spdxPackage{
 			Name: p.Name, SPDXID: id, VersionInfo: p.Version, DownloadLocation: "NOASSERTION",
 			PrimaryPackagePurpose: "LIBRARY",
-			ExternalRefs: []spdxExternalRef{{ReferenceCategory: "PACKAGE-MANAGER", ReferenceType: "purl", ReferenceLocator: purl(p, m.Header.OS)}},
+			ExternalRefs:          []spdxExternalRef{{ReferenceCategory: "PACKAGE-MANAGER", ReferenceType: "purl", ReferenceLocator: purl(p, m.Header.OS)}},
 		})
 		doc.Relationships = append(doc.Relationships, spdxRelationship{Element: "SPDXRef-Image", Type: "CONTAINS", Related: id})
 	}
