@@ -183,6 +183,9 @@ func (x *Explainer) Changed() bool { return len(x.changed) > 0 }
 // Explain fills in f's owner and whether a package change accounts for it
 // (ExplainedBy) or nothing does (ByHand). Both remain drift.
 func (x *Explainer) Explain(f *Finding) {
+	if f.Before == nil && f.After == nil {
+		return // known only by path until compared again (a restored finding)
+	}
 	f.Owner, f.ExplainedBy, f.ByHand = nil, nil, false
 	if f.Before != nil {
 		if i, ok := findEntry(x.base.Entries, f.Path); ok {

@@ -120,15 +120,8 @@ func writeFindingsText(w io.Writer, findings []baseline.Finding, pkgs []baseline
 		if f.Kind == baseline.Modified {
 			changes = strings.Join(f.Changes.Names(), ",")
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s", f.Kind, f.Rule.Severity, f.Rule.Category, DisplayPath(f.Path), changes)
-		switch {
-		case f.ExplainedBy != nil:
-			e := f.ExplainedBy
-			fmt.Fprintf(tw, "\texplained by %s %s", e.Package, versions(e.Before, e.After))
-		case f.ByHand:
-			fmt.Fprintf(tw, "\tby hand")
-		}
-		fmt.Fprintln(tw)
+		j := NewFindingJSON(f)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", f.Kind, f.Rule.Severity, f.Rule.Category, DisplayPath(f.Path), changes, provenance(&j))
 	}
 	return tw.Flush()
 }

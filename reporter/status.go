@@ -46,10 +46,10 @@ func WriteStatusText(w io.Writer, s *StatusJSON) error {
 	}
 	if len(s.Findings) > 0 {
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "KIND\tSEVERITY\tCATEGORY\tPATH\tCHANGES\tFIRST SEEN")
+		fmt.Fprintln(tw, "KIND\tSEVERITY\tCATEGORY\tPATH\tCHANGES\tFIRST SEEN\tPACKAGE")
 		for _, f := range s.Findings {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", f.Kind, f.Severity, f.Category, DisplayPath(f.Path),
-				strings.Join(f.Changes, ","), f.FirstSeen.Local().Format(time.DateTime))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", f.Kind, f.Severity, f.Category, DisplayPath(f.Path),
+				strings.Join(f.Changes, ","), f.FirstSeen.Local().Format(time.DateTime), provenance(&f.FindingJSON))
 		}
 		tw.Flush()
 	}
@@ -57,4 +57,18 @@ func WriteStatusText(w io.Writer, s *StatusJSON) error {
 		fmt.Fprintf(w, "unverified  %s: %s\n", DisplayPath(u.Path), u.Reason)
 	}
 	return nil
+}
+
+// provenance says what accounts for a change: its package's update, or
+// nothing (by hand).
+func provenance(f *FindingJSON) string {
+	switch {
+	case f.ExplainedBy != nil:
+		return "explained by " + f.ExplainedBy.Package + " " + versions(f.ExplainedBy.Before, f.ExplainedBy.After)
+	case f.ByHand && f.Package != "":
+		return f.Package + ", by hand"
+	case f.ByHand:
+		return "by hand"
+	}
+	return f.Package
 }

@@ -395,3 +395,58 @@ func TestDaemonPackages(t *testing.T) {
 		t.Errorf("no package drift event:\n%s", ev)
 	}
 }
+
+// TestPackagesBadDatabase: a package database that cannot be parsed stops
+// a bake with one line naming the file, and makes a check unverified,
+// never clean.
+func TestPackagesBadDatabase(t *testing.T) {
+	p := newPackageRoot(t)
+	tool := &apkTool{root: p.root, installed: map[string]apkPackage{}}
+	tool.install(t, "musl", "1.2.4", map[string]string{"lib/libc.so": "libc\n"})
+	if r := driftd(t, nil, "bake", "--config", p.config, "--root", p.root, "--key", p.key, "--out", p.manifest); r.code != 0 {
+		t.Fatalf("bake: %v", r)
+	}
+	db := filepath.Join(p.root, "lib/apk/db/installed")
+	good, _ := os.ReadFile(db)
+	if err := os.WriteFile(db, append([]byte("garbage line\n"), good...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := driftd(t, nil, "check", "--config", p.config, "--root", p.root, "--baseline", p.manifest, "--pubkey", p.pub, "--format", "json")
+	if r.code != 2 {
+		t.Fatalf("check with a corrupt apk database: want exit 2: %v", r)
+	}
+	rep := checkJSON(t, r)
+	if rep["status"] != "unverified" || !strings.Contains(fmt.Sprint(rep["packages_unverified"]), db+": line 1") {
+		t.Errorf("status %v, packages_unverified %v: want unverified, naming %s", rep["status"], rep["packages_unverified"], db)
+	}
+
+	r = driftd(t, nil, "bake", "--config", p.config, "--root", p.root, "--key", p.key, "--out", filepath.Join(p.dir, "again.manifest"))
+	lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+	if r.code != 2 || len(lines) != 1 || !strings.Contains(lines[0], db) || !strings.Contains(lines[0], "line 1") {
+		t.Errorf("bake with a corrupt apk database: want exit 2 and one line naming %s: %v", db, r)
+	}
+	if _, err := os.Stat(filepath.Join(p.dir, "again.manifest")); err == nil {
+		t.Error("a manifest was written despite the error")
+	}
+}
+
+// TestPackagesRpmNotInventoried: an image with an rpm database, baked where
+// the rpm tool is missing, records that rpm was not inventoried; the bake
+// and every check say so.
+func TestPackagesRpmNotInventoried(t *testing.T) {
+	p := newPackageRoot(t)
+	runTool(t, "rpm", "--root", p.root, "--dbpath", "/var/lib/rpm", "--initdb")
+	(&rpmTool{root: p.root, top: t.TempDir()}).install(t, "hello", "1.0", map[string]string{"usr/share/hello/greeting": "v1\n"})
+	noRpm := []string{"PATH=" + t.TempDir()}
+	r := driftd(t, noRpm, "bake", "--config", p.config, "--root", p.root, "--key", p.key, "--out", p.manifest)
+	if r.code != 0 || !strings.Contains(r.stderr, "warning: the rpm database was not inventoried: the rpm tool is not installed") {
+		t.Fatalf("bake without rpm: %v", r)
+	}
+	if show := driftd(t, nil, "show", p.manifest); !strings.Contains(show.stdout, "packages rpm: not_inventoried, 0 packages (the rpm database was not inventoried") {
+		t.Errorf("show does not say rpm was not inventoried:\n%s", show.stdout)
+	}
+	r = driftd(t, nil, "check", "--config", p.config, "--root", p.root, "--baseline", p.manifest, "--pubkey", p.pub)
+	if r.code != 0 || !strings.Contains(r.stdout, "warning: rpm packages not compared: at bake time, the rpm database was not inventoried") {
+		t.Errorf("check of a bake without rpm: %v", r)
+	}
+}
