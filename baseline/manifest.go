@@ -95,7 +95,8 @@ func (m *Manifest) Owner(i int) *Package {
 }
 
 // SetOwners records which package installs each entry, from a map of
-// paths to indexes into m.Packages.
+// paths to indexes into m.Packages. Directories get no owner: many
+// packages share them.
 func (m *Manifest) SetOwners(owners map[string]int) {
 	m.Owners = nil
 	if len(owners) == 0 {
@@ -104,7 +105,7 @@ func (m *Manifest) SetOwners(owners map[string]int) {
 	m.Owners = make([]int32, len(m.Entries))
 	for i := range m.Entries {
 		m.Owners[i] = -1
-		if o, ok := owners[m.Entries[i].Path]; ok {
+		if o, ok := owners[m.Entries[i].Path]; ok && m.Entries[i].Type != TypeDir {
 			m.Owners[i] = int32(o)
 		}
 	}

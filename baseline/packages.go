@@ -140,9 +140,9 @@ func (inv *Inventory) State(manager string) (ManagerState, bool) {
 	return ManagerState{}, false
 }
 
-// Owners maps each path that a package of inv installs (directories
-// excepted: many packages share them) to the package's index in
-// inv.Packages. Paths are as the walker sees them: a path listed under a
+// Owners maps each path that a package of inv installs to the package's
+// index in inv.Packages (the first package listing it, for the
+// directories many share; Manifest.SetOwners leaves directories out). Paths are as the walker sees them: a path listed under a
 // symlinked top directory (/bin on a merged-/usr system) is resolved.
 func Owners(root string, inv *Inventory) (map[string]int, error) {
 	index := make(map[string]int, len(inv.Packages))
@@ -162,10 +162,9 @@ func Owners(root string, inv *Inventory) (map[string]int, error) {
 		}
 		for _, f := range p.files {
 			fp := canon.path(f.Path)
-			if _, taken := owners[fp]; taken || isDir(root, fp) {
-				continue
+			if _, taken := owners[fp]; !taken {
+				owners[fp] = i
 			}
-			owners[fp] = i
 		}
 	}
 	return owners, nil
