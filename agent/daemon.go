@@ -567,7 +567,7 @@ func (d *Daemon) recordScan(mode string, finished time.Time, took time.Duration,
 // commit takes the comparison of the scopes into the state, announces what
 // changed, and updates the metrics and the saved state.
 func (d *Daemon) commit(scope scopes, res baseline.Result) {
-	d.explain(res.Findings)
+	d.pkgs.check.Explain(res.Findings) // their packages, and what accounts for each
 	changes := d.state.apply(scope, res, time.Now())
 	id := d.base.ID()
 	keepFrom := len(changes) - historySize // only the last ones stay in the history

@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"log/slog"
+	"runtime/debug"
 	"slices"
 	"time"
 
@@ -88,6 +89,9 @@ func (d *Daemon) applyPackages(ctx context.Context, r packagesRead) {
 		d.metrics.SetPackageDrift(r.check.Findings)
 	}
 	d.pkgs.read = true
+	// Reading the databases leaves megabytes of garbage (dpkg's status
+	// file alone is a few), and it happens rarely: hand it back now.
+	debug.FreeOSMemory()
 	if d.checked {
 		d.announce() // the first check is complete with its packages
 	}
@@ -132,9 +136,4 @@ func (d *Daemon) announcePackages(old, now []baseline.PackageFinding) {
 			announce("reverted", &old[i])
 		}
 	}
-}
-
-// explain annotates fresh file findings with their packages.
-func (d *Daemon) explain(findings []baseline.Finding) {
-	d.pkgs.check.Explain(findings)
 }

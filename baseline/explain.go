@@ -177,9 +177,6 @@ func NewExplainer(root string, base *Manifest, pkgs []PackageFinding) (*Explaine
 	return x, nil
 }
 
-// Changed reports whether any package changed.
-func (x *Explainer) Changed() bool { return len(x.changed) > 0 }
-
 // Explain fills in f's owner and whether a package change accounts for it
 // (ExplainedBy) or nothing does (ByHand). Both remain drift.
 func (x *Explainer) Explain(f *Finding) {

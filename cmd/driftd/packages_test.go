@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/sha1"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"os"
@@ -448,5 +449,43 @@ func TestPackagesRpmNotInventoried(t *testing.T) {
 	r = driftd(t, nil, "check", "--config", p.config, "--root", p.root, "--baseline", p.manifest, "--pubkey", p.pub)
 	if r.code != 0 || !strings.Contains(r.stdout, "warning: rpm packages not compared: at bake time, the rpm database was not inventoried") {
 		t.Errorf("check of a bake without rpm: %v", r)
+	}
+}
+
+// TestDiffPackages: driftd diff of two images lists their package changes
+// with both versions.
+func TestDiffPackages(t *testing.T) {
+	p := newPackageRoot(t)
+	tool := &apkTool{root: p.root, installed: map[string]apkPackage{}}
+	tool.install(t, "musl", "1.2.4", map[string]string{"lib/libc.so": "libc 1.2.4\n"})
+	tool.install(t, "busybox", "1.36", map[string]string{"bin/busybox": "busybox\n"})
+	old := filepath.Join(p.dir, "old.manifest")
+	if r := driftd(t, nil, "bake", "--config", p.config, "--root", p.root, "--key", p.key, "--out", old); r.code != 0 {
+		t.Fatal(r)
+	}
+	tool.install(t, "musl", "1.2.5", map[string]string{"lib/libc.so": "libc 1.2.5\n"})
+	tool.remove(t, "busybox")
+	if r := driftd(t, nil, "bake", "--config", p.config, "--root", p.root, "--key", p.key, "--out", p.manifest); r.code != 0 {
+		t.Fatal(r)
+	}
+	r := driftd(t, nil, "diff", old, p.manifest, "--format", "json")
+	if r.code != 0 {
+		t.Fatal(r)
+	}
+	var d struct {
+		Packages []reporter.PackageFindingJSON
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &d); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range d.Packages {
+		got = append(got, p.Change+" "+p.Name+" "+p.Before+">"+p.After)
+	}
+	if want := []string{"removed busybox 1.36-r0>", "changed musl 1.2.4-r0>1.2.5-r0"}; !slices.Equal(got, want) {
+		t.Errorf("diff packages %q, want %q", got, want)
+	}
+	if text := driftd(t, nil, "diff", old, p.manifest).stdout; !strings.Contains(text, "2 packages differ") || !strings.Contains(text, "apk musl:x86_64  1.2.4-r0 -> 1.2.5-r0") {
+		t.Errorf("diff text:\n%s", text)
 	}
 }
