@@ -27,53 +27,79 @@ type session struct {
 }
 
 // sessionWatcher tells the loop when the login records may have changed:
-// it watches the utmp file (or logind's session folder where there is no
-// utmp), and ticks now and then in case a file it could not watch appears.
+// it watches the utmp file, or logind's session folder where there is no
+// utmp. While it can watch neither (none exists yet, or the file was
+// replaced), it polls for them instead.
 type sessionWatcher struct {
+	paths  []string // utmp, then logind's folder
 	fsw    *fsnotify.Watcher
 	notify chan struct{}
 	stop   chan struct{}
 	done   chan struct{}
 }
 
-// sessionPoll is the backstop for what fsnotify cannot see: a utmp file
-// created after the start, or a session folder on a filesystem without
-// inotify.
+// sessionPoll is how often the watcher looks for login records it cannot
+// watch yet.
 const sessionPoll = 30 * time.Second
 
 func newSessionWatcher(cfg SSHConfig, log *slog.Logger) *sessionWatcher {
-	w := &sessionWatcher{notify: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	w := &sessionWatcher{paths: []string{cfg.Utmp, cfg.SessionsDir},
+		notify: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	fsw, err := fsnotify.NewWatcher()
 	if err != nil {
 		log.Warn("login sessions are polled, not watched", "err", err)
-	} else {
-		w.fsw = fsw
-		for _, p := range []string{cfg.Utmp, cfg.SessionsDir} {
-			if err := fsw.Add(p); err == nil {
-				break // utmp when there is one: logind's folder is read only without it
-			}
-		}
 	}
+	w.fsw = fsw
 	go w.run()
 	return w
 }
 
+// watch adds a watch on the first of the paths that exists; it reports
+// whether one is watched.
+func (w *sessionWatcher) watch() bool {
+	if w.fsw == nil {
+		return false
+	}
+	for _, p := range w.paths {
+		if err := w.fsw.Add(p); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
 func (w *sessionWatcher) run() {
 	defer close(w.done)
-	tick := time.NewTicker(sessionPoll)
-	defer tick.Stop()
 	var events chan fsnotify.Event
 	var errs chan error
 	if w.fsw != nil {
 		events, errs = w.fsw.Events, w.fsw.Errors
 	}
+	var poll *time.Ticker
+	var tick <-chan time.Time
+	setPolling := func(on bool) {
+		switch {
+		case on && poll == nil:
+			poll = time.NewTicker(sessionPoll)
+			tick = poll.C
+		case !on && poll != nil:
+			poll.Stop()
+			poll, tick = nil, nil
+		}
+	}
+	setPolling(!w.watch())
+	defer setPolling(false)
 	for {
 		select {
 		case <-w.stop:
 			return
-		case <-events:
+		case ev := <-events:
+			if ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename) {
+				setPolling(!w.watch()) // the watch went with the file
+			}
 		case <-errs:
-		case <-tick.C:
+		case <-tick:
+			setPolling(!w.watch())
 		}
 		select {
 		case w.notify <- struct{}{}:

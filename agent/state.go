@@ -122,6 +122,10 @@ func (s *findings) sorted() []*tracked {
 	return out
 }
 
+// unknownRule stands for the rule of a restored finding until the first
+// comparison finds the rule that governs its path now.
+var unknownRule = &baseline.Rule{}
+
 // stateFile is what the state dir keeps of the findings, so a restart
 // neither forgets when a finding was first seen nor announces it again.
 type stateFile struct {
@@ -182,7 +186,7 @@ func (s *findings) load(path, baselineID string) error {
 			return fmt.Errorf("state %s: %s: %w", path, e.Path, err)
 		}
 		s.current[string(e.Path)] = &tracked{
-			Finding:   baseline.Finding{Path: string(e.Path), Kind: kind, Changes: changes},
+			Finding:   baseline.Finding{Path: string(e.Path), Kind: kind, Changes: changes, Rule: unknownRule},
 			FirstSeen: e.FirstSeen,
 			restored:  true,
 		}

@@ -34,9 +34,9 @@ func (k Kind) String() string {
 type Finding struct {
 	Path    string
 	Kind    Kind
-	ByHand  bool // no package change accounts for it (set by an Explainer)
-	Changes Attr // for Modified: what differs
-	Rule    Rule // the rule that governs the path
+	ByHand  bool  // no package change accounts for it (set by an Explainer)
+	Changes Attr  // for Modified: what differs
+	Rule    *Rule // the rule that governs the path
 	Before  *Entry
 	After   *Entry
 	// Owner is the package that installs the path, when known.

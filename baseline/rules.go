@@ -182,7 +182,7 @@ type Rules struct {
 
 // NoRule is returned for a path that no rule matches: such a path is out of
 // scope, as if ignored.
-var NoRule = Rule{Pattern: "", Ignore: true, index: -1}
+var NoRule = &Rule{Pattern: "", Ignore: true, index: -1}
 
 // CompileRules checks and compiles rule tables. Each pattern of a table
 // becomes its own rule, in order.
@@ -228,10 +228,12 @@ func CompileRules(tables []RuleConfig) (*Rules, error) {
 func (rs *Rules) Digest() string { return rs.digest }
 
 // Match returns the rule that governs path: the last one that matches.
-func (rs *Rules) Match(path string) Rule {
+// The rule is shared, not copied: a finding holds a pointer to it, which
+// keeps a storm's 100k findings small.
+func (rs *Rules) Match(path string) *Rule {
 	for i := len(rs.patterns) - 1; i >= 0; i-- {
 		if rs.patterns[i].match(path) {
-			return rs.rules[i]
+			return &rs.rules[i]
 		}
 	}
 	return NoRule
@@ -240,7 +242,7 @@ func (rs *Rules) Match(path string) Rule {
 // CanPrune reports whether the walk may skip everything below dir, given the
 // rule that governs dir: true when that rule ignores it and no later rule
 // could match anything beneath it.
-func (rs *Rules) CanPrune(dir string, r Rule) bool {
+func (rs *Rules) CanPrune(dir string, r *Rule) bool {
 	if !r.Ignore {
 		return false
 	}

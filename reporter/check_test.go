@@ -9,7 +9,7 @@ import (
 )
 
 func TestStatus(t *testing.T) {
-	finding := []baseline.Finding{{Path: "/etc/x", Kind: baseline.Added}}
+	finding := []baseline.Finding{{Path: "/etc/x", Kind: baseline.Added, Rule: &baseline.Rule{Category: "config"}}}
 	unverified := []baseline.Unverified{{Path: "/etc/y", Reason: "open: permission denied"}}
 	tests := []struct {
 		name     string
