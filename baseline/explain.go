@@ -265,26 +265,20 @@ func underAny(p string, dirs []string) bool {
 	return false
 }
 
+// packageHashes are the digests package managers record.
+var packageHashes = map[string]func() hash.Hash{
+	"md5": md5.New, "sha1": sha1.New, "sha224": sha256.New224, "sha256": sha256.New,
+	"sha384": sha512.New384, "sha512": sha512.New,
+}
+
 // matches reports whether the live file has the digest its package
 // records.
 func (x *Explainer) matches(p string, pf PackageFile) bool {
-	var h hash.Hash
-	switch pf.Algo {
-	case "md5":
-		h = md5.New()
-	case "sha1":
-		h = sha1.New()
-	case "sha256":
-		h = sha256.New()
-	case "sha224":
-		h = sha256.New224()
-	case "sha384":
-		h = sha512.New384()
-	case "sha512":
-		h = sha512.New()
-	default:
+	newHash, ok := packageHashes[pf.Algo]
+	if !ok {
 		return false
 	}
+	h := newHash()
 	root, err := os.OpenRoot(x.root)
 	if err != nil {
 		return false

@@ -622,6 +622,10 @@ func readApk(root string, files func(*Package) bool) ([]installed, error) {
 				cur.files = append(cur.files, PackageFile{Path: dir})
 			}
 		case 'R':
+			if !decided { // a file in the root directory: no F: before it
+				want, decided = files != nil && files(&cur.Package), true
+				dir = "/"
+			}
 			if want {
 				cur.files = append(cur.files, PackageFile{Path: path.Join(dir, v)})
 			}
