@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -29,12 +30,48 @@ const DefaultConfigName = "<embedded default config>"
 // sections; this type only puts them together.
 type Config struct {
 	baseline.Config
-	Daemon   DaemonConfig           `toml:"daemon"`
-	Watch    WatchConfig            `toml:"watch"`
-	Schedule ScheduleConfig         `toml:"schedule"`
-	Web      reporter.WebConfig     `toml:"web"`
-	Metrics  reporter.MetricsConfig `toml:"metrics"`
-	SSH      SSHConfig              `toml:"ssh"`
+	Daemon    DaemonConfig           `toml:"daemon"`
+	Watch     WatchConfig            `toml:"watch"`
+	Schedule  ScheduleConfig         `toml:"schedule"`
+	Web       reporter.WebConfig     `toml:"web"`
+	Metrics   reporter.MetricsConfig `toml:"metrics"`
+	SSH       SSHConfig              `toml:"ssh"`
+	Policy    PolicyConfig           `toml:"policy"`
+	FirstBoot FirstBootConfig        `toml:"first_boot"`
+}
+
+// PolicyConfig says which drift marks the host for replacement (the taint
+// latch) and what is done then. Drift taints when its severity is at
+// least MinSeverity, or its category is listed.
+type PolicyConfig struct {
+	// MinSeverity: drift at this severity or above taints; "none" turns
+	// severity off (categories, packages and logins still apply).
+	MinSeverity string `toml:"min_severity"`
+	// Categories: drift in these categories taints whatever its severity.
+	Categories []string `toml:"categories"`
+	// Packages: any package added, removed or changed taints.
+	Packages bool `toml:"packages"`
+	// MarkerFile is written while the host is tainted; empty: none.
+	MarkerFile string     `toml:"marker_file"`
+	Hook       HookConfig `toml:"hook"`
+}
+
+// HookConfig is a command run once when the host is tainted, such as an
+// autoscaling set-instance-health call. It gets no shell: Command is the
+// argv. A failed or timed-out run is retried with a doubling backoff.
+type HookConfig struct {
+	Command []string `toml:"command"`
+	Timeout duration `toml:"timeout"`
+	Retries int      `toml:"retries"`
+	Backoff duration `toml:"backoff"`
+}
+
+// FirstBootConfig says when a host's first-boot paths are sealed.
+type FirstBootConfig struct {
+	// CloudInitTimeout bounds the wait for cloud-init to finish
+	// (/var/lib/cloud/instance/boot-finished) where it is installed; past
+	// it, the host is sealed all the same, and driftd says so.
+	CloudInitTimeout duration `toml:"cloud_init_timeout"`
 }
 
 // SSHConfig says where the daemon reads login sessions. Both paths are on
@@ -46,6 +83,8 @@ type SSHConfig struct {
 	// SessionsDir is systemd-logind's session folder, read where there is
 	// no utmp file.
 	SessionsDir string `toml:"sessions_dir"`
+	// TaintOnLogin marks the host for replacement at the first remote login.
+	TaintOnLogin bool `toml:"taint_on_login"`
 }
 
 // DaemonConfig is where the daemon keeps its state and its local socket.
@@ -94,13 +133,31 @@ func (d *duration) UnmarshalText(b []byte) error {
 // defaults are the values of the sections a config file may leave out.
 func defaults() Config {
 	return Config{
-		Config:   baseline.Config{Packages: baseline.PackagesConfig{Severity: "high"}},
-		SSH:      SSHConfig{Utmp: "/var/run/utmp", SessionsDir: "/run/systemd/sessions"},
-		Daemon:   DaemonConfig{StateDir: "/var/lib/driftd"},
-		Watch:    WatchConfig{Enabled: true, Debounce: duration{50 * time.Millisecond}},
-		Schedule: ScheduleConfig{FastInterval: duration{10 * time.Minute}, FullInterval: duration{24 * time.Hour}, Jitter: 0.2},
-		Web:      reporter.WebConfig{ListenAddress: DefaultListenAddress},
+		Config: baseline.Config{Packages: baseline.PackagesConfig{Severity: "high"}},
+		SSH:    SSHConfig{Utmp: "/var/run/utmp", SessionsDir: "/run/systemd/sessions"},
+		Policy: PolicyConfig{
+			MinSeverity: "critical",
+			Hook:        HookConfig{Timeout: duration{30 * time.Second}, Retries: 5, Backoff: duration{2 * time.Second}},
+		},
+		FirstBoot: FirstBootConfig{CloudInitTimeout: duration{30 * time.Minute}},
+		Daemon:    DaemonConfig{StateDir: "/var/lib/driftd"},
+		Watch:     WatchConfig{Enabled: true, Debounce: duration{50 * time.Millisecond}},
+		Schedule:  ScheduleConfig{FastInterval: duration{10 * time.Minute}, FullInterval: duration{24 * time.Hour}, Jitter: 0.2},
+		Web:       reporter.WebConfig{ListenAddress: DefaultListenAddress},
 	}
+}
+
+// Taints reports whether drift of the given category and severity marks
+// the host for replacement.
+func (p *PolicyConfig) Taints(category string, sev baseline.Severity) bool {
+	if slices.Contains(p.Categories, category) {
+		return true
+	}
+	if p.MinSeverity == "none" {
+		return false
+	}
+	min, _ := baseline.ParseSeverity(p.MinSeverity)
+	return sev >= min
 }
 
 // DefaultListenAddress is where /metrics and /healthz listen by default.
@@ -127,6 +184,20 @@ func (c *Config) validate() error {
 	}
 	if !strings.HasPrefix(c.SSH.SessionsDir, "/") {
 		return fmt.Errorf("ssh.sessions_dir is %q: want an absolute path", c.SSH.SessionsDir)
+	}
+	if c.Policy.MinSeverity != "none" {
+		if _, err := baseline.ParseSeverity(c.Policy.MinSeverity); err != nil {
+			return fmt.Errorf("policy.min_severity: %w (or \"none\")", err)
+		}
+	}
+	if h := c.Policy.Hook; len(h.Command) > 0 && (h.Command[0] == "" || !strings.HasPrefix(h.Command[0], "/")) {
+		return fmt.Errorf("policy.hook.command[0] is %q: want an absolute path (the hook runs without a shell or PATH lookup)", h.Command[0])
+	}
+	if h := c.Policy.Hook; h.Timeout.Duration <= 0 || h.Retries < 0 || h.Backoff.Duration < 0 {
+		return fmt.Errorf("policy.hook: timeout must be positive, retries and backoff 0 or more (timeout %s, retries %d, backoff %s)", h.Timeout, h.Retries, h.Backoff)
+	}
+	if c.FirstBoot.CloudInitTimeout.Duration <= 0 {
+		return fmt.Errorf("first_boot.cloud_init_timeout is %s: want a positive duration", c.FirstBoot.CloudInitTimeout)
 	}
 	if c.Daemon.StateDir == "" {
 		return fmt.Errorf("daemon.state_dir is empty")

@@ -5,6 +5,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"driftd/baseline"
 )
 
 func TestDefaultConfig(t *testing.T) {
@@ -85,6 +87,12 @@ func TestConfigErrors(t *testing.T) {
 		{"no rules", "[baseline]\npath = \"/m\"\n", []string{"cfg.toml", "no [[rule]]"}},
 		{"negative workers", strings.Replace(goodConfig, "workers = 2", "workers = -1", 1),
 			[]string{"cfg.toml", "scan.workers is -1"}},
+		{"bad policy severity", goodConfig + "[policy]\nmin_severity = \"severe\"\n",
+			[]string{"cfg.toml", "policy.min_severity", `unknown severity "severe"`}},
+		{"hook through a shell lookup", goodConfig + "[policy.hook]\ncommand = [\"aws\", \"autoscaling\"]\n",
+			[]string{"cfg.toml", `policy.hook.command[0] is "aws"`, "absolute path"}},
+		{"first_boot and ignore", goodConfig + "[[rule]]\npaths = [\"/etc/hostname\"]\nignore = true\nfirst_boot = true\n",
+			[]string{"cfg.toml", "first_boot paths cannot be ignored"}},
 	}
 	if _, err := ParseConfig([]byte(goodConfig), "cfg.toml"); err != nil {
 		t.Fatalf("the good config fails: %v", err)
@@ -144,5 +152,26 @@ func TestPackagedConfigIsTheDefault(t *testing.T) {
 	}
 	if !bytes.Equal(packaged, DefaultConfig) {
 		t.Error("packaging/driftd.toml differs from agent/driftd.toml: copy one over the other")
+	}
+}
+
+func TestPolicyTaints(t *testing.T) {
+	tests := []struct {
+		policy   PolicyConfig
+		category string
+		sev      baseline.Severity
+		want     bool
+	}{
+		{PolicyConfig{MinSeverity: "critical"}, "ssh", baseline.SeverityCritical, true},
+		{PolicyConfig{MinSeverity: "critical"}, "config", baseline.SeverityHigh, false},
+		{PolicyConfig{MinSeverity: "high"}, "config", baseline.SeverityHigh, true},
+		{PolicyConfig{MinSeverity: "critical", Categories: []string{"ssh"}}, "ssh", baseline.SeverityInfo, true},
+		{PolicyConfig{MinSeverity: "none"}, "binaries", baseline.SeverityCritical, false},
+		{PolicyConfig{MinSeverity: "none", Categories: []string{"binaries"}}, "binaries", baseline.SeverityLow, true},
+	}
+	for _, tt := range tests {
+		if got := tt.policy.Taints(tt.category, tt.sev); got != tt.want {
+			t.Errorf("%+v taints %s/%s: %v, want %v", tt.policy, tt.category, tt.sev, got, tt.want)
+		}
 	}
 }

@@ -67,6 +67,9 @@ type Daemon struct {
 	state      *findings
 	pkgs       packages
 	ssh        sessions
+	taint      *reporter.Taint
+	hook       *hookRunner // running the hook for the taint, if any
+	seal       sealing
 	watch      *watcher
 	history    []reporter.EventJSON
 	scans      map[string]reporter.ScanJSON
@@ -83,20 +86,17 @@ type Daemon struct {
 	announced  bool            // READY sent
 	scanDone   chan scanResult
 	pkgDone    chan packagesRead
+	hookDone   chan hookAttempt
 	scanWG     sync.WaitGroup
-	loopDone   chan struct{} // closed when the loop has returned
+	ctx        context.Context // the scans' and the hook's: done at shutdown
+	loopDone   chan struct{}   // closed when the loop has returned
 
-	// statusReq carries the local API's requests to the loop, which alone
-	// may read the state: the full view is built only when asked for.
-	statusReq chan statusRequest
+	// requests carries the local API's requests to the loop, which alone
+	// may touch the state: each runs there.
+	requests chan func()
 
 	mu     sync.Mutex // guards health, which /healthz reads
 	health reporter.Health
-}
-
-type statusRequest struct {
-	path  string // only this path's finding; empty: all
-	reply chan reporter.StatusJSON
 }
 
 type scanResult struct {
@@ -131,7 +131,8 @@ func Run(ctx context.Context, opts Options) error {
 		rechecked: map[string]bool{},
 		scanDone:  make(chan scanResult),
 		pkgDone:   make(chan packagesRead),
-		statusReq: make(chan statusRequest),
+		hookDone:  make(chan hookAttempt),
+		requests:  make(chan func()),
 		loopDone:  make(chan struct{}),
 	}
 	d.stateDir = override(opts.StateDir, cfg.Daemon.StateDir)
@@ -157,8 +158,10 @@ func Run(ctx context.Context, opts Options) error {
 	}()
 
 	scanCtx, cancelScans := context.WithCancel(ctx)
+	d.ctx = scanCtx
 	defer func() {
 		cancelScans()
+		d.stopHook()
 		d.scanWG.Wait()
 		if d.watch != nil {
 			d.watch.close()
@@ -168,6 +171,7 @@ func Run(ctx context.Context, opts Options) error {
 	d.addr, d.socket = addr, socket
 	sessionsChanged := newSessionWatcher(cfg.SSH, d.log)
 	defer sessionsChanged.close()
+	d.loadTaint()
 	d.refreshSessions(ctx)
 	d.setBaseline(d.loadBaseline(cfg))
 	d.publish()
@@ -248,7 +252,7 @@ func (d *Daemon) serveLocal() (*http.Server, string, error) {
 		l.Close()
 		return nil, "", fmt.Errorf("socket %s: %w", socket, err)
 	}
-	srv := &http.Server{Handler: reporter.NewLocalHandler(d.status), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: reporter.NewLocalHandler(localAPI{d}), ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(l)
 	return srv, socket, nil
 }
@@ -288,6 +292,7 @@ func (d *Daemon) setBaseline(m *baseline.Manifest, err error) {
 	d.base, d.baseReason = m, ""
 	d.pkgs = packages{dbDirs: baseline.PackageDatabaseDirs(d.opts.Root)}
 	d.setSSHPaths(baseline.MergeSSHPaths(m.Header.SSHPaths, baseline.SSHPaths(d.opts.Root)))
+	d.startSeal()
 	if !m.Verified {
 		d.baseReason = "baseline signature not checked (--insecure-skip-signature-check)"
 	}
@@ -347,7 +352,13 @@ func (d *Daemon) loop(ctx, scanCtx context.Context, sessionsChanged <-chan struc
 	saveTick := time.NewTicker(saveEvery)
 	defer saveTick.Stop()
 	var debounce, packagesSettled <-chan time.Time
+	sealPoll := time.NewTicker(cloudInitPoll)
+	defer sealPoll.Stop()
 	for {
+		var waitingForCloudInit <-chan time.Time
+		if !d.seal.deadline.IsZero() {
+			waitingForCloudInit = sealPoll.C
+		}
 		var notify chan struct{}
 		if d.watch != nil {
 			notify = d.watch.notify
@@ -400,14 +411,18 @@ func (d *Daemon) loop(ctx, scanCtx context.Context, sessionsChanged <-chan struc
 			d.applyPackages(scanCtx, r)
 		case <-sessionsChanged:
 			d.refreshSessions(ctx)
+		case a := <-d.hookDone:
+			d.hookAttempted(a)
+		case <-waitingForCloudInit:
+			d.pollSeal()
 		case r := <-d.scanDone:
 			d.applyScan(scanCtx, r)
 			if next := d.pending; next != "" {
 				d.pending = ""
 				d.requestScan(scanCtx, next)
 			}
-		case req := <-d.statusReq:
-			req.reply <- d.buildStatus(req.path)
+		case req := <-d.requests:
+			req()
 		case <-watchdog:
 			daemon.SdNotify(false, daemon.SdNotifyWatchdog)
 		}
@@ -448,7 +463,7 @@ func (d *Daemon) requestScan(ctx context.Context, mode string) {
 // fast scan reads only what changed since the bake; a full scan reads
 // everything, at the configured rate. The scan adds watches as it goes.
 func (d *Daemon) scanner(ctx context.Context, mode string) func() scanResult {
-	base, rules, cfg, watch := d.base, d.rules, d.cfg, d.watch
+	base, entries, rules, cfg, watch := d.base, d.base.Entries, d.rules, d.cfg, d.watch
 	w := &baseline.Walker{
 		Root:             d.opts.Root,
 		Rules:            rules,
@@ -462,7 +477,7 @@ func (d *Daemon) scanner(ctx context.Context, mode string) func() scanResult {
 	}
 	return func() scanResult {
 		start := time.Now()
-		res, n, err := baseline.CompareWalk(ctx, w, base.Entries, "/", func(batch []baseline.Entry) {
+		res, n, err := baseline.CompareWalk(ctx, w, entries, "/", func(batch []baseline.Entry) {
 			if watch != nil {
 				watch.add(dirsIn(batch))
 			}
@@ -567,6 +582,7 @@ func (d *Daemon) recordScan(mode string, finished time.Time, took time.Duration,
 // commit takes the comparison of the scopes into the state, announces what
 // changed, and updates the metrics and the saved state.
 func (d *Daemon) commit(scope scopes, res baseline.Result) {
+	res.Findings = d.unsealed(res.Findings)
 	d.pkgs.check.Explain(res.Findings) // their packages, and what accounts for each
 	changes := d.state.apply(scope, res, time.Now())
 	id := d.base.ID()
@@ -593,6 +609,9 @@ func (d *Daemon) commit(scope scopes, res baseline.Result) {
 		d.events.LogAttrs(context.Background(), eventLevel(c), c.Event, attrs...)
 		if c.Event == "drift" {
 			d.metrics.DriftEvents.WithLabelValues(f.Rule.Category, f.Kind.String()).Inc()
+		}
+		if c.Event != "reverted" {
+			d.taintFinding(f)
 		}
 		if i >= keepFrom {
 			j := reporter.NewFindingJSON(f)
@@ -700,24 +719,63 @@ func (d *Daemon) healthz() reporter.Health {
 	return d.health
 }
 
-// status asks the loop for its view; it waits while the loop is busy (the
-// first check, a burst of re-checks) until the request is given up.
-func (d *Daemon) status(ctx context.Context, path string) (reporter.StatusJSON, error) {
-	req := statusRequest{path: path, reply: make(chan reporter.StatusJSON, 1)}
+// inLoop runs f in the loop, which alone may touch the state; it waits
+// while the loop is busy (the first check, a burst of re-checks) until the
+// request is given up.
+func (d *Daemon) inLoop(ctx context.Context, f func()) error {
+	done := make(chan struct{})
 	select {
-	case d.statusReq <- req:
-		return <-req.reply, nil
+	case d.requests <- func() { f(); close(done) }:
+		<-done
+		return nil
 	case <-d.loopDone:
-		return reporter.StatusJSON{}, errors.New("driftd is stopping")
+		return errors.New("driftd is stopping")
 	case <-ctx.Done():
-		return reporter.StatusJSON{}, ctx.Err()
+		return ctx.Err()
 	}
+}
+
+// localAPI serves the local socket's requests from the loop.
+type localAPI struct{ d *Daemon }
+
+// Status is the loop's view; path, when set, keeps only that finding.
+func (a localAPI) Status(ctx context.Context, path string) (s reporter.StatusJSON, err error) {
+	err = a.d.inLoop(ctx, func() { s = a.d.buildStatus(path) })
+	return s, err
+}
+
+// ClearTaint clears the latch for reason.
+func (a localAPI) ClearTaint(ctx context.Context, reason string) (was reporter.Taint, err error) {
+	if lerr := a.d.inLoop(ctx, func() { was = *a.d.taint; err = a.d.clearTaint(reason) }); lerr != nil {
+		return was, lerr
+	}
+	return was, err
+}
+
+// Seal seals the host now.
+func (a localAPI) Seal(ctx context.Context) (s reporter.SealJSON, err error) {
+	if lerr := a.d.inLoop(ctx, func() {
+		if a.d.base == nil {
+			err = errors.New("no verified baseline: nothing to seal against")
+			return
+		}
+		if err = a.d.sealNow("driftd seal"); err == nil {
+			s = a.d.sealJSON()
+		}
+	}); lerr != nil {
+		return s, lerr
+	}
+	return s, err
 }
 
 // publish updates what /healthz answers from the loop's state.
 func (d *Daemon) publish() {
 	h := reporter.Health{OK: true}
-	if d.base == nil || !d.base.Verified {
+	switch {
+	case d.taint != nil && d.taint.Tainted:
+		h = reporter.Health{Reason: "replacement required: " + d.taint.Reason, ReplacementRequired: true,
+			Since: d.taint.Since, BaselineID: d.taint.BaselineID}
+	case d.base == nil || !d.base.Verified:
 		h = reporter.Health{OK: false, Reason: d.baseReason}
 	}
 	d.mu.Lock()
@@ -739,6 +797,8 @@ func (d *Daemon) buildStatus(path string) reporter.StatusJSON {
 		Unverified:       []reporter.UnverifiedJSON{},
 		Events:           []reporter.EventJSON{},
 		SSH:              reporter.SSHJSON{Source: d.ssh.source, Sessions: []reporter.SessionJSON{}, Logins: d.ssh.logins},
+		Taint:            *d.taint,
+		Seal:             d.sealJSON(),
 	}
 	for _, ss := range d.ssh.current {
 		s.SSH.Sessions = append(s.SSH.Sessions, *sessionJSON(ss))

@@ -127,8 +127,10 @@ func (d *Daemon) announcePackages(old, now []baseline.PackageFinding) {
 		switch b, ok := before[f.Package().Key()]; {
 		case !ok:
 			announce("drift", f)
+			d.taintPackage(f)
 		case *b != *f:
 			announce("changed", f)
+			d.taintPackage(f)
 		}
 	}
 	for i := range old {

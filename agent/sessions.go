@@ -230,6 +230,7 @@ func (d *Daemon) refreshSessions(ctx context.Context) {
 		if d.ssh.read {
 			d.ssh.logins++
 			d.metrics.SSHLogins.Inc()
+			defer d.taintLogin(s) // after the login's event
 		}
 		d.events.LogAttrs(context.Background(), slog.LevelWarn, event,
 			slog.String("user", s.User), slog.String("remote_host", s.Host), slog.String("tty", s.TTY),

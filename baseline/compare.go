@@ -282,3 +282,28 @@ var imageDiffRules = func() *Rules {
 func Diff(a, b *Manifest) Result {
 	return Compare(a.Entries, b.Entries, imageDiffRules)
 }
+
+// WithSealed returns base with the first-boot paths as a seal recorded
+// them: base's entries that firstBoot names are dropped, and sealed's
+// entries (all first-boot paths) merged in, in path order. base is not
+// changed.
+func WithSealed(base, sealed []Entry, firstBoot func(string) bool) []Entry {
+	out := make([]Entry, 0, len(base)+len(sealed))
+	i, j := 0, 0
+	for i < len(base) || j < len(sealed) {
+		switch {
+		case i < len(base) && firstBoot(base[i].Path):
+			i++
+		case j == len(sealed) || i < len(base) && base[i].Path < sealed[j].Path:
+			out = append(out, base[i])
+			i++
+		default:
+			if i < len(base) && base[i].Path == sealed[j].Path {
+				i++
+			}
+			out = append(out, sealed[j])
+			j++
+		}
+	}
+	return slices.Clip(out)
+}

@@ -39,8 +39,8 @@ func ReadManifest(path string, pub ed25519.PublicKey) (*Manifest, error) {
 	return m, nil
 }
 
-// WriteFileAtomic writes data to a temporary file beside path, syncs it and
-// renames it over path.
+// WriteFileAtomic writes data to a temporary file beside path, syncs it,
+// renames it over path and syncs the directory.
 func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 	return WriteAtomic(path, perm, func(w io.Writer) error {
 		_, err := w.Write(data)
@@ -76,6 +76,15 @@ func WriteAtomic(path string, perm os.FileMode, write func(io.Writer) error) err
 	if err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("write %s: %w", path, err)
+	}
+	// The rename is durable only once the directory is synced: without it
+	// a power cut could bring back the old file, or none.
+	if dir, err := os.Open(filepath.Dir(path)); err == nil {
+		err = dir.Sync()
+		dir.Close()
+		if err != nil {
+			return fmt.Errorf("write %s: sync directory: %w", path, err)
+		}
 	}
 	return nil
 }

@@ -160,6 +160,11 @@ type RuleConfig struct {
 	Category   string   `toml:"category"`
 	Severity   string   `toml:"severity"`
 	Attributes []string `toml:"attributes"`
+	// FirstBoot marks paths that may change until the host is sealed (host
+	// keys, machine-id, the default user's keys): they are compared with
+	// their state at the seal, not at the bake. A first_boot table without
+	// a category only marks its paths; their rules come from the others.
+	FirstBoot bool `toml:"first_boot"`
 }
 
 // Rule is a compiled rule: what a matching path is, and what to compare.
@@ -175,9 +180,10 @@ type Rule struct {
 // Rules is an ordered rule set. For each path the last matching rule wins,
 // so a general rule comes first and its exceptions after it.
 type Rules struct {
-	rules    []Rule
-	patterns []pattern // parallel to rules
-	digest   string
+	rules     []Rule
+	patterns  []pattern // parallel to rules
+	firstBoot []pattern // the paths of first_boot tables
+	digest    string
 }
 
 // NoRule is returned for a path that no rule matches: such a path is out of
@@ -192,6 +198,22 @@ func CompileRules(tables []RuleConfig) (*Rules, error) {
 	for i, t := range tables {
 		if len(t.Paths) == 0 {
 			return nil, fmt.Errorf("rule %d: paths is empty", i+1)
+		}
+		if t.FirstBoot {
+			if t.Ignore {
+				return nil, fmt.Errorf("rule %d (%s): first_boot paths cannot be ignored: they are compared once sealed", i+1, t.Paths[0])
+			}
+			for _, p := range t.Paths {
+				pat, err := compilePattern(p)
+				if err != nil {
+					return nil, fmt.Errorf("rule %d: %w", i+1, err)
+				}
+				rs.firstBoot = append(rs.firstBoot, pat)
+				fmt.Fprintf(h, "first_boot %q ", p)
+			}
+			if t.Category == "" && t.Severity == "" && t.Attributes == nil {
+				continue // it only marks the paths
+			}
 		}
 		var sev Severity
 		var attrs Attr
@@ -237,6 +259,30 @@ func (rs *Rules) Match(path string) *Rule {
 		}
 	}
 	return NoRule
+}
+
+// FirstBoot reports whether path may change until the host is sealed.
+func (rs *Rules) FirstBoot(path string) bool {
+	for i := range rs.firstBoot {
+		if rs.firstBoot[i].match(path) {
+			return true
+		}
+	}
+	return false
+}
+
+// HasFirstBoot reports whether any rule marks first-boot paths.
+func (rs *Rules) HasFirstBoot() bool { return len(rs.firstBoot) > 0 }
+
+// FirstBootRules is the rule set a seal walks: only the first-boot paths,
+// so that the walk descends nowhere else.
+func (rs *Rules) FirstBootRules() *Rules {
+	out := &Rules{digest: rs.digest}
+	for i, pat := range rs.firstBoot {
+		out.rules = append(out.rules, Rule{Pattern: pat.glob, Category: "first_boot", Severity: SeverityInfo, Attrs: DefaultAttrs, index: i})
+		out.patterns = append(out.patterns, pat)
+	}
+	return out
 }
 
 // CanPrune reports whether the walk may skip everything below dir, given the

@@ -1,6 +1,7 @@
 package baseline
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -132,5 +133,54 @@ func TestCompileRulesErrors(t *testing.T) {
 				t.Errorf("err = %v, want it to contain %q", err, tt.want)
 			}
 		})
+	}
+}
+
+func TestFirstBootRules(t *testing.T) {
+	rules, err := CompileRules([]RuleConfig{
+		{Paths: []string{"/**"}, Category: "system", Severity: "medium"},
+		{Paths: []string{"/etc/**"}, Category: "config", Severity: "high"},
+		{Paths: []string{"/etc/hostname", "/home/*/.ssh/authorized_keys"}, FirstBoot: true}, // marks only
+		{Paths: []string{"/etc/machine-id"}, FirstBoot: true, Category: "identity", Severity: "low"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]string{
+		"/etc/hostname": "config first-boot", "/etc/machine-id": "identity first-boot",
+		"/home/admin/.ssh/authorized_keys": "system first-boot", "/etc/passwd": "config",
+	} {
+		got := rules.Match(path).Category
+		if rules.FirstBoot(path) {
+			got += " first-boot"
+		}
+		if got != want {
+			t.Errorf("%s: %s, want %s", path, got, want)
+		}
+	}
+	plain, _ := CompileRules([]RuleConfig{{Paths: []string{"/**"}, Category: "system", Severity: "medium"}, {Paths: []string{"/etc/**"}, Category: "config", Severity: "high"}})
+	if plain.Digest() == rules.Digest() || plain.HasFirstBoot() || !rules.HasFirstBoot() {
+		t.Error("first_boot tables leave no trace in the digest")
+	}
+	fb := rules.FirstBootRules()
+	if r := fb.Match("/etc/passwd"); !r.Ignore || fb.CanPrune("/usr", r) != true || fb.CanPrune("/home", fb.Match("/home")) {
+		t.Error("the seal's rules do not keep the walk to the first-boot paths")
+	}
+}
+
+func TestWithSealed(t *testing.T) {
+	e := func(p string, size int64) Entry { return Entry{Path: p, Type: TypeRegular, Size: size} }
+	base := []Entry{e("/a", 1), e("/etc/hostname", 1), e("/etc/old-key", 1), e("/z", 1)}
+	sealed := []Entry{e("/etc/hostname", 2), e("/etc/new-key", 2)}
+	firstBoot := func(p string) bool { return p == "/etc/hostname" || strings.HasSuffix(p, "-key") }
+	var got []string
+	for _, x := range WithSealed(base, sealed, firstBoot) {
+		got = append(got, fmt.Sprintf("%s:%d", x.Path, x.Size))
+	}
+	if want := "/a:1 /etc/hostname:2 /etc/new-key:2 /z:1"; strings.Join(got, " ") != want {
+		t.Errorf("got %s, want %s", strings.Join(got, " "), want)
+	}
+	if base[1].Size != 1 {
+		t.Error("WithSealed changed the baseline it was given")
 	}
 }

@@ -268,9 +268,10 @@ func (rs *Rules) WithSSH(paths []string) (*Rules, error) {
 		return nil, fmt.Errorf("ssh paths: %w", err)
 	}
 	out := &Rules{
-		rules:    slices.Clone(rs.rules),
-		patterns: slices.Clone(rs.patterns),
-		digest:   rs.digest,
+		rules:     slices.Clone(rs.rules),
+		patterns:  slices.Clone(rs.patterns),
+		firstBoot: rs.firstBoot,
+		digest:    rs.digest,
 	}
 	for i, r := range extra.rules {
 		r.index = len(out.rules)

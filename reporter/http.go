@@ -23,6 +23,10 @@ type WebConfig struct {
 type Health struct {
 	OK     bool   `json:"ok"`
 	Reason string `json:"reason,omitempty"`
+	// ReplacementRequired: the host is tainted; Since says when.
+	ReplacementRequired bool      `json:"replacement_required"`
+	Since               time.Time `json:"since,omitzero"`
+	BaselineID          string    `json:"baseline_id,omitempty"`
 }
 
 // NewHandler serves /metrics from m and /healthz from health: 200, or 503
@@ -61,7 +65,17 @@ type StatusJSON struct {
 	// PackagesUnverified names the package databases that could not be read.
 	PackagesUnverified []string    `json:"packages_unverified,omitempty"`
 	SSH                SSHJSON     `json:"ssh"`
+	Taint              Taint       `json:"taint"`
+	Seal               SealJSON    `json:"seal"`
 	Events             []EventJSON `json:"events"` // the most recent, oldest first
+}
+
+// SealJSON says whether the host's first-boot paths are sealed.
+type SealJSON struct {
+	Sealed bool      `json:"sealed"`
+	Time   time.Time `json:"time,omitzero"`
+	Paths  int       `json:"paths"`            // first-boot paths recorded
+	Reason string    `json:"reason,omitempty"` // what the seal waits for, or why it went ahead
 }
 
 // SSHJSON is what the daemon knows of login sessions.
@@ -109,20 +123,51 @@ type EventJSON struct {
 	Find    *FindingJSON        `json:"finding,omitempty"`
 	Package *PackageFindingJSON `json:"package,omitempty"`
 	Login   *SessionJSON        `json:"login,omitempty"`
+	Taint   *TaintEventJSON     `json:"taint,omitempty"`
 }
 
-// NewLocalHandler serves the daemon's full view for `driftd status`:
-// GET /v1/status, or GET /v1/status?path=P for one path's finding.
-func NewLocalHandler(status func(ctx context.Context, path string) (StatusJSON, error)) http.Handler {
+// LocalAPI is what the root-only socket serves: the daemon's full view,
+// and the operator's two commands.
+type LocalAPI interface {
+	Status(ctx context.Context, path string) (StatusJSON, error)
+	// ClearTaint clears the replacement latch for a reason, which the
+	// events record; it returns the taint as it was.
+	ClearTaint(ctx context.Context, reason string) (Taint, error)
+	// Seal records the first-boot paths now; an error if already sealed.
+	Seal(ctx context.Context) (SealJSON, error)
+}
+
+// NewLocalHandler serves the local API for `driftd status`, `driftd taint
+// clear` and `driftd seal`: GET /v1/status (?path=P for one path's
+// finding), POST /v1/taint/clear {"reason": "..."}, POST /v1/seal.
+func NewLocalHandler(api LocalAPI) http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
-		s, err := status(r.Context(), r.URL.Query().Get("path"))
+	reply := func(w http.ResponseWriter, v any, err error, code int) {
 		if err != nil {
-			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			http.Error(w, err.Error(), code)
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(s)
+		json.NewEncoder(w).Encode(v)
+	}
+	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
+		s, err := api.Status(r.Context(), r.URL.Query().Get("path"))
+		reply(w, s, err, http.StatusServiceUnavailable)
+	})
+	mux.HandleFunc("POST /v1/taint/clear", func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			Reason string `json:"reason"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil || req.Reason == "" {
+			http.Error(w, "want a JSON body with a non-empty reason", http.StatusBadRequest)
+			return
+		}
+		t, err := api.ClearTaint(r.Context(), req.Reason)
+		reply(w, t, err, http.StatusConflict)
+	})
+	mux.HandleFunc("POST /v1/seal", func(w http.ResponseWriter, r *http.Request) {
+		s, err := api.Seal(r.Context())
+		reply(w, s, err, http.StatusConflict)
 	})
 	// Profiles, for root on the host only: where the daemon spends memory
 	// and time when a figure surprises.

@@ -105,6 +105,9 @@ type Metrics struct {
 	SSHSessions            prometheus.Gauge
 	SSHLogins              prometheus.Counter
 	sshOnce                sync.Once
+	ReplacementRequired    prometheus.Gauge
+	ReplacementSince       prometheus.Gauge
+	HookRuns               *prometheus.CounterVec // outcome
 }
 
 // EnableSSH registers the SSH session metrics, once driftd has found
@@ -137,6 +140,15 @@ func NewMetrics(version string, cfg MetricsConfig) *Metrics {
 		ConfigReloadSuccessful: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "driftd_config_last_reload_successful", Help: "0 when the last reload failed and the previous config and baseline stay in force.",
 		}),
+		ReplacementRequired: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "driftd_replacement_required", Help: "1 when the host is tainted and must be replaced; it stays 1 until driftd taint clear.",
+		}),
+		ReplacementSince: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "driftd_replacement_required_timestamp_seconds", Help: "When the host was tainted; 0 when it is not.",
+		}),
+		HookRuns: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "driftd_hook_runs_total", Help: "Runs of the replacement hook, by outcome (success, failure, timeout).",
+		}, []string{"outcome"}),
 		SSHSessions: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "driftd_ssh_sessions", Help: "Remote login sessions open now.",
 		}),
@@ -151,7 +163,7 @@ func NewMetrics(version string, cfg MetricsConfig) *Metrics {
 	m.ConfigReloadSuccessful.Set(1)
 	m.Registry.MustRegister(m.collectors()...)
 	m.Registry.MustRegister(buildInfo, m.DriftEvents, m.ScanErrors, m.WatchDirectories, m.WatchUnwatched,
-		m.WatchOverflows, m.ConfigReloadSuccessful,
+		m.WatchOverflows, m.ConfigReloadSuccessful, m.ReplacementRequired, m.ReplacementSince, m.HookRuns,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -19,6 +19,15 @@ func WriteStatusText(w io.Writer, s *StatusJSON) error {
 		fmt.Fprintf(w, " (%s)", s.Reason)
 	}
 	fmt.Fprintf(w, "\nbaseline %s (%s%s)\n", s.BaselineID, verified, labelText(s.Labels))
+	if t := s.Taint; t.Tainted {
+		fmt.Fprintf(w, "REPLACEMENT REQUIRED since %s: %s\n", t.Since.Local().Format(time.DateTime), t.Reason)
+	}
+	switch {
+	case s.Seal.Sealed:
+		fmt.Fprintf(w, "first-boot paths sealed %s (%d paths)\n", s.Seal.Time.Local().Format(time.DateTime), s.Seal.Paths)
+	case s.Seal.Reason != "":
+		fmt.Fprintf(w, "first-boot paths not sealed: %s\n", s.Seal.Reason)
+	}
 	for _, mode := range []string{"full", "fast", "watch"} {
 		if sc, ok := s.Scans[mode]; ok {
 			fmt.Fprintf(w, "last %s scan %s ago, %d entries in %.2fs\n", mode,

@@ -7,6 +7,7 @@ import (
 	"io"
 	"time"
 
+	"driftd/agent"
 	"driftd/baseline"
 	"driftd/reporter"
 )
@@ -19,6 +20,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	format := fs.String("format", "text", "report format: text or json")
 	textfile := fs.String("textfile", "", "also write metrics here for node_exporter's textfile collector")
 	insecure := fs.Bool("insecure-skip-signature-check", false, "LAB USE ONLY: compare against a manifest whose signature is not checked; the result is never clean")
+	stateDir := fs.String("state-dir", "", "where the host's seal of its first-boot paths is (default: daemon.state_dir of the config, when --root is /)")
 	if _, err := parse(fs, args, 0); err != nil {
 		return err
 	}
@@ -60,11 +62,19 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := s.withSSH(baseline.MergeSSHPaths(m.Header.SSHPaths, baseline.SSHPaths(s.root))); err != nil {
 		return err
 	}
+	if *stateDir == "" && s.root == "/" {
+		*stateDir = s.config.Daemon.StateDir
+	}
+	firstBoot, err := applySeal(m, s.rules, *stateDir)
+	if err != nil {
+		return err
+	}
 	res, observed, err := baseline.CompareWalk(ctx, s.walker(stderr, "check"), m.Entries, "/", nil)
 	s.stopProgress()
 	if err != nil {
 		return err
 	}
+	res.Findings, firstBoot.skipped = firstBoot.filter(res.Findings)
 	pkgs := baseline.CheckPackages(s.root, m)
 	pkgs.Explain(res.Findings)
 	rep := &reporter.CheckReport{
@@ -80,6 +90,9 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		PackageSeverity:   s.config.PackageSeverity(),
 		PackageUnverified: pkgs.Unverified,
 		Warnings:          pkgs.Warnings,
+	}
+	if firstBoot.skipped > 0 {
+		rep.Warnings = append(rep.Warnings, fmt.Sprintf("the host is not sealed: %d changed first-boot paths are not reported (they may change until `driftd seal`)", firstBoot.skipped))
 	}
 	if m.Header.RulesDigest != s.config.Rules.Digest() {
 		rep.Warnings = append(rep.Warnings, "the rules differ from those the baseline was baked with: paths whose scope changed show as added or removed")
@@ -104,4 +117,45 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return errUnverified
 	}
 	return nil
+}
+
+// firstBootPaths is what a check does with first-boot paths: compare them
+// with the host's seal, or, on a host not sealed yet, leave them out.
+type firstBootPaths struct {
+	unsealed bool
+	rules    *baseline.Rules
+	skipped  int
+}
+
+// applySeal puts the state dir's seal, if any, into m's entries.
+func applySeal(m *baseline.Manifest, rules *baseline.Rules, stateDir string) (firstBootPaths, error) {
+	if !rules.HasFirstBoot() {
+		return firstBootPaths{}, nil
+	}
+	var seal *baseline.Manifest
+	if stateDir != "" {
+		var err error
+		if seal, err = agent.ReadSeal(stateDir); err != nil {
+			return firstBootPaths{}, err
+		}
+	}
+	if seal == nil {
+		return firstBootPaths{unsealed: true, rules: rules}, nil
+	}
+	m.Entries = baseline.WithSealed(m.Entries, seal.Entries, rules.FirstBoot)
+	return firstBootPaths{}, nil
+}
+
+// filter leaves out the first-boot findings of a host not sealed yet.
+func (fb firstBootPaths) filter(findings []baseline.Finding) ([]baseline.Finding, int) {
+	if !fb.unsealed {
+		return findings, 0
+	}
+	kept := findings[:0]
+	for _, f := range findings {
+		if !fb.rules.FirstBoot(f.Path) {
+			kept = append(kept, f)
+		}
+	}
+	return kept, len(findings) - len(kept)
 }

@@ -43,11 +43,13 @@ var commands = map[string]command{
 	"show":    {runShow, "print a baseline"},
 	"run":     {runRun, "the daemon: watch the host and report drift"},
 	"status":  {runStatus, "the running daemon's view"},
+	"taint":   {runTaint, "the replacement latch: status, or clear --reason"},
+	"seal":    {runSeal, "seal the first-boot paths now"},
 	"config":  {runConfig, "print the embedded default config"},
 	"version": {runVersion, "print the version"},
 }
 
-var commandOrder = []string{"keygen", "bake", "check", "diff", "show", "run", "status", "config", "version"}
+var commandOrder = []string{"keygen", "bake", "check", "diff", "show", "run", "status", "taint", "seal", "config", "version"}
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
@@ -67,7 +69,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch {
 	case err == nil:
 		return exitOK
-	case errors.Is(err, errDrift):
+	case errors.Is(err, errDrift), errors.Is(err, errTainted):
 		return exitDrift
 	case errors.Is(err, errUnverified), errors.Is(err, flag.ErrHelp), errors.Is(err, errUsage):
 		return exitUnverified

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"syscall"
+	"time"
+
+	"driftd/agent"
+	"driftd/reporter"
+)
+
+func runSeal(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("seal", stderr)
+	configPath, root := scopeFlags(fs)
+	stateDir := fs.String("state-dir", "", "the daemon's state directory (default: daemon.state_dir of the config)")
+	if _, err := parse(fs, args, 0); err != nil {
+		return err
+	}
+	s, err := loadScope(*configPath, *root)
+	if err != nil {
+		return err
+	}
+	dir := cmp.Or(*stateDir, s.config.Daemon.StateDir)
+	socket := agent.SocketPath("")
+	if *stateDir != "" {
+		socket = agent.SocketPath(dir)
+	}
+	resp, err := localRequest(ctx, socket, http.MethodPost, "/v1/seal", nil)
+	switch {
+	case err == nil:
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			msg, _ := io.ReadAll(resp.Body)
+			return fmt.Errorf("daemon socket %s: %s", socket, string(trimNewline(msg)))
+		}
+		var sj reporter.SealJSON
+		if err := json.NewDecoder(resp.Body).Decode(&sj); err != nil {
+			return fmt.Errorf("daemon socket %s: %w", socket, err)
+		}
+		fmt.Fprintf(stdout, "sealed %d first-boot paths at %s\n", sj.Paths, sj.Time.Local().Format(time.DateTime))
+		return nil
+	case errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ECONNREFUSED):
+	default:
+		return fmt.Errorf("daemon socket %s: %w", socket, err)
+	}
+	// No daemon: seal the state dir directly; the daemon takes it up at
+	// its next start.
+	m, err := agent.Seal(ctx, s.root, s.rules, s.config.Scan.WorkerCount(), dir, version)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "sealed %d first-boot paths in %s\n", len(m.Entries), agent.SealPath(dir))
+	return nil
+}
+
+func trimNewline(b []byte) []byte {
+	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r') {
+		b = b[:len(b)-1]
+	}
+	return b
+}

@@ -1,0 +1,138 @@
+package main
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"syscall"
+	"time"
+
+	"driftd/agent"
+	"driftd/reporter"
+)
+
+// errTainted is the exit of `driftd taint status` on a tainted host: 1, as
+// node-problem-detector's custom plugins read it (0 OK, 1 problem, 2 unknown).
+var errTainted = errors.New("tainted")
+
+func runTaint(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || (args[0] != "status" && args[0] != "clear") {
+		fmt.Fprintln(stderr, "usage: driftd taint status [--state-dir D] [--format json]\n       driftd taint clear --reason TEXT [--state-dir D] [--config F]")
+		return errUsage
+	}
+	fs := newFlags("taint "+args[0], stderr)
+	stateDir := fs.String("state-dir", "", "the daemon's state directory (default: daemon.state_dir of the config)")
+	configPath := fs.String("config", "", "config file, for the state dir and the marker file (default: the embedded default config)")
+	format := fs.String("format", "text", "text or json")
+	reason := fs.String("reason", "", "why the taint is cleared (required; the event records it)")
+	if _, err := parse(fs, args[1:], 0); err != nil {
+		return err
+	}
+	cfg, err := agent.LoadConfig(*configPath)
+	if err != nil {
+		return err
+	}
+	dir := cmp.Or(*stateDir, cfg.Daemon.StateDir)
+	if args[0] == "status" {
+		return taintStatus(dir, *format, stdout)
+	}
+	if *reason == "" {
+		return fmt.Errorf("--reason is required: the event that records the clear names it")
+	}
+	return taintClear(ctx, dir, *stateDir != "", cfg, *reason, stdout)
+}
+
+// taintStatus reads the latch from the state dir itself: it answers when
+// the daemon is down, which is when a health checker needs it most.
+func taintStatus(stateDir, format string, stdout io.Writer) error {
+	t, err := agent.ReadTaint(stateDir)
+	if err != nil {
+		return err
+	}
+	if format == "json" {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		err = enc.Encode(t)
+	} else {
+		err = reporter.WriteTaintText(stdout, t)
+	}
+	if err != nil {
+		return err
+	}
+	if t.Tainted {
+		return errTainted
+	}
+	return nil
+}
+
+// taintClear asks the running daemon to clear the latch, so that it undoes
+// the actions and logs the event; with no daemon running, it clears the
+// state dir's latch and removes the marker itself, and prints the event.
+func taintClear(ctx context.Context, stateDir string, stateDirGiven bool, cfg *agent.Loaded, reason string, stdout io.Writer) error {
+	socket := agent.SocketPath("")
+	if stateDirGiven {
+		socket = agent.SocketPath(stateDir)
+	}
+	body, _ := json.Marshal(map[string]string{"reason": reason})
+	resp, err := localRequest(ctx, socket, http.MethodPost, "/v1/taint/clear", body)
+	var was reporter.Taint
+	switch {
+	case err == nil:
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			msg, _ := io.ReadAll(resp.Body)
+			return fmt.Errorf("daemon socket %s: %s: %s", socket, resp.Status, bytes.TrimSpace(msg))
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&was); err != nil {
+			return fmt.Errorf("daemon socket %s: %w", socket, err)
+		}
+	case errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ECONNREFUSED):
+		t, err := agent.ClearTaint(stateDir, reason)
+		if err != nil {
+			return err
+		}
+		was = *t
+		if m := cfg.Policy.MarkerFile; m != "" && t.Tainted {
+			if err := os.Remove(m); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return fmt.Errorf("remove marker: %w", err)
+			}
+		}
+		if t.Tainted {
+			// No daemon to log it: the event goes to stdout, in the
+			// daemon's event format.
+			ev, _ := json.Marshal(map[string]any{"time": time.Now().UTC(), "level": "WARN", "msg": "taint_cleared",
+				"reason": reason, "was": t.Reason, "since": t.Since, "baseline_id": t.BaselineID, "by": "driftd taint clear (daemon not running)"})
+			fmt.Fprintf(stdout, "%s\n", ev)
+		}
+	default:
+		return fmt.Errorf("daemon socket %s: %w", socket, err)
+	}
+	if !was.Tainted {
+		fmt.Fprintln(stdout, "not tainted: nothing to clear")
+		return nil
+	}
+	fmt.Fprintf(stdout, "cleared the taint of %s (%s): %s\n", was.Since.Local().Format(time.DateTime), was.Reason, reason)
+	return nil
+}
+
+// localRequest sends a request to the daemon's local socket.
+func localRequest(ctx context.Context, socket, method, path string, body []byte) (*http.Response, error) {
+	client := &http.Client{
+		Timeout: 60 * time.Second,
+		Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "unix", socket)
+		}},
+	}
+	req, err := http.NewRequestWithContext(ctx, method, "http://driftd"+path, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	return client.Do(req)
+}
