@@ -11,7 +11,7 @@ DEV_STATE   ?= /var/lib/driftd/dev
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # What the tests need from Debian: setfattr, setfacl and setcap for the
 # mutation matrix, promtool (prometheus) to check the daemon's metrics.
-TEST_DEBS   := attr acl libcap2-bin prometheus rpm openssh-server openssh-client
+TEST_DEBS   := attr acl libcap2-bin systemd prometheus prometheus-alertmanager rpm openssh-server openssh-client
 BENCH_DEBS  := aide
 
 .PHONY: all build run status test lint bench fuzz deps-test deps-bench clean
