@@ -13,8 +13,17 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # mutation matrix, promtool (prometheus) to check the daemon's metrics.
 TEST_DEBS   := attr acl libcap2-bin systemd prometheus prometheus-alertmanager rpm openssh-server openssh-client
 BENCH_DEBS  := aide
+# Packages: nfpm, pinned, run with go run. The package version comes from
+# git describe: v1.2.3 -> 1.2.3, v1.2.3-4-gabc -> 1.2.3+4.gabc, and
+# without a tag 0.0.0+gitN.gHASH (N commits).
+NFPM        := github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.45.2
+DIST        ?= dist
+ARCH        ?= amd64
+PKG_VERSION := $(shell v=$$(git describe --tags --match 'v[0-9]*' 2>/dev/null); \
+	if [ -n "$$v" ]; then echo "$$v" | sed -e 's/^v//' -e 's/-\([0-9]*\)-g/+\1.g/'; \
+	else echo "0.0.0+git$$(git rev-list --count HEAD 2>/dev/null || echo 0).g$$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"; fi)
 
-.PHONY: all build run status test lint bench fuzz deps-test deps-bench clean
+.PHONY: all build run status test lint bench fuzz package deps-test deps-bench clean
 
 all: build
 
@@ -55,6 +64,13 @@ lint:
 bench: deps-bench
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./cmd/driftd/
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./baseline/
+
+# driftd_VERSION_ARCH.deb and the .rpm in $(DIST).
+package:
+	@mkdir -p $(DIST)
+	CGO_ENABLED=0 GOARCH=$(ARCH) $(GO) build -trimpath -ldflags '-s -w -X main.version=$(PKG_VERSION)' -o bin/pkg/driftd ./cmd/driftd
+	VERSION=$(PKG_VERSION) ARCH=$(ARCH) $(GO) run $(NFPM) pkg -f packaging/nfpm.yaml -p deb -t $(DIST)/
+	VERSION=$(PKG_VERSION) ARCH=$(ARCH) $(GO) run $(NFPM) pkg -f packaging/nfpm.yaml -p rpm -t $(DIST)/
 
 # Fuzz each target for a while (make test runs only their seed corpus).
 FUZZTIME ?= 60s

@@ -1,0 +1,173 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+)
+
+// startServer runs a server process for the test's length and waits until
+// url answers 200.
+func startServer(t *testing.T, url string, name string, args ...string) {
+	t.Helper()
+	log, err := os.Create(filepath.Join(t.TempDir(), filepath.Base(name)+".log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(name, args...)
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		if t.Failed() {
+			out, _ := os.ReadFile(log.Name())
+			t.Logf("%s log:\n%s", name, out)
+		}
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			out, _ := os.ReadFile(log.Name())
+			t.Fatalf("%s does not answer %s: %v\n%s", name, url, err, out)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// firing returns the hosts for which alertname is active in Alertmanager.
+func firing(t *testing.T, am, alertname string) []string {
+	t.Helper()
+	resp, err := http.Get(am + "/api/v2/alerts?active=true&silenced=false&inhibited=false")
+	if err != nil {
+		t.Fatalf("alertmanager: %v", err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	var alerts []struct {
+		Labels map[string]string `json:"labels"`
+	}
+	if err := json.Unmarshal(body, &alerts); err != nil {
+		t.Fatalf("alertmanager alerts: %v\n%s", err, body)
+	}
+	var hosts []string
+	for _, a := range alerts {
+		if a.Labels["alertname"] == alertname {
+			hosts = append(hosts, a.Labels["host"])
+		}
+	}
+	sort.Strings(hosts)
+	return hosts
+}
+
+// TestFleetAlerts runs three daemons, each on its own root and port, a
+// real Prometheus (Debian's) scraping them every second and evaluating the
+// shipped alert rules, and a real Alertmanager receiving. An SSH change on
+// host 2 fires SSHDrift for host 2 alone within 60 s; stopping host 3 fires
+// DriftAgentDown for host 3 alone.
+func TestFleetAlerts(t *testing.T) {
+	rules, err := filepath.Abs("../../packaging/prometheus/driftd-alerts.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+
+	amPort := freePort(t)
+	am := fmt.Sprintf("http://127.0.0.1:%d", amPort)
+	amConfig := filepath.Join(dir, "alertmanager.yml")
+	writeTree(t, dir, map[string]string{"alertmanager.yml": `route:
+  receiver: fleet
+  group_by: [alertname, host]
+  group_wait: 1s
+  group_interval: 1s
+  repeat_interval: 1h
+receivers:
+  - name: fleet
+`})
+	startServer(t, am+"/-/ready", "/usr/bin/prometheus-alertmanager", "--config.file="+amConfig,
+		"--storage.path="+filepath.Join(dir, "am"), fmt.Sprintf("--web.listen-address=127.0.0.1:%d", amPort), "--cluster.listen-address=")
+
+	hosts := make([]*daemon, 3)
+	roots := make([]string, 3)
+	var targets strings.Builder
+	for i := range hosts {
+		f := newDaemonFixture(t, "")
+		hosts[i], roots[i] = startDaemon(t, f, t.TempDir()), f.root
+		fmt.Fprintf(&targets, "      - targets: [%q]\n        labels: {host: host%d}\n", hosts[i].addr, i+1)
+	}
+	promPort := freePort(t)
+	prom := fmt.Sprintf("http://127.0.0.1:%d", promPort)
+	writeTree(t, dir, map[string]string{"prometheus.yml": fmt.Sprintf(`global:
+  scrape_interval: 1s
+  evaluation_interval: 1s
+rule_files: [%q]
+alerting:
+  alertmanagers:
+    - static_configs:
+        - targets: ["127.0.0.1:%d"]
+scrape_configs:
+  - job_name: driftd
+    static_configs:
+%s`, rules, amPort, targets.String())})
+	startServer(t, prom+"/-/ready", "/usr/bin/prometheus", "--config.file="+filepath.Join(dir, "prometheus.yml"),
+		"--storage.tsdb.path="+filepath.Join(dir, "prom"), fmt.Sprintf("--web.listen-address=127.0.0.1:%d", promPort))
+
+	// All three scraped and clean.
+	waitFor(t, 30*time.Second, "Prometheus scrapes the three daemons", func() bool {
+		resp, err := http.Get(prom + `/api/v1/query?query=count(up{job="driftd"}==1)`)
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return strings.Contains(string(body), `"value":[`) && strings.Contains(string(body), `,"3"]`)
+	})
+
+	start := time.Now()
+	os.WriteFile(filepath.Join(roots[1], "etc/ssh/sshd_config"), []byte("PermitRootLogin yes\n"), 0o644)
+	waitFor(t, 60*time.Second, "SSHDrift fires for host 2", func() bool { return len(firing(t, am, "SSHDrift")) > 0 })
+	t.Logf("SSHDrift in Alertmanager %v after the change", time.Since(start).Round(100*time.Millisecond))
+	if got := firing(t, am, "SSHDrift"); strings.Join(got, ",") != "host2" {
+		t.Errorf("SSHDrift fires for %q, want host2 alone", got)
+	}
+
+	start = time.Now()
+	hosts[2].stop()
+	waitFor(t, 120*time.Second, "DriftAgentDown fires for host 3", func() bool { return len(firing(t, am, "DriftAgentDown")) > 0 })
+	t.Logf("DriftAgentDown in Alertmanager %v after the stop (the rule waits 1m)", time.Since(start).Round(100*time.Millisecond))
+	if got := firing(t, am, "DriftAgentDown"); strings.Join(got, ",") != "host3" {
+		t.Errorf("DriftAgentDown fires for %q, want host3 alone", got)
+	}
+	if got := firing(t, am, "SSHDrift"); strings.Join(got, ",") != "host2" {
+		t.Errorf("SSHDrift now fires for %q, want host2 alone", got)
+	}
+}
+
+// waitFor polls cond until it holds or the time is up.
+func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("after %v: %s", within, what)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
