@@ -83,6 +83,7 @@ func firing(t *testing.T, am, alertname string) []string {
 // host 2 fires SSHDrift for host 2 alone within 60 s; stopping host 3 fires
 // DriftAgentDown for host 3 alone.
 func TestFleetAlerts(t *testing.T) {
+	t.Parallel() // most of its minute is waiting for the rule's 1m
 	rules, err := filepath.Abs("../../packaging/prometheus/driftd-alerts.yml")
 	if err != nil {
 		t.Fatal(err)
