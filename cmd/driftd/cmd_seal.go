@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"syscall"
 	"time"
 
 	"driftd/agent"
@@ -36,19 +34,15 @@ func runSeal(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	switch {
 	case err == nil:
 		defer resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			msg, _ := io.ReadAll(resp.Body)
-			return fmt.Errorf("daemon socket %s: %s", socket, string(trimNewline(msg)))
-		}
 		var sj reporter.SealJSON
 		if err := json.NewDecoder(resp.Body).Decode(&sj); err != nil {
 			return fmt.Errorf("daemon socket %s: %w", socket, err)
 		}
 		fmt.Fprintf(stdout, "sealed %d first-boot paths at %s\n", sj.Paths, sj.Time.Local().Format(time.DateTime))
 		return nil
-	case errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ECONNREFUSED):
+	case errors.Is(err, errNoDaemon):
 	default:
-		return fmt.Errorf("daemon socket %s: %w", socket, err)
+		return err
 	}
 	// No daemon: seal the state dir directly; the daemon takes it up at
 	// its next start.
@@ -58,11 +52,4 @@ func runSeal(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	fmt.Fprintf(stdout, "sealed %d first-boot paths in %s\n", len(m.Entries), agent.SealPath(dir))
 	return nil
-}
-
-func trimNewline(b []byte) []byte {
-	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r') {
-		b = b[:len(b)-1]
-	}
-	return b
 }

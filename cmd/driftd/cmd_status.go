@@ -3,11 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"time"
 
 	"driftd/agent"
 	"driftd/reporter"
@@ -24,21 +23,14 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return fmt.Errorf("--format %q: want text or json", *format)
 	}
 	socket := agent.SocketPath(*stateDir)
-	client := &http.Client{
-		Timeout: 10 * time.Second,
-		Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			return (&net.Dialer{}).DialContext(ctx, "unix", socket)
-		}},
+	resp, err := localRequest(ctx, socket, http.MethodGet, "/v1/status", nil)
+	if errors.Is(err, errNoDaemon) {
+		return fmt.Errorf("daemon socket %s: nothing listens (is driftd run going?)", socket)
 	}
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://driftd/v1/status", nil)
-	resp, err := client.Do(req)
 	if err != nil {
-		return fmt.Errorf("daemon socket %s: %w (is driftd run going?)", socket, err)
+		return err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("daemon socket %s: %s", socket, resp.Status)
-	}
 	var s reporter.StatusJSON
 	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
 		return fmt.Errorf("daemon socket %s: %w", socket, err)

@@ -86,14 +86,10 @@ func taintClear(ctx context.Context, stateDir string, stateDirGiven bool, cfg *a
 	switch {
 	case err == nil:
 		defer resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			msg, _ := io.ReadAll(resp.Body)
-			return fmt.Errorf("daemon socket %s: %s: %s", socket, resp.Status, bytes.TrimSpace(msg))
-		}
 		if err := json.NewDecoder(resp.Body).Decode(&was); err != nil {
 			return fmt.Errorf("daemon socket %s: %w", socket, err)
 		}
-	case errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ECONNREFUSED):
+	case errors.Is(err, errNoDaemon):
 		t, err := agent.ClearTaint(stateDir, reason)
 		if err != nil {
 			return err
@@ -112,7 +108,7 @@ func taintClear(ctx context.Context, stateDir string, stateDirGiven bool, cfg *a
 			fmt.Fprintf(stdout, "%s\n", ev)
 		}
 	default:
-		return fmt.Errorf("daemon socket %s: %w", socket, err)
+		return err
 	}
 	if !was.Tainted {
 		fmt.Fprintln(stdout, "not tainted: nothing to clear")
@@ -122,7 +118,12 @@ func taintClear(ctx context.Context, stateDir string, stateDirGiven bool, cfg *a
 	return nil
 }
 
-// localRequest sends a request to the daemon's local socket.
+// errNoDaemon is a local socket with no daemon behind it.
+var errNoDaemon = errors.New("no daemon")
+
+// localRequest sends a request to the daemon's local socket and returns
+// the response when it is 200. With no daemon listening it returns
+// errNoDaemon, so that the caller can do the work itself.
 func localRequest(ctx context.Context, socket, method, path string, body []byte) (*http.Response, error) {
 	client := &http.Client{
 		Timeout: 60 * time.Second,
@@ -134,5 +135,16 @@ func localRequest(ctx context.Context, socket, method, path string, body []byte)
 	if err != nil {
 		return nil, err
 	}
-	return client.Do(req)
+	resp, err := client.Do(req)
+	switch {
+	case errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ECONNREFUSED):
+		return nil, errNoDaemon
+	case err != nil:
+		return nil, fmt.Errorf("daemon socket %s: %w", socket, err)
+	case resp.StatusCode != http.StatusOK:
+		msg, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return nil, fmt.Errorf("daemon socket %s: %s", socket, bytes.TrimSpace(msg))
+	}
+	return resp, nil
 }
