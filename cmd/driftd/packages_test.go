@@ -352,7 +352,8 @@ func runTool(t *testing.T, name string, args ...string) {
 // the metrics, and the file the upgrade replaced is explained by it.
 func TestDaemonPackages(t *testing.T) {
 	p := newPackageRoot(t)
-	if err := os.WriteFile(p.config, []byte(daemonConfig("")), 0o644); err != nil {
+	// policy.packages: package drift taints, whatever its severity.
+	if err := os.WriteFile(p.config, []byte(daemonConfig("[policy]\npackages = true\n")), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	os.MkdirAll(filepath.Join(p.root, "var/lib"), 0o755)
@@ -395,6 +396,9 @@ func TestDaemonPackages(t *testing.T) {
 	}
 	if ev := d.events(); !strings.Contains(ev, `"msg":"drift","kind":"modified","category":"package","severity":"high","manager":"dpkg","package":"hello"`) {
 		t.Errorf("no package drift event:\n%s", ev)
+	}
+	if s, _ := d.status(); !s.Taint.Tainted || s.Taint.Trigger == nil || s.Taint.Trigger.Event != "package" || s.Taint.Trigger.Package != "hello" {
+		t.Errorf("taint %+v: want tripped by the package hello (policy.packages)", s.Taint)
 	}
 }
 

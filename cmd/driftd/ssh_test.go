@@ -131,7 +131,7 @@ func sessionsFrom(s reporter.StatusJSON, user, host string) int {
 // critical severity.
 func TestDaemonSSHLogin(t *testing.T) {
 	sshd := startSSHD(t)
-	f := newDaemonFixture(t, "[ssh]\nutmp = \""+utmpPath+"\"\n")
+	f := newDaemonFixture(t, "[ssh]\nutmp = \""+utmpPath+"\"\ntaint_on_login = true\n")
 	writeTree(t, f.root, map[string]string{"etc/passwd": "root:x:0:0:root:/root:/bin/bash\n"})
 	if r := f.bake(t, f.manifest); r.code != 0 {
 		t.Fatalf("bake: %v", r)
@@ -155,6 +155,13 @@ func TestDaemonSSHLogin(t *testing.T) {
 	m := d.metrics()
 	if !strings.Contains(m, "driftd_ssh_logins_total 1\n") || !strings.Contains(m, fmt.Sprintf("driftd_ssh_sessions %d\n", before+1)) {
 		t.Errorf("ssh metrics after the login:\n%s", grepMetrics(m, "driftd_ssh"))
+	}
+	// ssh.taint_on_login: the login marks the host for replacement.
+	d.eventually(5*time.Second, "the login taints the host", func() bool {
+		return strings.Contains(d.metrics(), "driftd_replacement_required 1\n")
+	})
+	if s := readStatus(t, d); s.Taint.Trigger == nil || s.Taint.Trigger.Event != "ssh_login" || s.Taint.Trigger.User != "root" || s.Taint.Trigger.RemoteHost != "127.0.0.1" {
+		t.Errorf("taint %+v: want tripped by root's login from 127.0.0.1", s.Taint)
 	}
 
 	// A new user whose home the baseline never saw, and a key for it.
