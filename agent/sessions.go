@@ -223,6 +223,7 @@ func (d *Daemon) refreshSessions(ctx context.Context) {
 	if !d.ssh.read {
 		event = "ssh_session"
 	}
+	var logins []session
 	for _, s := range now {
 		if slices.Contains(d.ssh.current, s) {
 			continue
@@ -230,7 +231,7 @@ func (d *Daemon) refreshSessions(ctx context.Context) {
 		if d.ssh.read {
 			d.ssh.logins++
 			d.metrics.SSHLogins.Inc()
-			defer d.taintLogin(s) // after the login's event
+			logins = append(logins, s)
 		}
 		d.events.LogAttrs(context.Background(), slog.LevelWarn, event,
 			slog.String("user", s.User), slog.String("remote_host", s.Host), slog.String("tty", s.TTY),
@@ -239,6 +240,9 @@ func (d *Daemon) refreshSessions(ctx context.Context) {
 	}
 	d.ssh.current, d.ssh.read = now, true
 	d.metrics.SSHSessions.Set(float64(len(now)))
+	for _, s := range logins {
+		d.taintLogin(s) // after the logins' events; only the first can trip the latch
+	}
 }
 
 func sessionJSON(s session) *reporter.SessionJSON {

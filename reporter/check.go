@@ -120,8 +120,9 @@ func writeFindingsText(w io.Writer, findings []baseline.Finding, pkgs []baseline
 		if f.Kind == baseline.Modified {
 			changes = strings.Join(f.Changes.Names(), ",")
 		}
-		j := NewFindingJSON(f)
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", f.Kind, f.Rule.Severity, f.Rule.Category, DisplayPath(f.Path), changes, provenance(&j))
+		pkg, explained := packageOf(f)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", f.Kind, f.Rule.Severity, f.Rule.Category, DisplayPath(f.Path), changes,
+			provenance(pkg, explained, f.ByHand))
 	}
 	return tw.Flush()
 }

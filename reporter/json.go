@@ -106,6 +106,17 @@ type FindingJSON struct {
 	After  *EntryJSON `json:"after,omitempty"`
 }
 
+// packageOf is a finding's owning package and its explanation, as JSON.
+func packageOf(f *baseline.Finding) (pkg string, explained *ExplanationJSON) {
+	if f.Owner != nil {
+		pkg = f.Owner.Name
+	}
+	if e := f.ExplainedBy; e != nil {
+		explained = &ExplanationJSON{Manager: e.Manager, Package: e.Package, Before: e.Before, After: e.After}
+	}
+	return pkg, explained
+}
+
 // ExplanationJSON is the package change that accounts for a file change.
 type ExplanationJSON struct {
 	Manager string `json:"manager"`
@@ -148,12 +159,7 @@ func NewFindingJSON(f *baseline.Finding) FindingJSON {
 		After:    NewEntryJSON(f.After, false),
 		ByHand:   f.ByHand,
 	}
-	if f.Owner != nil {
-		j.Package = f.Owner.Name
-	}
-	if e := f.ExplainedBy; e != nil {
-		j.ExplainedBy = &ExplanationJSON{Manager: e.Manager, Package: e.Package, Before: e.Before, After: e.After}
-	}
+	j.Package, j.ExplainedBy = packageOf(f)
 	j.Path, j.PathBase64 = RawString(f.Path)
 	return j
 }

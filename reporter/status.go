@@ -58,7 +58,7 @@ func WriteStatusText(w io.Writer, s *StatusJSON) error {
 		fmt.Fprintln(tw, "KIND\tSEVERITY\tCATEGORY\tPATH\tCHANGES\tFIRST SEEN\tPACKAGE")
 		for _, f := range s.Findings {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", f.Kind, f.Severity, f.Category, DisplayPath(f.Path),
-				strings.Join(f.Changes, ","), f.FirstSeen.Local().Format(time.DateTime), provenance(&f.FindingJSON))
+				strings.Join(f.Changes, ","), f.FirstSeen.Local().Format(time.DateTime), provenance(f.Package, f.ExplainedBy, f.ByHand))
 		}
 		tw.Flush()
 	}
@@ -70,14 +70,14 @@ func WriteStatusText(w io.Writer, s *StatusJSON) error {
 
 // provenance says what accounts for a change: its package's update, or
 // nothing (by hand).
-func provenance(f *FindingJSON) string {
+func provenance(pkg string, explained *ExplanationJSON, byHand bool) string {
 	switch {
-	case f.ExplainedBy != nil:
-		return "explained by " + f.ExplainedBy.Package + " " + versions(f.ExplainedBy.Before, f.ExplainedBy.After)
-	case f.ByHand && f.Package != "":
-		return f.Package + ", by hand"
-	case f.ByHand:
+	case explained != nil:
+		return "explained by " + explained.Package + " " + versions(explained.Before, explained.After)
+	case byHand && pkg != "":
+		return pkg + ", by hand"
+	case byHand:
 		return "by hand"
 	}
-	return f.Package
+	return pkg
 }
