@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/BurntSushi/toml"
 )
 
 // BenchmarkPackageInventory reads this host's package databases and the
@@ -26,11 +28,12 @@ func BenchmarkPackageInventory(b *testing.B) {
 	b.ReportMetric(float64(len(owners)), "owned-paths")
 }
 
-// BenchmarkMatchWithSSHPaths matches every path of a real tree (/usr, or
-// DRIFTD_BENCH_ROOT) against the default-like rules, then against them
-// plus the SSH paths derived from this host: the cost of the derived
-// rules, which come last and so are tried first.
-func BenchmarkMatchWithSSHPaths(b *testing.B) {
+// BenchmarkMatch matches every path of a real tree (/usr, or
+// DRIFTD_BENCH_ROOT) against the default config's rules, alone and with
+// the SSH paths derived from this host (which come last), with the index
+// and with a plain scan of every pattern, last to first, as Match did
+// before the index.
+func BenchmarkMatch(b *testing.B) {
 	root := os.Getenv("DRIFTD_BENCH_ROOT")
 	if root == "" {
 		root = "/usr"
@@ -42,12 +45,13 @@ func BenchmarkMatchWithSSHPaths(b *testing.B) {
 		}
 		return nil
 	})
-	rules, err := CompileRules([]RuleConfig{
-		{Paths: []string{"/**"}, Category: "system", Severity: "medium"},
-		{Paths: []string{"/etc/**"}, Category: "config", Severity: "high"},
-		{Paths: []string{"/usr/bin/**", "/usr/sbin/**", "/usr/lib/**"}, Category: "binaries", Severity: "critical"},
-		{Paths: []string{"/proc/**", "/sys/**", "/tmp/**", "/var/log/**"}, Ignore: true},
-	})
+	var cfg struct {
+		Rules []RuleConfig `toml:"rule"`
+	}
+	if _, err := toml.DecodeFile("../packaging/driftd.toml", &cfg); err != nil {
+		b.Fatal(err)
+	}
+	rules, err := CompileRules(cfg.Rules)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -56,18 +60,35 @@ func BenchmarkMatchWithSSHPaths(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	scan := func(rs *Rules, path string) *Rule {
+		for i := len(rs.patterns) - 1; i >= 0; i-- {
+			if rs.patterns[i].match(path) {
+				return &rs.rules[i]
+			}
+		}
+		return NoRule
+	}
 	for _, c := range []struct {
 		name  string
 		rules *Rules
-	}{{"config-rules", rules}, {"with-ssh-paths", withSSH}} {
-		b.Run(c.name, func(b *testing.B) {
+	}{{"default-rules", rules}, {"with-ssh-paths", withSSH}} {
+		b.Run(c.name+"/index", func(b *testing.B) {
 			for b.Loop() {
 				for _, p := range paths {
 					c.rules.Match(p)
 				}
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(paths)), "ns/path")
-			b.ReportMetric(float64(len(ssh)), "ssh-patterns")
+			b.ReportMetric(float64(len(c.rules.patterns)), "patterns")
+		})
+		b.Run(c.name+"/scan", func(b *testing.B) {
+			for b.Loop() {
+				for _, p := range paths {
+					scan(c.rules, p)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(paths)), "ns/path")
+			b.ReportMetric(float64(len(c.rules.patterns)), "patterns")
 		})
 	}
 }

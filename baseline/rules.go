@@ -184,6 +184,16 @@ type Rules struct {
 	patterns  []pattern // parallel to rules
 	firstBoot []pattern // the paths of first_boot tables
 	digest    string
+	// byDir indexes the patterns by the directory their literal prefix
+	// lies in ("/etc/ssh/" for "/etc/ssh/**"), in ascending order: a path
+	// need only try the patterns under its own ancestors. bySelf indexes
+	// the "dir/**" patterns by the directory they name, which they match
+	// too.
+	byDir  map[string][]int
+	bySelf map[string][]int
+	// dirLens has bit n set when some byDir key is n bytes long (n < 256):
+	// most ancestors of a path need no map lookup at all.
+	dirLens [4]uint64
 }
 
 // NoRule is returned for a path that no rule matches: such a path is out of
@@ -242,7 +252,38 @@ func CompileRules(tables []RuleConfig) (*Rules, error) {
 		}
 	}
 	rs.digest = hex.EncodeToString(h.Sum(nil))
+	rs.index()
 	return rs, nil
+}
+
+// index builds byDir and bySelf. A path a pattern matches starts with the
+// pattern's literal prefix (the whole glob, for a pattern without
+// wildcards), so that prefix's directory is among the path's ancestors;
+// or it is the directory a "dir/**" names.
+func (rs *Rules) index() {
+	rs.byDir, rs.bySelf = map[string][]int{}, map[string][]int{}
+	for i := range rs.patterns {
+		p := &rs.patterns[i]
+		lit := p.prefix
+		if p.exact {
+			lit = p.glob
+		}
+		if p.self != "" && p.selfRe == nil {
+			rs.bySelf[p.self] = append(rs.bySelf[p.self], i)
+		}
+		dir := lit[:strings.LastIndexByte(lit, '/')+1]
+		if dir == "" {
+			dir = "/" // "/**/x" keeps no literal slash: every path is under /
+		}
+		rs.byDir[dir] = append(rs.byDir[dir], i)
+		rs.dirLens[min(len(dir), 255)/64] |= 1 << (min(len(dir), 255) % 64)
+	}
+}
+
+// mayHaveDir reports whether a byDir key may be n bytes long.
+func (rs *Rules) mayHaveDir(n int) bool {
+	n = min(n, 255) // keys of 255 bytes and more share the last bit
+	return rs.dirLens[n/64]&(1<<(n%64)) != 0
 }
 
 // Digest identifies the rule set; the manifest records it so that a check
@@ -253,12 +294,25 @@ func (rs *Rules) Digest() string { return rs.digest }
 // The rule is shared, not copied: a finding holds a pointer to it, which
 // keeps a storm's 100k findings small.
 func (rs *Rules) Match(path string) *Rule {
-	for i := len(rs.patterns) - 1; i >= 0; i-- {
-		if rs.patterns[i].match(path) {
-			return &rs.rules[i]
+	best := -1
+	try := func(cands []int) {
+		for j := len(cands) - 1; j >= 0 && cands[j] > best; j-- {
+			if rs.patterns[cands[j]].match(path) {
+				best = cands[j]
+				return
+			}
 		}
 	}
-	return NoRule
+	for i := 0; i < len(path); i++ {
+		if path[i] == '/' && rs.mayHaveDir(i+1) {
+			try(rs.byDir[path[:i+1]])
+		}
+	}
+	try(rs.bySelf[path])
+	if best < 0 {
+		return NoRule
+	}
+	return &rs.rules[best]
 }
 
 // FirstBoot reports whether path may change until the host is sealed.
@@ -282,6 +336,7 @@ func (rs *Rules) FirstBootRules() *Rules {
 		out.rules = append(out.rules, Rule{Pattern: pat.glob, Category: "first_boot", Severity: SeverityInfo, Attrs: DefaultAttrs, index: i})
 		out.patterns = append(out.patterns, pat)
 	}
+	out.index()
 	return out
 }
 

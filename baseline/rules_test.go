@@ -2,6 +2,7 @@ package baseline
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"testing"
 )
@@ -182,5 +183,69 @@ func TestWithSealed(t *testing.T) {
 	}
 	if base[1].Size != 1 {
 		t.Error("WithSealed changed the baseline it was given")
+	}
+}
+
+// TestMatchIndexAgreesWithScan: the indexed Match gives the rule a scan of
+// every pattern, last to first, gives, over random overlapping patterns
+// (literal, wildcard, "dir/**", "/a/**/b") and paths.
+func TestMatchIndexAgreesWithScan(t *testing.T) {
+	patSegs := []string{"a", "b", "etc", "ssh", "*", "**", "?", "x*", "*.conf", "a?"}
+	pathSegs := []string{"a", "b", "etc", "ssh", "xy", "c.conf", "q", "ab"}
+	r := rand.New(rand.NewPCG(1, 2))
+	scan := func(rs *Rules, path string) *Rule {
+		for i := len(rs.patterns) - 1; i >= 0; i-- {
+			if rs.patterns[i].match(path) {
+				return &rs.rules[i]
+			}
+		}
+		return NoRule
+	}
+	checked := 0
+	for round := 0; round < 300; round++ {
+		var tables []RuleConfig
+		for i := range 1 + r.IntN(12) {
+			var segs []string
+			for range 1 + r.IntN(4) {
+				segs = append(segs, patSegs[r.IntN(len(patSegs))])
+			}
+			pat := "/" + strings.Join(segs, "/")
+			if r.IntN(10) == 0 {
+				pat = "/"
+			}
+			tables = append(tables, RuleConfig{Paths: []string{pat}, Category: fmt.Sprint(i), Severity: "low"})
+		}
+		rs, err := CompileRules(tables)
+		if err != nil {
+			continue // a pattern with ***
+		}
+		for range 200 {
+			var segs []string
+			for range r.IntN(6) {
+				segs = append(segs, pathSegs[r.IntN(len(pathSegs))])
+			}
+			path := "/" + strings.Join(segs, "/")
+			if got, want := rs.Match(path), scan(rs, path); got != want {
+				t.Fatalf("patterns %v, path %s: index gives %q, a scan %q", tables, path, got.Pattern, want.Pattern)
+			}
+			checked++
+		}
+	}
+	if checked < 40000 {
+		t.Errorf("only %d paths checked", checked)
+	}
+}
+
+// TestMatchDoesNotAllocate: Match runs for every path of every walk.
+func TestMatchDoesNotAllocate(t *testing.T) {
+	rs, err := CompileRules([]RuleConfig{
+		{Paths: []string{"/**"}, Category: "system", Severity: "low"},
+		{Paths: []string{"/etc/ssh/**", "/usr/*/x", "/home/*/.ssh/**"}, Category: "ssh", Severity: "critical"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := testing.AllocsPerRun(100, func() { rs.Match("/usr/lib/x"); rs.Match("/etc/ssh"); rs.Match("/home/a/.ssh/k") }); n != 0 {
+		t.Errorf("Match allocates %v times a run", n)
 	}
 }

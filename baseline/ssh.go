@@ -278,6 +278,7 @@ func (rs *Rules) WithSSH(paths []string) (*Rules, error) {
 		out.rules = append(out.rules, r)
 		out.patterns = append(out.patterns, extra.patterns[i])
 	}
+	out.index()
 	return out, nil
 }
 
