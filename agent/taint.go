@@ -84,6 +84,7 @@ func (d *Daemon) considerTaint(taints bool, reason string, trigger *reporter.Tri
 	d.events.LogAttrs(context.Background(), slog.LevelError, "taint",
 		slog.String("reason", reason), slog.Any("trigger", trigger), slog.String("baseline_id", d.baselineID()))
 	d.remember(reporter.EventJSON{Time: time.Now(), Event: "taint", Taint: &reporter.TaintEventJSON{Reason: reason}})
+	d.saveTaint() // the latch is durable before anything acts on it
 	d.applyTaint()
 }
 
@@ -115,9 +116,9 @@ func (d *Daemon) taintLogin(s session) {
 		&reporter.Trigger{Event: "ssh_login", Category: baseline.SSHCategory, User: s.User, RemoteHost: s.Host})
 }
 
-// applyTaint saves the latch, then does what it calls for: the metrics,
-// /healthz, the marker file, and the hook unless it is done. Each but the
-// hook is idempotent, so a restart applies them again.
+// applyTaint does what the latch calls for: the metrics, /healthz, the
+// marker file, and the hook unless it is done; it saves the record of
+// them. Each but the hook is idempotent, so a restart applies them again.
 func (d *Daemon) applyTaint() {
 	t := d.taint
 	d.metrics.ReplacementRequired.Set(1)
