@@ -354,6 +354,7 @@ func InventoryFingerprint(root string) string {
 	}
 	add(filepath.Join(root, "var/lib/dpkg/status"))
 	add(filepath.Join(root, "var/lib/dpkg/status.d"))
+	add(filepath.Join(root, "var/lib/dpkg/updates"))
 	add(filepath.Join(root, "lib/apk/db/installed"))
 	if db := rpmDBPath(root); db != "" {
 		ents, _ := os.ReadDir(filepath.Join(root, db))

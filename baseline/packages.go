@@ -79,6 +79,7 @@ type installed struct {
 	// whether the info files carry the architecture in their names.
 	conffiles []PackageFile
 	multiArch bool
+	gone      bool // a journal entry for a package no longer on disk
 }
 
 var packageManagers = []*packageManager{dpkgManager, rpmManager, apkManager}
@@ -238,8 +239,11 @@ func readDpkg(root string, files func(*Package) bool) ([]installed, error) {
 	var pkgs []installed
 	statusPath := filepath.Join(root, "var/lib/dpkg/status")
 	if data, err := os.ReadFile(statusPath); err == nil {
-		ps, err := parseDpkgStatus(data, statusPath)
+		ps, err := parseDpkgStatus(data, statusPath, false)
 		if err != nil {
+			return nil, err
+		}
+		if ps, err = dpkgJournal(root, ps); err != nil {
 			return nil, err
 		}
 		for i := range ps {
@@ -267,7 +271,7 @@ func readDpkg(root string, files func(*Package) bool) ([]installed, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read dpkg status.d: %w", err)
 		}
-		ps, err := parseDpkgStatus(data, p)
+		ps, err := parseDpkgStatus(data, p, false)
 		if err != nil {
 			return nil, err
 		}
@@ -283,9 +287,59 @@ func readDpkg(root string, files func(*Package) bool) ([]installed, error) {
 	return pkgs, nil
 }
 
+// dpkgJournal applies the entries dpkg has not yet folded into its status
+// file: updates/NNNN, each a status paragraph that supersedes the
+// package's, written during a dpkg run (and left behind by one that was
+// interrupted). dpkg-query reads them the same way.
+func dpkgJournal(root string, pkgs []installed) ([]installed, error) {
+	dir := filepath.Join(root, "var/lib/dpkg/updates")
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return pkgs, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read dpkg updates: %w", err)
+	}
+	key := func(p *installed) string { return p.Name + ":" + p.Arch }
+	at := map[string]int{}
+	for i := range pkgs {
+		at[key(&pkgs[i])] = i
+	}
+	for _, e := range ents { // ReadDir sorts by name: NNNN, in the order written
+		if !e.Type().IsRegular() || strings.Trim(e.Name(), "0123456789") != "" {
+			continue // dpkg's own temporary files
+		}
+		p := filepath.Join(dir, e.Name())
+		data, err := os.ReadFile(p)
+		if errors.Is(err, os.ErrNotExist) {
+			continue // folded into the status file meanwhile
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read dpkg updates: %w", err)
+		}
+		ps, err := parseDpkgStatus(data, p, true)
+		if err != nil {
+			return nil, err
+		}
+		for _, u := range ps {
+			i, ok := at[key(&u)]
+			switch {
+			case ok:
+				pkgs[i] = u
+			case !u.gone:
+				at[key(&u)] = len(pkgs)
+				pkgs = append(pkgs, u)
+			}
+		}
+	}
+	return slices.DeleteFunc(pkgs, func(p installed) bool { return p.gone }), nil
+}
+
 // parseDpkgStatus reads the packages a status file says are installed
-// (or half way there: unpacked files are on disk all the same).
-func parseDpkgStatus(data []byte, name string) ([]installed, error) {
+// (or half way there: unpacked files are on disk all the same). With
+// keepGone, the packages that are not (only their config files left, or
+// purged) come too, marked gone, as a journal entry needs them.
+func parseDpkgStatus(data []byte, name string, keepGone bool) ([]installed, error) {
 	var out []installed
 	for n, para := range bytes.Split(data, []byte("\n\n")) {
 		fields, err := parseStanza(para)
@@ -296,13 +350,14 @@ func parseDpkgStatus(data []byte, name string) ([]installed, error) {
 			continue
 		}
 		st := strings.Fields(fields["Status"])
-		if len(st) == 3 && (st[2] == "not-installed" || st[2] == "config-files") {
+		gone := len(st) == 3 && (st[2] == "not-installed" || st[2] == "config-files")
+		if gone && !keepGone {
 			continue
 		}
-		if fields["Package"] == "" || fields["Version"] == "" {
+		if fields["Package"] == "" || (fields["Version"] == "" && !gone) {
 			return nil, fmt.Errorf("dpkg status %s: paragraph %d: no Package or Version", name, n+1)
 		}
-		p := installed{Package: Package{Manager: "dpkg", Name: fields["Package"], Version: fields["Version"], Arch: fields["Architecture"]}}
+		p := installed{Package: Package{Manager: "dpkg", Name: fields["Package"], Version: fields["Version"], Arch: fields["Architecture"]}, gone: gone}
 		p.multiArch = fields["Multi-Arch"] == "same"
 		for _, line := range strings.Split(fields["Conffiles"], "\n") {
 			f := strings.Fields(line)

@@ -11,7 +11,7 @@ func TestParseDpkgStatus(t *testing.T) {
 	status := "Package: a\nStatus: install ok installed\nVersion: 1.0\nArchitecture: amd64\nConffiles:\n /etc/a.conf 0123456789abcdef0123456789abcdef\n /etc/old.conf 0123456789abcdef0123456789abcdef obsolete\nDescription: one\n two\n\n" +
 		"Package: gone\nStatus: deinstall ok config-files\nVersion: 2.0\nArchitecture: all\n\n" +
 		"Package: b\nStatus: install ok unpacked\nVersion: 1:2.3-4\nArchitecture: all\nMulti-Arch: same\n"
-	pkgs, err := parseDpkgStatus([]byte(status), "status")
+	pkgs, err := parseDpkgStatus([]byte(status), "status", false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -22,7 +22,7 @@ func TestParseDpkgStatus(t *testing.T) {
 		t.Errorf("conffiles %+v", c)
 	}
 	for _, bad := range []string{" continued\nPackage: x\n", "Package: x\nno colon here\n", "Package: x\nStatus: install ok installed\n"} {
-		_, err := parseDpkgStatus([]byte(bad), "/r/var/lib/dpkg/status")
+		_, err := parseDpkgStatus([]byte(bad), "/r/var/lib/dpkg/status", false)
 		if err == nil || !strings.Contains(err.Error(), "/r/var/lib/dpkg/status: paragraph 1") {
 			t.Errorf("status %q: error %v, want one naming the file and paragraph", bad, err)
 		}
@@ -106,5 +106,30 @@ func TestExplainRestoredFinding(t *testing.T) {
 	x.Explain(&f)
 	if !f.ByHand {
 		t.Errorf("a change no package accounts for is not by hand: %+v", f)
+	}
+}
+
+// TestDpkgJournal: entries in updates/ supersede the status file, as
+// dpkg-query reads them: an upgrade, a removal, a new package.
+func TestDpkgJournal(t *testing.T) {
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, "var/lib/dpkg/updates"), 0o755)
+	status := "Package: a\nStatus: install ok installed\nVersion: 1\nArchitecture: all\n\n" +
+		"Package: b\nStatus: install ok installed\nVersion: 1\nArchitecture: all\n"
+	os.WriteFile(filepath.Join(root, "var/lib/dpkg/status"), []byte(status), 0o644)
+	os.WriteFile(filepath.Join(root, "var/lib/dpkg/updates/0000"), []byte("Package: a\nStatus: install ok installed\nVersion: 2\nArchitecture: all\n"), 0o644)
+	os.WriteFile(filepath.Join(root, "var/lib/dpkg/updates/0001"), []byte("Package: b\nStatus: purge ok not-installed\nArchitecture: all\n"), 0o644)
+	os.WriteFile(filepath.Join(root, "var/lib/dpkg/updates/0002"), []byte("Package: c\nStatus: install ok unpacked\nVersion: 1\nArchitecture: all\n"), 0o644)
+	os.WriteFile(filepath.Join(root, "var/lib/dpkg/updates/tmp.i"), []byte("garbage"), 0o644)
+	inv, err := ReadInventory(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range inv.Packages {
+		got = append(got, p.Name+"="+p.Version)
+	}
+	if strings.Join(got, " ") != "a=2 c=1" {
+		t.Errorf("packages %q, want a=2 c=1", got)
 	}
 }
