@@ -141,18 +141,21 @@ func (inv *Inventory) State(manager string) (ManagerState, bool) {
 	return ManagerState{}, false
 }
 
-// Owners maps each path that a package of inv installs to the package's
-// index in inv.Packages (the first package listing it, for the
-// directories many share; Manifest.SetOwners leaves directories out). Paths are as the walker sees them: a path listed under a
-// symlinked top directory (/bin on a merged-/usr system) is resolved.
-func Owners(root string, inv *Inventory) (map[string]int, error) {
+// ReadInventoryOwners reads the inventory, as ReadInventory does, and in
+// the same read the file lists, which it turns into owners: each path a
+// package installs, mapped to that package's index in inv.Packages (the
+// first package that lists it, for the directories many share;
+// Manifest.SetOwners leaves directories out). Paths are as the walker sees
+// them: a path listed under a symlinked top directory (/bin on a
+// merged-/usr system) is resolved.
+func ReadInventoryOwners(root string) (*Inventory, map[string]int, error) {
+	inv, pkgs, err := readInventory(root, func(*Package) bool { return true })
+	if err != nil {
+		return nil, nil, err
+	}
 	index := make(map[string]int, len(inv.Packages))
 	for i := range inv.Packages {
 		index[inv.Packages[i].Key()] = i
-	}
-	_, pkgs, err := readInventory(root, func(*Package) bool { return true })
-	if err != nil {
-		return nil, err
 	}
 	canon := newCanonicalizer(root)
 	owners := map[string]int{}
@@ -168,7 +171,7 @@ func Owners(root string, inv *Inventory) (map[string]int, error) {
 			}
 		}
 	}
-	return owners, nil
+	return inv, owners, nil
 }
 
 func isDir(root, p string) bool {

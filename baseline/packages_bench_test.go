@@ -17,10 +17,7 @@ func BenchmarkPackageInventory(b *testing.B) {
 	var owners map[string]int
 	for b.Loop() {
 		var err error
-		if inv, err = ReadInventory("/"); err != nil {
-			b.Fatal(err)
-		}
-		if owners, err = Owners("/", inv); err != nil {
+		if inv, owners, err = ReadInventoryOwners("/"); err != nil {
 			b.Fatal(err)
 		}
 	}

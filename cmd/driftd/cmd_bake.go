@@ -97,11 +97,7 @@ type packagesRead struct {
 }
 
 func readPackages(root string) packagesRead {
-	inv, err := baseline.ReadInventory(root)
-	if err != nil {
-		return packagesRead{err: err}
-	}
-	owners, err := baseline.Owners(root, inv)
+	inv, owners, err := baseline.ReadInventoryOwners(root)
 	return packagesRead{inv: inv, owners: owners, err: err}
 }
 
