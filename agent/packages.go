@@ -42,7 +42,7 @@ func (d *Daemon) requestPackages(ctx context.Context, force bool) {
 		return
 	}
 	if d.pkgs.reading {
-		d.pkgs.again = d.pkgs.again || force
+		d.pkgs.again = true // the databases may change after this read took them
 		return
 	}
 	fp := baseline.InventoryFingerprint(d.opts.Root)
@@ -67,7 +67,7 @@ func (d *Daemon) applyPackages(ctx context.Context, r packagesRead) {
 	d.pkgs.reading = false
 	if d.pkgs.again {
 		d.pkgs.again = false
-		defer d.requestPackages(ctx, true)
+		defer d.requestPackages(ctx, false) // the fingerprint says whether they did
 	}
 	if r.base != d.base {
 		return // read against a baseline no longer in force
