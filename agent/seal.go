@@ -163,16 +163,10 @@ func (d *Daemon) useSeal(m *baseline.Manifest) {
 // unsealed drops the findings on first-boot paths while the host is not
 // sealed: they may change until then.
 func (d *Daemon) unsealed(findings []baseline.Finding) []baseline.Finding {
-	if d.seal.sealed != nil || !d.rules.HasFirstBoot() {
+	if d.seal.sealed != nil {
 		return findings
 	}
-	out := findings[:0]
-	for _, f := range findings {
-		if !d.rules.FirstBoot(f.Path) {
-			out = append(out, f)
-		}
-	}
-	return out
+	return d.rules.WithoutFirstBoot(findings)
 }
 
 func (d *Daemon) sealJSON() reporter.SealJSON {

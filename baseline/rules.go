@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -323,6 +324,15 @@ func (rs *Rules) FirstBoot(path string) bool {
 		}
 	}
 	return false
+}
+
+// WithoutFirstBoot drops the findings on first-boot paths, as a host not
+// sealed yet must (they may change until the seal), reusing the slice.
+func (rs *Rules) WithoutFirstBoot(findings []Finding) []Finding {
+	if !rs.HasFirstBoot() {
+		return findings
+	}
+	return slices.DeleteFunc(findings, func(f Finding) bool { return rs.FirstBoot(f.Path) })
 }
 
 // HasFirstBoot reports whether any rule marks first-boot paths.

@@ -151,11 +151,6 @@ func (fb firstBootPaths) filter(findings []baseline.Finding) ([]baseline.Finding
 	if !fb.unsealed {
 		return findings, 0
 	}
-	kept := findings[:0]
-	for _, f := range findings {
-		if !fb.rules.FirstBoot(f.Path) {
-			kept = append(kept, f)
-		}
-	}
+	kept := fb.rules.WithoutFirstBoot(findings)
 	return kept, len(findings) - len(kept)
 }
