@@ -55,8 +55,13 @@ func ClearTaint(stateDir, reason string) (was *reporter.Taint, err error) {
 	if !t.Tainted {
 		return t, nil
 	}
-	cleared := &reporter.Taint{Cleared: &reporter.Cleared{Time: time.Now().UTC(), Reason: reason, Was: t.Reason}}
-	return t, WriteTaint(stateDir, cleared)
+	return t, WriteTaint(stateDir, cleared(t, reason))
+}
+
+// cleared is the latch after a clear: not tainted, with the record of the
+// clear and of the taint it cleared.
+func cleared(was *reporter.Taint, reason string) *reporter.Taint {
+	return &reporter.Taint{Cleared: &reporter.Cleared{Time: time.Now().UTC(), Reason: reason, Was: was.Reason}}
 }
 
 // loadTaint restores the latch at start. A latch that cannot be read is
@@ -176,7 +181,7 @@ func (d *Daemon) clearTaint(reason string) error {
 	}
 	was := d.taint
 	d.stopHook()
-	d.taint = &reporter.Taint{Cleared: &reporter.Cleared{Time: time.Now().UTC(), Reason: reason, Was: was.Reason}}
+	d.taint = cleared(was, reason)
 	if err := WriteTaint(d.stateDir, d.taint); err != nil {
 		d.taint = was
 		return err
