@@ -26,10 +26,7 @@ func runSeal(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	dir := cmp.Or(*stateDir, s.config.Daemon.StateDir)
-	socket := agent.SocketPath("")
-	if *stateDir != "" {
-		socket = agent.SocketPath(dir)
-	}
+	socket := agent.SocketPath(*stateDir) // the daemon of that state dir, or the default one
 	resp, err := localRequest(ctx, socket, http.MethodPost, "/v1/seal", nil)
 	switch {
 	case err == nil:

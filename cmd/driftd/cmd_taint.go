@@ -46,7 +46,7 @@ func runTaint(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *reason == "" {
 		return fmt.Errorf("--reason is required: the event that records the clear names it")
 	}
-	return taintClear(ctx, dir, *stateDir != "", cfg, *reason, stdout)
+	return taintClear(ctx, dir, agent.SocketPath(*stateDir), cfg, *reason, stdout)
 }
 
 // taintStatus reads the latch from the state dir itself: it answers when
@@ -75,11 +75,7 @@ func taintStatus(stateDir, format string, stdout io.Writer) error {
 // taintClear asks the running daemon to clear the latch, so that it undoes
 // the actions and logs the event; with no daemon running, it clears the
 // state dir's latch and removes the marker itself, and prints the event.
-func taintClear(ctx context.Context, stateDir string, stateDirGiven bool, cfg *agent.Loaded, reason string, stdout io.Writer) error {
-	socket := agent.SocketPath("")
-	if stateDirGiven {
-		socket = agent.SocketPath(stateDir)
-	}
+func taintClear(ctx context.Context, stateDir, socket string, cfg *agent.Loaded, reason string, stdout io.Writer) error {
 	body, _ := json.Marshal(map[string]string{"reason": reason})
 	resp, err := localRequest(ctx, socket, http.MethodPost, "/v1/taint/clear", body)
 	var was reporter.Taint
