@@ -52,6 +52,12 @@ func startDaemon(t testing.TB, f *fixture, stateDir string, extra ...string) *da
 	t.Helper()
 	args := append([]string{"run", "--config", f.config, "--root", f.root, "--pubkey", f.pub,
 		"--state-dir", stateDir, "--web.listen-address", "127.0.0.1:0"}, extra...)
+	return startDaemonArgs(t, stateDir, args)
+}
+
+// startDaemonArgs runs driftd with args and waits until it serves.
+func startDaemonArgs(t testing.TB, stateDir string, args []string) *daemon {
+	t.Helper()
 	d := &daemon{t: t, cmd: exec.Command(driftdBin, args...), stateDir: stateDir, exited: make(chan struct{})}
 	stdout, _ := d.cmd.StdoutPipe()
 	stderr, _ := d.cmd.StderrPipe()

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -84,10 +85,6 @@ func firing(t *testing.T, am, alertname string) []string {
 // DriftAgentDown for host 3 alone.
 func TestFleetAlerts(t *testing.T) {
 	t.Parallel() // most of its minute is waiting for the rule's 1m
-	rules, err := filepath.Abs("../../packaging/prometheus/driftd-alerts.yml")
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
 
 	amPort := freePort(t)
@@ -113,22 +110,7 @@ receivers:
 		hosts[i], roots[i] = startDaemon(t, f, t.TempDir()), f.root
 		fmt.Fprintf(&targets, "      - targets: [%q]\n        labels: {host: host%d}\n", hosts[i].addr, i+1)
 	}
-	promPort := freePort(t)
-	prom := fmt.Sprintf("http://127.0.0.1:%d", promPort)
-	writeTree(t, dir, map[string]string{"prometheus.yml": fmt.Sprintf(`global:
-  scrape_interval: 1s
-  evaluation_interval: 1s
-rule_files: [%q]
-alerting:
-  alertmanagers:
-    - static_configs:
-        - targets: ["127.0.0.1:%d"]
-scrape_configs:
-  - job_name: driftd
-    static_configs:
-%s`, rules, amPort, targets.String())})
-	startServer(t, prom+"/-/ready", "/usr/bin/prometheus", "--config.file="+filepath.Join(dir, "prometheus.yml"),
-		"--storage.tsdb.path="+filepath.Join(dir, "prom"), fmt.Sprintf("--web.listen-address=127.0.0.1:%d", promPort))
+	prom := startPrometheus(t, fmt.Sprintf("127.0.0.1:%d", amPort), targets.String())
 
 	// All three scraped and clean.
 	waitFor(t, 30*time.Second, "Prometheus scrapes the three daemons", func() bool {
@@ -170,5 +152,107 @@ func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) 
 			t.Fatalf("after %v: %s", within, what)
 		}
 		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// startPrometheus runs Debian's Prometheus with the shipped alert rules,
+// scraping targets (static_configs entries) every second as job driftd and
+// sending alerts to alertmanager (host:port; empty: none). It returns its URL.
+func startPrometheus(t *testing.T, alertmanager, targets string) string {
+	t.Helper()
+	rules, err := filepath.Abs("../../packaging/prometheus/driftd-alerts.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	alerting := ""
+	if alertmanager != "" {
+		alerting = fmt.Sprintf("alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: [%q]\n", alertmanager)
+	}
+	promPort := freePort(t)
+	prom := fmt.Sprintf("http://127.0.0.1:%d", promPort)
+	writeTree(t, dir, map[string]string{"prometheus.yml": fmt.Sprintf(`global:
+  scrape_interval: 1s
+  evaluation_interval: 1s
+rule_files: [%q]
+%sscrape_configs:
+  - job_name: driftd
+    static_configs:
+%s`, rules, alerting, targets)})
+	startServer(t, prom+"/-/ready", "/usr/bin/prometheus", "--config.file="+filepath.Join(dir, "prometheus.yml"),
+		"--storage.tsdb.path="+filepath.Join(dir, "prom"), fmt.Sprintf("--web.listen-address=127.0.0.1:%d", promPort))
+	return prom
+}
+
+// promAlerts returns the state of each alert Prometheus holds now, by name.
+func promAlerts(t *testing.T, prom string) map[string]string {
+	t.Helper()
+	resp, err := http.Get(prom + "/api/v1/alerts")
+	if err != nil {
+		t.Fatalf("prometheus: %v", err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Data struct {
+			Alerts []struct {
+				Labels map[string]string `json:"labels"`
+				State  string            `json:"state"`
+			} `json:"alerts"`
+		} `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Fatalf("prometheus alerts: %v", err)
+	}
+	out := map[string]string{}
+	for _, a := range body.Data.Alerts {
+		out[a.Labels["alertname"]] = a.State
+	}
+	return out
+}
+
+// promQuery returns the result of an instant query, as Prometheus's JSON.
+func promQuery(t *testing.T, prom, query string) string {
+	t.Helper()
+	resp, err := http.Get(prom + "/api/v1/query?query=" + url.QueryEscape(query))
+	if err != nil {
+		t.Fatalf("prometheus: %v", err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return string(body)
+}
+
+// SSH drift held across a daemon restart keeps SSHDrift firing: restored
+// findings are exported with their category from the first scrape, and
+// the rule outlasts the scrapes missed while the daemon restarts.
+func TestAlertsHoldThroughRestart(t *testing.T) {
+	t.Parallel()
+	// A big file and a slow full scan make the first scan after the
+	// restart take seconds, as on a real host.
+	f := newDaemonFixture(t, "full_scan_bytes_per_second = 1000000\n")
+	writeTree(t, f.root, map[string]string{"usr/share/big": strings.Repeat("x", 3<<20)})
+	if r := f.bake(t, f.manifest); r.code != 0 {
+		t.Fatal(r)
+	}
+	state := t.TempDir()
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	d := startDaemon(t, f, state, "--web.listen-address", addr)
+	prom := startPrometheus(t, "", fmt.Sprintf("      - targets: [%q]\n", addr))
+	os.WriteFile(filepath.Join(f.root, "etc/ssh/sshd_config"), []byte("PermitRootLogin yes\n"), 0o644)
+	waitFor(t, 30*time.Second, "SSHDrift fires", func() bool { return promAlerts(t, prom)["SSHDrift"] == "firing" })
+
+	d.stop()
+	stopped := time.Now()
+	time.Sleep(3 * time.Second) // systemd's RestartSec: scrapes fail meanwhile
+	startDaemon(t, f, state, "--web.listen-address", addr)
+	// Watch Prometheus's view through the restart and well past it.
+	for time.Since(stopped) < 15*time.Second {
+		if s := promAlerts(t, prom)["SSHDrift"]; s != "firing" {
+			t.Fatalf("SSHDrift is %q %v after the daemon stopped, want firing throughout", s, time.Since(stopped).Round(time.Millisecond))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if got := promQuery(t, prom, `count(driftd_drift_paths{category=""})`); strings.Contains(got, `"value"`) {
+		t.Errorf("a series with an empty category was exported: %s", got)
 	}
 }

@@ -1,0 +1,320 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"driftd/reporter"
+)
+
+// firstBootFixture is an image root with users, their keys and a hostname,
+// baked with the embedded default config: the rules a new user runs.
+func firstBootFixture(t *testing.T, extra map[string]string) *fixture {
+	t.Helper()
+	dir := t.TempDir()
+	f := &fixture{dir: dir, root: filepath.Join(dir, "root"), key: filepath.Join(dir, "k.key"), pub: filepath.Join(dir, "k.pub")}
+	f.manifest = filepath.Join(dir, "baseline.manifest")
+	writeTree(t, f.root, map[string]string{
+		"etc/passwd":                      "root:x:0:0:root:/root:/bin/sh\nalice:x:1000:1000::/home/alice:/bin/sh\n",
+		"etc/hostname":                    "image\n",
+		"etc/ssh/sshd_config":             "PermitRootLogin no\n",
+		"root/.ssh/authorized_keys":       "ssh-ed25519 AAAAbaked root@image\n",
+		"home/alice/.ssh/authorized_keys": "ssh-ed25519 AAAAbaked alice@image\n",
+		"usr/bin/tool":                    "#!/bin/sh\n",
+	})
+	writeTree(t, f.root, extra)
+	if r := driftd(t, nil, "keygen", "--out", filepath.Join(dir, "k")); r.code != 0 {
+		t.Fatalf("keygen: %v", r)
+	}
+	if r := driftd(t, nil, "bake", "--root", f.root, "--key", f.key, "--out", f.manifest, "--label", "image=web", "--label", "version=1"); r.code != 0 {
+		t.Fatalf("bake: %v", r)
+	}
+	return f
+}
+
+// intrude makes the held-out changes: a new key for a user and for root,
+// and a removed hostname.
+func intrude(t *testing.T, root string) {
+	t.Helper()
+	for _, p := range []string{"root/.ssh/authorized_keys", "home/alice/.ssh/authorized_keys"} {
+		fh, err := os.OpenFile(filepath.Join(root, p), os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fh.WriteString("ssh-ed25519 AAAAintruder evil@example\n")
+		fh.Close()
+	}
+	if err := os.Remove(filepath.Join(root, "etc/hostname")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func findingsOf(t *testing.T, r result) map[string]reporter.FindingJSON {
+	t.Helper()
+	var j reporter.CheckJSON
+	if err := json.Unmarshal([]byte(r.stdout), &j); err != nil {
+		t.Fatalf("check output is not JSON: %v\n%v", err, r)
+	}
+	out := map[string]reporter.FindingJSON{}
+	for _, f := range j.Findings {
+		out[f.Path] = f
+	}
+	return out
+}
+
+// An image root checked from outside (no state dir) has no first boot:
+// every change to a first-boot path is drift.
+func TestCheckImageRootHasNoFirstBoot(t *testing.T) {
+	f := firstBootFixture(t, nil)
+	intrude(t, f.root)
+	r := driftd(t, nil, "check", "--root", f.root, "--baseline", f.manifest, "--pubkey", f.pub, "--format", "json")
+	if r.code != exitDrift {
+		t.Fatalf("check --root of an intruded image: want exit 1\n%v", r)
+	}
+	got := findingsOf(t, r)
+	for path, want := range map[string]string{
+		"/root/.ssh/authorized_keys":       "modified ssh critical",
+		"/home/alice/.ssh/authorized_keys": "modified ssh critical",
+		"/etc/hostname":                    "removed",
+	} {
+		g, ok := got[path]
+		if !ok {
+			t.Errorf("%s not reported\n%v", path, r)
+			continue
+		}
+		if have := g.Kind + " " + g.Category + " " + g.Severity; !strings.HasPrefix(have, want) {
+			t.Errorf("%s: %s, want %s", path, have, want)
+		}
+	}
+	text := driftd(t, nil, "check", "--root", f.root, "--baseline", f.manifest, "--pubkey", f.pub)
+	if strings.Contains(text.stdout, "clean") || strings.Contains(text.stdout, "match the baseline") {
+		t.Errorf("the text calls an intruded image clean:\n%v", text)
+	}
+}
+
+// A live host (a state dir) whose first-boot window is still open (cloud-init
+// installed, not finished) is never called clean when first-boot paths
+// changed: it is "unsealed", exit 2, and each path is listed.
+func TestCheckUnsealedIsNeverClean(t *testing.T) {
+	f := firstBootFixture(t, map[string]string{"usr/bin/cloud-init": "#!/bin/sh\n"})
+	intrude(t, f.root)
+	state := t.TempDir()
+	r := driftd(t, nil, "check", "--root", f.root, "--baseline", f.manifest, "--pubkey", f.pub, "--state-dir", state, "--format", "json")
+	if r.code != exitUnverified {
+		t.Fatalf("unsealed host with changed first-boot paths: want exit 2\n%v", r)
+	}
+	var j map[string]any
+	json.Unmarshal([]byte(r.stdout), &j)
+	if j["status"] != "unsealed" {
+		t.Errorf("status %v, want unsealed\n%v", j["status"], r)
+	}
+	for _, p := range []string{"/root/.ssh/authorized_keys", "/home/alice/.ssh/authorized_keys", "/etc/hostname"} {
+		if !strings.Contains(r.stdout, p) {
+			t.Errorf("%s not listed for the unsealed host\n%v", p, r)
+		}
+	}
+	text := driftd(t, nil, "check", "--root", f.root, "--baseline", f.manifest, "--pubkey", f.pub, "--state-dir", state)
+	if regexp.MustCompile(`clean|paths match`).MatchString(text.stdout) {
+		t.Errorf("the text of an unsealed, changed host says clean:\n%v", text)
+	}
+	if _, err := os.Stat(filepath.Join(state, "seal.manifest")); err == nil {
+		t.Errorf("sealed while cloud-init has not finished")
+	}
+
+	// cloud-init finishes: the next check seals, and a change after the
+	// seal is drift.
+	writeTree(t, f.root, map[string]string{"var/lib/cloud/instance/boot-finished": "done\n"})
+	r = driftd(t, nil, "check", "--root", f.root, "--baseline", f.manifest, "--pubkey", f.pub, "--state-dir", state)
+	if r.code != exitOK {
+		t.Fatalf("the check that seals: want exit 0 (what changed before the seal is the first boot's)\n%v", r)
+	}
+	if !strings.Contains(r.stdout, "sealed") {
+		t.Errorf("the check that sealed does not say so:\n%v", r)
+	}
+	writeTree(t, f.root, map[string]string{"root/.ssh/authorized_keys": "ssh-ed25519 AAAAlater later@example\n"})
+	r = driftd(t, nil, "check", "--root", f.root, "--baseline", f.manifest, "--pubkey", f.pub, "--state-dir", state, "--format", "json")
+	if g := findingsOf(t, r)["/root/.ssh/authorized_keys"]; r.code != exitDrift || g.Category != "ssh" {
+		t.Errorf("a key added after the seal: want exit 1, ssh\n%v", r)
+	}
+}
+
+// A host that runs only the hourly check: the check seals, latches the
+// taint on critical drift, writes the marker, runs the hook once across
+// runs, and writes the daemon's metric set for node_exporter.
+func TestCheckOnlyHost(t *testing.T) {
+	f := firstBootFixture(t, nil)
+	state := t.TempDir()
+	marker := filepath.Join(state, "marker", "replacement-required")
+	runs := filepath.Join(t.TempDir(), "hook-runs")
+	hook := filepath.Join(t.TempDir(), "hook.sh")
+	writeTree(t, filepath.Dir(hook), map[string]string{filepath.Base(hook): "#!/bin/sh\necho \"$DRIFTD_PATH\" >> " + runs + "\n"})
+	os.Chmod(hook, 0o755)
+	config := filepath.Join(f.dir, "driftd.toml")
+	writeTree(t, f.dir, map[string]string{"driftd.toml": `
+[policy]
+marker_file = "` + marker + `"
+[policy.hook]
+command = ["` + hook + `"]
+`})
+	textfile := filepath.Join(t.TempDir(), "driftd.prom")
+	check := func() result {
+		return driftd(t, nil, "check", "--config", config, "--root", f.root, "--baseline", f.manifest, "--pubkey", f.pub,
+			"--state-dir", state, "--textfile", textfile)
+	}
+	if r := check(); r.code != exitOK || !strings.Contains(r.stdout, "sealed") {
+		t.Fatalf("first check: want it to seal, clean\n%v", r)
+	}
+	prom, _ := os.ReadFile(textfile)
+	for _, want := range []string{
+		`driftd_replacement_required 0`,
+		`driftd_baseline_info{baseline_id="`,
+		`image="web"`,
+		`driftd_last_scan_timestamp_seconds{mode="check"}`,
+		`driftd_drift_paths{category="ssh",severity="critical"} 0`,
+	} {
+		if !strings.Contains(string(prom), want) {
+			t.Errorf("clean textfile lacks %s:\n%s", want, prom)
+		}
+	}
+
+	intrude(t, f.root)
+	for i := range 2 {
+		r := check()
+		if r.code != exitDrift {
+			t.Fatalf("check %d after the intrusion: want exit 1\n%v", i+1, r)
+		}
+	}
+	if got, _ := os.ReadFile(runs); strings.Count(string(got), "\n") != 1 {
+		t.Errorf("hook runs across two checks: %q, want one", got)
+	}
+	if _, err := os.Stat(marker); err != nil {
+		t.Errorf("marker: %v", err)
+	}
+	taint := driftd(t, nil, "taint", "status", "--state-dir", state)
+	if taint.code != exitDrift {
+		t.Errorf("taint status after critical drift in a check: want tainted (exit 1)\n%v", taint)
+	}
+	prom, _ = os.ReadFile(textfile)
+	if !strings.Contains(string(prom), "driftd_replacement_required 1") {
+		t.Errorf("tainted textfile:\n%s", prom)
+	}
+	checkPromtool(t, string(prom))
+
+	// Reverting does not clear the latch.
+	os.WriteFile(filepath.Join(f.root, "etc/hostname"), []byte("image\n"), 0o644)
+	check()
+	if taint := driftd(t, nil, "taint", "status", "--state-dir", state); taint.code != exitDrift {
+		t.Errorf("the latch did not hold:\n%v", taint)
+	}
+}
+
+// The daemon and every client command find the local socket the same way:
+// daemon.socket of the config.
+func TestSocketFromConfig(t *testing.T) {
+	state := t.TempDir()
+	socket := filepath.Join(t.TempDir(), "api.sock")
+	f := newDaemonFixture(t, "\n[daemon]\nstate_dir = \""+state+"\"\nsocket = \""+socket+"\"\n")
+	cmd := []string{"run", "--config", f.config, "--root", f.root, "--pubkey", f.pub, "--web.listen-address", "127.0.0.1:0"}
+	d := startDaemonArgs(t, state, cmd)
+	d.eventually(10*time.Second, "status over the configured socket", func() bool {
+		r := driftd(t, nil, "status", "--config", f.config)
+		return r.code == exitOK
+	})
+	if _, err := os.Stat(socket); err != nil {
+		t.Errorf("the configured socket: %v", err)
+	}
+	if r := driftd(t, nil, "seal", "--config", f.config, "--root", f.root); strings.Contains(r.stderr, "nothing listens") {
+		t.Errorf("seal looked elsewhere:\n%v", r)
+	}
+}
+
+// driftPaths returns the driftd_drift_paths series of a scrape.
+func driftPaths(scrape string) []string {
+	var out []string
+	for _, l := range strings.Split(scrape, "\n") {
+		if strings.HasPrefix(l, "driftd_drift_paths{") {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// Every category and severity the rules can produce is exported from the
+// start, 0 when clean; after a restart the restored findings are exported
+// with their category from the first scrape, before the first scan ends,
+// and nothing is announced again.
+func TestDaemonMetricsHoldThroughRestart(t *testing.T) {
+	// A big file and a slow full scan keep the first scan running a while.
+	f := newDaemonFixture(t, "full_scan_bytes_per_second = 1000000\n")
+	writeTree(t, f.root, map[string]string{"usr/share/big": strings.Repeat("x", 3<<20)})
+	if r := f.bake(t, f.manifest); r.code != 0 {
+		t.Fatal(r)
+	}
+	state := t.TempDir()
+	d := startDaemon(t, f, state)
+	got := strings.Join(driftPaths(d.metrics()), "\n")
+	for _, want := range []string{
+		`driftd_drift_paths{category="system",severity="medium"} 0`,
+		`driftd_drift_paths{category="config",severity="high"} 0`,
+		`driftd_drift_paths{category="ssh",severity="critical"} 0`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("clean start lacks %s; have:\n%s", want, got)
+		}
+	}
+	os.WriteFile(filepath.Join(f.root, "etc/ssh/sshd_config"), []byte("PermitRootLogin yes\n"), 0o644)
+	d.eventually(5*time.Second, "ssh drift", func() bool { return d.hasFinding("/etc/ssh/sshd_config", "modified") })
+	d.stop()
+
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	cmd := exec.Command(driftdBin, "run", "--config", f.config, "--root", f.root, "--pubkey", f.pub,
+		"--state-dir", state, "--web.listen-address", addr)
+	var events strings.Builder
+	cmd.Stdout = &events
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	var first string
+	waitFor(t, 10*time.Second, "the restarted daemon serves /metrics", func() bool {
+		resp, err := http.Get("http://" + addr + "/metrics")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		first = string(b)
+		return true
+	})
+	series := strings.Join(driftPaths(first), "\n")
+	if !strings.Contains(series, `driftd_drift_paths{category="ssh",severity="critical"} 1`) || strings.Contains(series, `category=""`) {
+		t.Errorf("first scrape after the restart:\n%s", series)
+	}
+	if strings.Contains(first, `driftd_last_scan_timestamp_seconds{mode="full"}`) {
+		t.Errorf("the first scan had already ended: this test saw nothing of the restart's start")
+	}
+	waitFor(t, 20*time.Second, "the first scan after the restart", func() bool {
+		resp, err := http.Get("http://" + addr + "/metrics")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return strings.Contains(string(b), `driftd_last_scan_timestamp_seconds{mode="full"}`)
+	})
+	cmd.Process.Signal(syscall.SIGTERM)
+	cmd.Wait()
+	if strings.Contains(events.String(), `"msg":"drift"`) {
+		t.Errorf("the restart announced drift again:\n%s", events.String())
+	}
+}
