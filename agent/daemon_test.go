@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"driftd/agent/config"
 	"driftd/baseline"
 )
 
@@ -32,7 +33,7 @@ func testRoot(t *testing.T) Options {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := LoadConfig("")
+	cfg, err := config.Load("")
 	if err != nil {
 		t.Fatal(err)
 	}

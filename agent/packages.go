@@ -28,6 +28,9 @@ type packagesRead struct {
 	fingerprint string
 	base        *baseline.Manifest // the baseline it was compared with
 	check       baseline.PackageCheck
+	// explained are the findings held when the read started, explained
+	// anew by the job (explaining hashes files: not on the loop).
+	explained []baseline.Finding
 }
 
 // packageSettle is how long the package databases must be quiet before
@@ -35,9 +38,9 @@ type packagesRead struct {
 const packageSettle = time.Second
 
 // requestPackages reads the package databases again if they changed since
-// the last read (or always, with force), in a goroutine the scan group
-// owns; the result comes back to the loop on pkgDone.
-func (d *Daemon) requestPackages(ctx context.Context, force bool) {
+// the last read (or always, with force), as a job; the result comes back
+// to the loop on pkgDone.
+func (d *Daemon) requestPackages(force bool) {
 	if d.base == nil {
 		return
 	}
@@ -50,9 +53,14 @@ func (d *Daemon) requestPackages(ctx context.Context, force bool) {
 		return
 	}
 	d.pkgs.reading = true
-	root, base := d.opts.Root, d.base
-	d.scanWG.Go(func() {
-		r := packagesRead{fingerprint: fp, base: base, check: baseline.CheckPackages(root, base)}
+	p, base, ctx := d.pipe, d.base, d.ctx
+	held := make([]baseline.Finding, 0, len(d.state.current))
+	for _, t := range d.state.current {
+		held = append(held, t.Finding)
+	}
+	d.jobs.Go(func() {
+		r := packagesRead{fingerprint: fp, base: base, check: p.Packages(), explained: held}
+		r.check.Explain(r.explained)
 		select {
 		case d.pkgDone <- r:
 		case <-ctx.Done():
@@ -63,11 +71,11 @@ func (d *Daemon) requestPackages(ctx context.Context, force bool) {
 // applyPackages takes a read of the package databases into the state:
 // it announces package changes, annotates every file finding anew, and
 // updates the metrics.
-func (d *Daemon) applyPackages(ctx context.Context, r packagesRead) {
+func (d *Daemon) applyPackages(r packagesRead) {
 	d.pkgs.reading = false
 	if d.pkgs.again {
 		d.pkgs.again = false
-		defer d.requestPackages(ctx, false) // the fingerprint says whether they did
+		defer d.requestPackages(false) // the fingerprint says whether they did
 	}
 	if r.base != d.base {
 		return // read against a baseline no longer in force
@@ -80,9 +88,12 @@ func (d *Daemon) applyPackages(ctx context.Context, r packagesRead) {
 	old := d.pkgs.check.Findings
 	d.pkgs.fingerprint, d.pkgs.check = r.fingerprint, r.check
 	d.announcePackages(old, r.check.Findings)
-	if x := r.check.Explainer; x != nil {
-		for _, t := range d.state.current {
-			x.Explain(&t.Finding)
+	d.unsaved = true // the package findings are saved with the file findings
+	for _, f := range r.explained {
+		// A finding that changed since the job took it was explained by
+		// the comparison that changed it.
+		if t, ok := d.state.current[f.Path]; ok && t.After == f.After && t.Before == f.Before {
+			t.Owner, t.ExplainedBy, t.ByHand = f.Owner, f.ExplainedBy, f.ByHand
 		}
 	}
 	if r.check.Checked {
@@ -107,18 +118,18 @@ func (d *Daemon) announcePackages(old, now []baseline.PackageFinding) {
 		before[old[i].Package().Key()] = &old[i]
 	}
 	sev := d.cfg.PackageSeverity()
-	announce := func(event string, f *baseline.PackageFinding) {
+	announce := func(event Event, f *baseline.PackageFinding) {
 		p := f.Package()
-		d.events.LogAttrs(context.Background(), eventLevel(Change{Event: event}), event,
+		d.events.LogAttrs(context.Background(), eventLevel(event), string(event),
 			slog.String("kind", f.Kind.String()), slog.String("category", baseline.PackageCategory),
 			slog.String("severity", sev.String()), slog.String("manager", p.Manager), slog.String("package", p.Name),
 			slog.String("arch", p.Arch), slog.String("before", f.Before.Version), slog.String("after", f.After.Version),
 			slog.String("baseline_id", d.baselineID()))
-		if event == "drift" {
+		if event == EventDrift {
 			d.metrics.DriftEvents.WithLabelValues(baseline.PackageCategory, f.Kind.String()).Inc()
 		}
 		j := reporter.NewPackageFindingJSON(f, sev)
-		d.remember(reporter.EventJSON{Time: time.Now(), Event: event, Package: &j})
+		d.remember(reporter.EventJSON{Time: time.Now(), Event: string(event), Package: &j})
 	}
 	still := map[string]bool{}
 	for i := range now {
@@ -126,16 +137,16 @@ func (d *Daemon) announcePackages(old, now []baseline.PackageFinding) {
 		still[f.Package().Key()] = true
 		switch b, ok := before[f.Package().Key()]; {
 		case !ok:
-			announce("drift", f)
-			d.taintPackage(f)
+			announce(EventDrift, f)
+			d.trip(d.cfg.Policy.ForPackage(f, sev))
 		case *b != *f:
-			announce("changed", f)
-			d.taintPackage(f)
+			announce(EventChanged, f)
+			d.trip(d.cfg.Policy.ForPackage(f, sev))
 		}
 	}
 	for i := range old {
 		if !still[old[i].Package().Key()] {
-			announce("reverted", &old[i])
+			announce(EventReverted, &old[i])
 		}
 	}
 }

@@ -17,6 +17,8 @@ import (
 	"github.com/shirou/gopsutil/v4/common"
 	"github.com/shirou/gopsutil/v4/host"
 
+	"driftd/agent/config"
+	"driftd/agent/policy"
 	"driftd/reporter"
 )
 
@@ -42,7 +44,7 @@ type sessionWatcher struct {
 // watch yet.
 const sessionPoll = 30 * time.Second
 
-func newSessionWatcher(cfg SSHConfig, log *slog.Logger) *sessionWatcher {
+func newSessionWatcher(cfg config.SSHConfig, log *slog.Logger) *sessionWatcher {
 	w := &sessionWatcher{paths: []string{cfg.Utmp, cfg.SessionsDir},
 		notify: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	fsw, err := fsnotify.NewWatcher()
@@ -120,7 +122,7 @@ func (w *sessionWatcher) close() {
 // readSessions returns the remote login sessions now, and where they were
 // read: utmp through gopsutil when the file exists, else logind's session
 // files. Neither existing is not an error: there are no records to read.
-func readSessions(ctx context.Context, cfg SSHConfig) (string, []session, error) {
+func readSessions(ctx context.Context, cfg config.SSHConfig) (string, []session, error) {
 	if _, err := os.Stat(cfg.Utmp); err == nil {
 		// gopsutil reads $HOST_VAR/run/utmp (the config checks the suffix).
 		hostVar := strings.TrimSuffix(cfg.Utmp, "/run/utmp")
@@ -219,9 +221,9 @@ func (d *Daemon) refreshSessions(ctx context.Context) {
 	}
 	d.metrics.EnableSSH()
 	d.ssh.source = src
-	event := "ssh_login"
+	event := EventSSHLogin
 	if !d.ssh.read {
-		event = "ssh_session"
+		event = EventSSHSession
 	}
 	var logins []session
 	for _, s := range now {
@@ -233,15 +235,15 @@ func (d *Daemon) refreshSessions(ctx context.Context) {
 			d.metrics.SSHLogins.Inc()
 			logins = append(logins, s)
 		}
-		d.events.LogAttrs(context.Background(), slog.LevelWarn, event,
+		d.events.LogAttrs(context.Background(), slog.LevelWarn, string(event),
 			slog.String("user", s.User), slog.String("remote_host", s.Host), slog.String("tty", s.TTY),
 			slog.Time("started", s.Started), slog.String("baseline_id", d.baselineID()))
-		d.remember(reporter.EventJSON{Time: time.Now(), Event: event, Login: sessionJSON(s)})
+		d.remember(reporter.EventJSON{Time: time.Now(), Event: string(event), Login: sessionJSON(s)})
 	}
 	d.ssh.current, d.ssh.read = now, true
 	d.metrics.SSHSessions.Set(float64(len(now)))
 	for _, s := range logins {
-		d.taintLogin(s) // after the logins' events; only the first can trip the latch
+		d.trip(policy.ForLogin(d.cfg.SSH.TaintOnLogin, s.User, s.Host)) // after the logins' events; only the first can trip the latch
 	}
 }
 

@@ -12,20 +12,21 @@ import (
 	"time"
 
 	"driftd/baseline"
+	"driftd/baseline/check"
 )
 
 // tracked is a finding the daemon holds now, and when it was first seen.
 type tracked struct {
 	baseline.Finding
 	FirstSeen time.Time
-	// restored is a finding loaded from the state dir, known only by path,
-	// kind and changes until the first comparison fills it in.
+	// restored is a finding loaded from the state dir, known by path,
+	// kind, changes and rule until the first comparison fills it in.
 	restored bool
 }
 
 // Change is what one comparison did to the findings state.
 type Change struct {
-	Event     string // "drift" (new), "changed" or "reverted"
+	Event     Event // EventDrift (new), EventChanged or EventReverted
 	Finding   baseline.Finding
 	FirstSeen time.Time
 }
@@ -35,10 +36,22 @@ type Change struct {
 type findings struct {
 	current    map[string]*tracked
 	unverified map[string]string
+	// pending are changed first-boot paths while the host is not sealed:
+	// neither drift nor clean.
+	pending map[string]*baseline.Finding
 }
 
 func newFindings() *findings {
-	return &findings{current: map[string]*tracked{}, unverified: map[string]string{}}
+	return &findings{current: map[string]*tracked{}, unverified: map[string]string{}, pending: map[string]*baseline.Finding{}}
+}
+
+// classes counts the current findings by class.
+func (s *findings) classes() map[baseline.Class]int {
+	counts := map[baseline.Class]int{}
+	for _, t := range s.current {
+		counts[baseline.Class{Category: t.Rule.Category, Severity: t.Rule.Severity}]++
+	}
+	return counts
 }
 
 // scopes is a set of paths, each standing for itself and what is below it.
@@ -59,7 +72,7 @@ func (sc scopes) covers(path string) bool {
 // apply replaces what the state holds within the scopes by res, the
 // comparison of those scopes, and returns the changes. A finding that
 // persists keeps its first-seen time.
-func (s *findings) apply(scope scopes, res baseline.Result, now time.Time) []Change {
+func (s *findings) apply(scope scopes, res check.Result, now time.Time) []Change {
 	var changes []Change
 	fresh := make(map[string]*baseline.Finding, len(res.Findings))
 	for i := range res.Findings {
@@ -71,7 +84,7 @@ func (s *findings) apply(scope scopes, res baseline.Result, now time.Time) []Cha
 		}
 		if _, still := fresh[path]; !still {
 			delete(s.current, path)
-			changes = append(changes, Change{Event: "reverted", Finding: t.Finding, FirstSeen: t.FirstSeen})
+			changes = append(changes, Change{Event: EventReverted, Finding: t.Finding, FirstSeen: t.FirstSeen})
 		}
 	}
 	for path, f := range fresh {
@@ -79,12 +92,12 @@ func (s *findings) apply(scope scopes, res baseline.Result, now time.Time) []Cha
 		switch {
 		case !had:
 			s.current[path] = &tracked{Finding: *f, FirstSeen: now}
-			changes = append(changes, Change{Event: "drift", Finding: *f, FirstSeen: now})
+			changes = append(changes, Change{Event: EventDrift, Finding: *f, FirstSeen: now})
 		case t.restored && t.Kind == f.Kind && t.Changes == f.Changes:
 			t.Finding, t.restored = *f, false // the drift seen before the restart: not news
 		case t.restored || t.Kind != f.Kind || t.Changes != f.Changes || afterDiffers(t.After, f.After):
 			t.Finding, t.restored = *f, false
-			changes = append(changes, Change{Event: "changed", Finding: *f, FirstSeen: t.FirstSeen})
+			changes = append(changes, Change{Event: EventChanged, Finding: *f, FirstSeen: t.FirstSeen})
 		default:
 			t.Finding = *f
 		}
@@ -96,6 +109,15 @@ func (s *findings) apply(scope scopes, res baseline.Result, now time.Time) []Cha
 	}
 	for _, u := range res.Unverified {
 		s.unverified[u.Path] = u.Reason
+	}
+	for path := range s.pending {
+		if scope.covers(path) {
+			delete(s.pending, path)
+		}
+	}
+	for i := range res.Pending {
+		f := res.Pending[i]
+		s.pending[f.Path] = &f
 	}
 	slices.SortFunc(changes, func(a, b Change) int { return strings.Compare(a.Finding.Path, b.Finding.Path) })
 	return changes
@@ -122,74 +144,91 @@ func (s *findings) sorted() []*tracked {
 	return out
 }
 
-// unknownRule stands for the rule of a restored finding until the first
-// comparison finds the rule that governs its path now.
-var unknownRule = &baseline.Rule{}
-
 // stateFile is what the state dir keeps of the findings, so a restart
-// neither forgets when a finding was first seen nor announces it again.
+// neither forgets when a finding was first seen nor announces it again,
+// and exports each with its class from the first scrape.
 type stateFile struct {
-	BaselineID string       `json:"baseline_id"`
-	Findings   []savedEntry `json:"findings"`
+	BaselineID string                    `json:"baseline_id"`
+	Findings   []savedEntry              `json:"findings"`
+	Packages   []baseline.PackageFinding `json:"packages,omitempty"`
 }
 
 type savedEntry struct {
 	Path      []byte    `json:"path"` // base64: paths are raw bytes
 	Kind      string    `json:"kind"`
 	Changes   []string  `json:"changes,omitempty"`
+	Rule      string    `json:"rule"`
+	Category  string    `json:"category"`
+	Severity  string    `json:"severity"`
 	FirstSeen time.Time `json:"first_seen"`
 }
 
-// save writes the findings to path atomically, one entry at a time: the
-// state of a storm's 100k findings is never built in memory whole.
-func (s *findings) save(path, baselineID string) error {
+// save writes the findings and the package findings to path atomically,
+// one entry at a time: the state of a storm's 100k findings is never built
+// in memory whole.
+func (s *findings) save(path, baselineID string, pkgs []baseline.PackageFinding) error {
 	return baseline.WriteAtomic(path, 0o600, func(w io.Writer) error {
 		id, _ := json.Marshal(baselineID)
-		fmt.Fprintf(w, `{"baseline_id":%s,"findings":[`, id)
+		p, err := json.Marshal(pkgs)
+		if err != nil {
+			return fmt.Errorf("encode state: %w", err)
+		}
+		fmt.Fprintf(w, `{"baseline_id":%s,"packages":%s,"findings":[`, id, p)
 		enc := json.NewEncoder(w)
 		for i, t := range s.sorted() {
 			if i > 0 {
 				io.WriteString(w, ",")
 			}
-			e := savedEntry{Path: []byte(t.Path), Kind: t.Kind.String(), Changes: t.Changes.Names(), FirstSeen: t.FirstSeen}
+			e := savedEntry{Path: []byte(t.Path), Kind: t.Kind.String(), Changes: t.Changes.Names(), FirstSeen: t.FirstSeen,
+				Rule: t.Rule.Pattern, Category: t.Rule.Category, Severity: t.Rule.Severity.String()}
 			if err := enc.Encode(e); err != nil {
 				return fmt.Errorf("encode state: %w", err)
 			}
 		}
-		_, err := io.WriteString(w, "]}\n")
+		_, err = io.WriteString(w, "]}\n")
 		return err
 	})
 }
 
-// load restores the findings saved for this baseline. A missing file is
-// a first start; a file for another baseline is ignored: the host now
-// answers to another image.
-func (s *findings) load(path, baselineID string) error {
+// load restores the findings saved for this baseline, each with the rule
+// that governs its path under rules (or, where no rule does now, the
+// class it was saved with), and returns the saved package findings. A
+// missing file is a first start; a file for another baseline is ignored:
+// the host now answers to another image.
+func (s *findings) load(path, baselineID string, rules *baseline.Rules) ([]baseline.PackageFinding, error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil
+		return nil, nil
 	}
 	if err != nil {
-		return fmt.Errorf("read state: %w", err)
+		return nil, fmt.Errorf("read state: %w", err)
 	}
 	var sf stateFile
 	if err := json.Unmarshal(data, &sf); err != nil {
-		return fmt.Errorf("state %s: %w", path, err)
+		return nil, fmt.Errorf("state %s: %w", path, err)
 	}
 	if sf.BaselineID != baselineID {
-		return nil
+		return nil, nil
 	}
 	for _, e := range sf.Findings {
 		kind := map[string]baseline.Kind{"added": baseline.Added, "removed": baseline.Removed, "modified": baseline.Modified}[e.Kind]
 		changes, err := baseline.AttrsFromNames(e.Changes)
 		if err != nil {
-			return fmt.Errorf("state %s: %s: %w", path, e.Path, err)
+			return nil, fmt.Errorf("state %s: %s: %w", path, e.Path, err)
+		}
+		rule := rules.Match(string(e.Path))
+		if rule.Ignore {
+			sev, err := baseline.ParseSeverity(e.Severity)
+			if err != nil || e.Category == "" {
+				continue // out of scope now, and saved without a class: the first scan decides
+			}
+			rule = &baseline.Rule{Pattern: e.Rule, Category: e.Category, Severity: sev}
 		}
 		s.current[string(e.Path)] = &tracked{
-			Finding:   baseline.Finding{Path: string(e.Path), Kind: kind, Changes: changes, Rule: unknownRule},
+			Finding:   baseline.Finding{Path: string(e.Path), Kind: kind, Changes: changes, Rule: rule},
 			FirstSeen: e.FirstSeen,
 			restored:  true,
 		}
 	}
-	return nil
+	return sf.Packages, nil
 }

@@ -23,6 +23,10 @@ type watcher struct {
 	log     *slog.Logger
 	metrics *reporter.Metrics
 
+	// addMu serializes add (the scan and re-check jobs both add); mu
+	// guards the maps and counts below and is never held across a
+	// syscall, so the event reader and the status never wait on one.
+	addMu     sync.Mutex
 	mu        sync.Mutex
 	dirty     map[string]bool
 	watched   map[string]bool
@@ -116,31 +120,37 @@ func (w *watcher) wake() {
 // cap, or when the kernel refuses more watches, a directory is left to the
 // fast scan, and the first time that happens driftd says so.
 func (w *watcher) add(dirs []string) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
+	w.addMu.Lock()
+	defer w.addMu.Unlock()
 	for _, d := range dirs {
-		if w.watched[d] {
-			continue
-		}
-		if w.max > 0 && len(w.watched) >= w.max {
+		w.mu.Lock()
+		skip, full := w.watched[d], w.max > 0 && len(w.watched) >= w.max
+		if !skip && full {
 			w.unwatchedLocked(d, "the configured cap (watch.max_directories)")
+		}
+		w.mu.Unlock()
+		if skip || full {
 			continue
 		}
-		if err := w.fsw.Add(w.host(d)); err != nil {
-			if errors.Is(err, unix.ENOSPC) {
-				w.unwatchedLocked(d, "the kernel's limit (fs.inotify.max_user_watches)")
-				continue
-			}
-			if !errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.ENOTDIR) {
-				w.log.Warn("cannot watch a directory: the fast scan covers it", "path", d, "err", err)
-				w.metrics.WatchOverflows.Inc()
-			}
-			continue
+		err := w.fsw.Add(w.host(d))
+		switch {
+		case err == nil:
+			w.mu.Lock()
+			w.watched[d] = true
+			w.mu.Unlock()
+		case errors.Is(err, unix.ENOSPC):
+			w.mu.Lock()
+			w.unwatchedLocked(d, "the kernel's limit (fs.inotify.max_user_watches)")
+			w.mu.Unlock()
+		case !errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.ENOTDIR):
+			w.log.Warn("cannot watch a directory: the fast scan covers it", "path", d, "err", err)
+			w.metrics.WatchOverflows.Inc()
 		}
-		w.watched[d] = true
 	}
+	w.mu.Lock()
 	w.metrics.WatchDirectories.Set(float64(len(w.watched)))
 	w.metrics.WatchUnwatched.Set(float64(w.unwatched))
+	w.mu.Unlock()
 }
 
 func (w *watcher) unwatchedLocked(dir, limit string) {

@@ -3,6 +3,7 @@ package baseline
 import (
 	"fmt"
 	"runtime"
+	"time"
 )
 
 // Config is what the baseline package reads from the config file: where the
@@ -65,4 +66,17 @@ func (c *ScanConfig) WorkerCount() int {
 func (c *Config) PackageSeverity() Severity {
 	s, _ := ParseSeverity(c.Packages.Severity)
 	return s
+}
+
+// Duration is a time.Duration written as "10m" in the config.
+type Duration struct{ time.Duration }
+
+// UnmarshalText reads a duration such as "50ms" or "10m".
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("not a duration such as 90s or 10m: %q", b)
+	}
+	d.Duration = v
+	return nil
 }

@@ -1,10 +1,12 @@
 package baseline
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -327,12 +329,21 @@ func (rs *Rules) FirstBoot(path string) bool {
 }
 
 // WithoutFirstBoot drops the findings on first-boot paths, as a host not
-// sealed yet must (they may change until the seal), reusing the slice.
-func (rs *Rules) WithoutFirstBoot(findings []Finding) []Finding {
+// SplitFirstBoot separates the findings on first-boot paths from the
+// rest, for a host not sealed yet: those paths may change until the seal,
+// so they are pending, neither drift nor clean.
+func (rs *Rules) SplitFirstBoot(findings []Finding) (rest, firstBoot []Finding) {
 	if !rs.HasFirstBoot() {
-		return findings
+		return findings, nil
 	}
-	return slices.DeleteFunc(findings, func(f Finding) bool { return rs.FirstBoot(f.Path) })
+	for _, f := range findings {
+		if rs.FirstBoot(f.Path) {
+			firstBoot = append(firstBoot, f)
+		} else {
+			rest = append(rest, f)
+		}
+	}
+	return rest, firstBoot
 }
 
 // HasFirstBoot reports whether any rule marks first-boot paths.
@@ -479,4 +490,27 @@ func (p *pattern) mayMatchBelow(dir string) bool {
 	// Either the literal prefix lies inside dir, or dir lies inside the
 	// prefix's reach (the wildcard part may extend below dir).
 	return strings.HasPrefix(p.prefix, below) || strings.HasPrefix(below, p.prefix)
+}
+
+// Class is a category and a severity: what a finding is counted by.
+type Class struct {
+	Category string
+	Severity Severity
+}
+
+// Classes lists the classes the rules can give a finding, sorted, each
+// once: with the derived SSH paths' class, which any root may produce.
+func (rs *Rules) Classes() []Class {
+	sshSeverity, _ := ParseSeverity(SSHSeverity)
+	seen := map[Class]bool{{SSHCategory, sshSeverity}: true}
+	for i := range rs.rules {
+		if r := &rs.rules[i]; !r.Ignore {
+			seen[Class{r.Category, r.Severity}] = true
+		}
+	}
+	out := slices.Collect(maps.Keys(seen))
+	slices.SortFunc(out, func(a, b Class) int {
+		return cmp.Or(strings.Compare(a.Category, b.Category), cmp.Compare(a.Severity, b.Severity))
+	})
+	return out
 }

@@ -26,6 +26,9 @@ const (
 	StatusUnverified Status = "unverified"
 	// StatusStarting is a daemon whose first full check is not done.
 	StatusStarting Status = "starting"
+	// StatusUnsealed is a host whose first-boot window is open and whose
+	// first-boot paths changed: not drift yet, never clean.
+	StatusUnsealed Status = "unsealed"
 )
 
 // CheckReport is the outcome of one check, ready to render.
@@ -45,6 +48,18 @@ type CheckReport struct {
 	PackageSeverity baseline.Severity
 	// PackageUnverified says which package databases could not be read.
 	PackageUnverified []string
+	// Pending are the changed first-boot paths of a host not sealed yet.
+	Pending []baseline.Finding
+	// Seal is the first-boot state: "none", "sealed" or "unsealed", and why;
+	// SealedNow says why this check sealed the host, if it did.
+	Seal, SealReason, SealedNow string
+	// Classes are the category and severity pairs the rules can produce:
+	// the textfile exports each, 0 when clean.
+	Classes []baseline.Class
+	// BaselineLabels are the bake labels driftd_baseline_info carries.
+	BaselineLabels []string
+	// Taint is the replacement latch after this check; nil: none kept.
+	Taint *Taint
 }
 
 // Status returns the verdict.
@@ -54,6 +69,8 @@ func (r *CheckReport) Status() Status {
 		return StatusUnverified
 	case len(r.Result.Findings) > 0 || len(r.Packages) > 0:
 		return StatusDrift
+	case len(r.Pending) > 0:
+		return StatusUnsealed
 	}
 	return StatusClean
 }
@@ -71,6 +88,8 @@ func (r *CheckReport) WriteText(w io.Writer) error {
 		verdict = fmt.Sprintf("clean: %d paths match the baseline", r.Observed)
 	case StatusDrift:
 		verdict = fmt.Sprintf("DRIFT: %d paths and %d packages changed", len(r.Result.Findings), len(r.Packages))
+	case StatusUnsealed:
+		verdict = fmt.Sprintf("UNSEALED: %d first-boot paths changed and the host is not sealed yet (%s)", len(r.Pending), r.SealReason)
 	default:
 		verdict = fmt.Sprintf("NOT VERIFIED: %d paths changed, %d could not be checked", len(r.Result.Findings), len(r.Result.Unverified)+len(r.PackageUnverified))
 		if !m.Verified {
@@ -79,11 +98,23 @@ func (r *CheckReport) WriteText(w io.Writer) error {
 	}
 	fmt.Fprintf(w, "driftd check %s: %s\n", DisplayPath(r.Root), verdict)
 	fmt.Fprintf(w, "baseline %s (%s%s), %s\n", m.ID(), verified, labelText(m.Header.Labels), r.Duration.Round(time.Millisecond))
+	if r.SealedNow != "" {
+		fmt.Fprintf(w, "sealed the first-boot paths now (%s)\n", r.SealedNow)
+	}
+	if t := r.Taint; t != nil && t.Tainted {
+		fmt.Fprintf(w, "REPLACEMENT REQUIRED since %s: %s\n", t.Since.Local().Format(time.DateTime), t.Reason)
+	}
 	for _, warn := range r.Warnings {
 		fmt.Fprintf(w, "warning: %s\n", warn)
 	}
 	if err := writeFindingsText(w, r.Result.Findings, r.Packages, r.PackageSeverity); err != nil {
 		return err
+	}
+	if len(r.Pending) > 0 {
+		fmt.Fprintf(w, "first-boot paths changed before the seal (%s):\n", r.SealReason)
+		if err := writeFindingsText(w, r.Pending, nil, 0); err != nil {
+			return err
+		}
 	}
 	for _, u := range r.Result.Unverified {
 		fmt.Fprintf(w, "unverified  %s: %s\n", DisplayPath(u.Path), u.Reason)
@@ -162,6 +193,17 @@ type CheckJSON struct {
 	Unverified       []UnverifiedJSON     `json:"unverified"`
 	// PackagesUnverified names the package databases that could not be read.
 	PackagesUnverified []string `json:"packages_unverified,omitempty"`
+	// Pending are the changed first-boot paths of a host not sealed yet.
+	Pending []FindingJSON `json:"pending"`
+	Seal    CheckSealJSON `json:"seal"`
+	Taint   *Taint        `json:"taint,omitempty"`
+}
+
+// CheckSealJSON is the first-boot state a check saw.
+type CheckSealJSON struct {
+	State     string `json:"state"` // none, sealed, unsealed
+	Reason    string `json:"reason,omitempty"`
+	SealedNow string `json:"sealed_now,omitempty"`
 }
 
 // WriteJSON writes the report as one JSON document.
@@ -180,6 +222,12 @@ func (r *CheckReport) WriteJSON(w io.Writer) error {
 		Findings:           make([]FindingJSON, 0, len(r.Result.Findings)),
 		Unverified:         make([]UnverifiedJSON, 0, len(r.Result.Unverified)),
 		PackagesUnverified: r.PackageUnverified,
+		Pending:            make([]FindingJSON, 0, len(r.Pending)),
+		Seal:               CheckSealJSON{State: r.Seal, Reason: r.SealReason, SealedNow: r.SealedNow},
+		Taint:              r.Taint,
+	}
+	for i := range r.Pending {
+		j.Pending = append(j.Pending, NewFindingJSON(&r.Pending[i]))
 	}
 	for i := range r.Packages {
 		j.Packages = append(j.Packages, NewPackageFindingJSON(&r.Packages[i], r.PackageSeverity))
@@ -196,28 +244,29 @@ func (r *CheckReport) WriteJSON(w io.Writer) error {
 }
 
 // WriteTextfile writes the check's metrics for node_exporter's textfile
-// collector, atomically (a temporary file renamed into place). The metric
-// names are the daemon's, so the same alert rules serve both.
+// collector, atomically (a temporary file renamed into place). The names
+// and labels are the daemon's, so the same alert rules and dashboard serve
+// a check-only host; the scan's mode is "check".
 func (r *CheckReport) WriteTextfile(path string) error {
 	reg := prometheus.NewPedanticRegistry()
-	m := newCheckMetrics(nil)
+	m := newCheckMetrics(r.BaselineLabels)
 	reg.MustRegister(m.collectors()...)
+	reg.MustRegister(m.ReplacementRequired)
 	if r.Manifest.Verified {
 		m.BaselineVerified.Set(1)
 	}
-	m.SetBaseline(r.Manifest.ID(), nil)
-	counts := map[[2]string]int{}
-	for i := range r.Result.Findings {
-		f := &r.Result.Findings[i]
-		counts[[2]string{f.Rule.Category, f.Rule.Severity.String()}]++
-	}
-	m.SetDrift(counts)
+	m.SetBaseline(r.Manifest.ID(), r.Manifest.Header.Labels)
+	m.SetClasses(r.Classes)
+	m.SetDrift(CountClasses(r.Result.Findings))
 	if r.PackagesChecked {
 		m.SetPackageDrift(r.Packages)
 	}
+	if r.Taint != nil && r.Taint.Tainted {
+		m.ReplacementRequired.Set(1)
+	}
 	m.UnverifiedPaths.Set(float64(len(r.Result.Unverified)))
-	m.LastScan.WithLabelValues("full").Set(float64(r.Started.Add(r.Duration).Unix()))
-	m.ScanDuration.WithLabelValues("full").Set(r.Duration.Seconds())
+	m.LastScan.WithLabelValues("check").Set(float64(r.Started.Add(r.Duration).Unix()))
+	m.ScanDuration.WithLabelValues("check").Set(r.Duration.Seconds())
 	if err := prometheus.WriteToTextfile(path, reg); err != nil {
 		return fmt.Errorf("write textfile %s: %w", path, err)
 	}

@@ -51,17 +51,21 @@ func NewHandler(m *Metrics, health func() Health) http.Handler {
 // StatusJSON is the daemon's full view, served on the local socket only:
 // it names paths, which never leave the host through metrics.
 type StatusJSON struct {
-	Status           Status               `json:"status"`
-	Reason           string               `json:"reason,omitempty"`
-	BaselineID       string               `json:"baseline_id,omitempty"`
-	BaselineVerified bool                 `json:"baseline_verified"`
-	Labels           map[string]string    `json:"labels,omitempty"`
-	Root             string               `json:"root"`
-	Scans            map[string]ScanJSON  `json:"scans"`
-	Watch            WatchJSON            `json:"watch"`
-	Packages         []PackageFindingJSON `json:"packages"`
-	Findings         []TrackedJSON        `json:"findings"`
-	Unverified       []UnverifiedJSON     `json:"unverified"`
+	Status           Status              `json:"status"`
+	Reason           string              `json:"reason,omitempty"`
+	BaselineID       string              `json:"baseline_id,omitempty"`
+	BaselineVerified bool                `json:"baseline_verified"`
+	Labels           map[string]string   `json:"labels,omitempty"`
+	Root             string              `json:"root"`
+	Scans            map[string]ScanJSON `json:"scans"`
+	// Backend is how the daemon sees changes: "inotify", or "scan" alone.
+	Backend    string               `json:"backend,omitempty"`
+	Watch      WatchJSON            `json:"watch"`
+	Packages   []PackageFindingJSON `json:"packages"`
+	Findings   []TrackedJSON        `json:"findings"`
+	Unverified []UnverifiedJSON     `json:"unverified"`
+	// Pending are changed first-boot paths while the host is not sealed.
+	Pending []FindingJSON `json:"pending"`
 	// PackagesUnverified names the package databases that could not be read.
 	PackagesUnverified []string    `json:"packages_unverified,omitempty"`
 	SSH                SSHJSON     `json:"ssh"`

@@ -52,8 +52,11 @@ type checkMetrics struct {
 	PackageDrift     *prometheus.GaugeVec // change
 	LastScan         *prometheus.GaugeVec // mode
 	ScanDuration     *prometheus.GaugeVec // mode
+	// ReplacementRequired is the taint latch: 1 while the host must be
+	// replaced.
+	ReplacementRequired prometheus.Gauge
 
-	driftSeen map[[2]string]bool // label pairs of driftd_drift_paths ever set
+	driftSeen map[baseline.Class]bool // classes of driftd_drift_paths ever set
 }
 
 // newCheckMetrics defines the check's metrics; baselineLabels are the bake
@@ -82,6 +85,9 @@ func newCheckMetrics(baselineLabels []string) checkMetrics {
 		ScanDuration: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "driftd_scan_duration_seconds", Help: "How long the last scan of each mode took.",
 		}, []string{"mode"}),
+		ReplacementRequired: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "driftd_replacement_required", Help: "1 when the host is tainted and must be replaced; it stays 1 until driftd taint clear.",
+		}),
 	}
 }
 
@@ -105,7 +111,6 @@ type Metrics struct {
 	SSHSessions            prometheus.Gauge
 	SSHLogins              prometheus.Counter
 	sshOnce                sync.Once
-	ReplacementRequired    prometheus.Gauge
 	ReplacementSince       prometheus.Gauge
 	HookRuns               *prometheus.CounterVec // outcome
 }
@@ -139,9 +144,6 @@ func NewMetrics(version string, cfg MetricsConfig) *Metrics {
 		}),
 		ConfigReloadSuccessful: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "driftd_config_last_reload_successful", Help: "0 when the last reload failed and the previous config and baseline stay in force.",
-		}),
-		ReplacementRequired: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "driftd_replacement_required", Help: "1 when the host is tainted and must be replaced; it stays 1 until driftd taint clear.",
 		}),
 		ReplacementSince: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "driftd_replacement_required_timestamp_seconds", Help: "When the host was tainted; 0 when it is not.",
@@ -179,22 +181,46 @@ func (c *checkMetrics) SetBaseline(id string, labels map[string]string) {
 	c.baselineInfo.WithLabelValues(values...).Set(1)
 }
 
-// SetDrift sets driftd_drift_paths from counts by category and severity.
-// Series for combinations with no drift left go to 0 rather than away, so
-// that a graph shows the drop.
-func (c *checkMetrics) SetDrift(counts map[[2]string]int) {
+// SetClasses exports driftd_drift_paths at 0 for every class the rules
+// can produce that has no series yet: a clean host shows 0, not "no data",
+// and a class's series exists before its first drift.
+func (c *checkMetrics) SetClasses(classes []baseline.Class) {
 	if c.driftSeen == nil {
-		c.driftSeen = map[[2]string]bool{}
+		c.driftSeen = map[baseline.Class]bool{}
+	}
+	for _, k := range classes {
+		if !c.driftSeen[k] {
+			c.driftSeen[k] = true
+			c.DriftPaths.WithLabelValues(k.Category, k.Severity.String()).Set(0)
+		}
+	}
+}
+
+// SetDrift sets driftd_drift_paths from counts by class. Series of classes
+// with no drift left go to 0 rather than away, so that a graph shows the
+// drop and an alert's expression keeps a value.
+func (c *checkMetrics) SetDrift(counts map[baseline.Class]int) {
+	if c.driftSeen == nil {
+		c.driftSeen = map[baseline.Class]bool{}
 	}
 	for k := range c.driftSeen {
 		if _, ok := counts[k]; !ok {
-			c.DriftPaths.WithLabelValues(k[0], k[1]).Set(0)
+			c.DriftPaths.WithLabelValues(k.Category, k.Severity.String()).Set(0)
 		}
 	}
 	for k, n := range counts {
 		c.driftSeen[k] = true
-		c.DriftPaths.WithLabelValues(k[0], k[1]).Set(float64(n))
+		c.DriftPaths.WithLabelValues(k.Category, k.Severity.String()).Set(float64(n))
 	}
+}
+
+// CountClasses counts findings by class.
+func CountClasses(findings []baseline.Finding) map[baseline.Class]int {
+	counts := map[baseline.Class]int{}
+	for i := range findings {
+		counts[baseline.Class{Category: findings[i].Rule.Category, Severity: findings[i].Rule.Severity}]++
+	}
+	return counts
 }
 
 // SetPackageDrift sets driftd_package_drift from the package findings, with

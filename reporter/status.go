@@ -65,6 +65,12 @@ func WriteStatusText(w io.Writer, s *StatusJSON) error {
 	for _, u := range s.Unverified {
 		fmt.Fprintf(w, "unverified  %s: %s\n", DisplayPath(u.Path), u.Reason)
 	}
+	if len(s.Pending) > 0 {
+		fmt.Fprintf(w, "first-boot paths changed before the seal (%s):\n", s.Seal.Reason)
+		for _, f := range s.Pending {
+			fmt.Fprintf(w, "  %s  %s  %s  %s\n", f.Kind, f.Severity, f.Category, DisplayPath(f.Path))
+		}
+	}
 	return nil
 }
 

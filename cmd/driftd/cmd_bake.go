@@ -117,19 +117,25 @@ func creationTime() (int64, error) {
 // walker walks the scope's root, with progress on stderr while it runs
 // when stderr is a terminal (the returned walker's caller must call stop).
 func (s *scope) walker(stderr io.Writer, verb string) *baseline.Walker {
-	// Bake holds every entry until the end, check the whole baseline, and
-	// neither allocates much besides: a low GC target keeps the peak RSS
-	// near the live heap for a few per cent more GC work.
-	debug.SetGCPercent(25)
-	w := &baseline.Walker{
+	return &baseline.Walker{
 		Root:             s.root,
 		Rules:            s.rules,
 		Workers:          s.config.Scan.WorkerCount(),
 		CrossFilesystems: s.config.Scan.CrossFilesystems,
-		Progress:         &baseline.Progress{},
+		Progress:         s.progress(stderr, verb),
 	}
+}
+
+// progress is a walk's progress, drawn on stderr while it runs when stderr
+// is a terminal (the caller must call stopProgress).
+func (s *scope) progress(stderr io.Writer, verb string) *baseline.Progress {
+	// Bake holds every entry until the end, check the whole baseline, and
+	// neither allocates much besides: a low GC target keeps the peak RSS
+	// near the live heap for a few per cent more GC work.
+	debug.SetGCPercent(25)
+	p := &baseline.Progress{}
 	if f, ok := stderr.(*os.File); ok && reporter.IsTerminal(f) {
-		s.stopProgress = reporter.ShowProgress(stderr, verb, w.Progress)
+		s.stopProgress = reporter.ShowProgress(stderr, verb, p)
 	}
-	return w
+	return p
 }

@@ -5,10 +5,14 @@ import (
 	"crypto/ed25519"
 	"fmt"
 	"io"
+	"os"
+	"strconv"
+	"strings"
 	"time"
 
-	"driftd/agent"
+	"driftd/agent/policy"
 	"driftd/baseline"
+	"driftd/baseline/check"
 	"driftd/reporter"
 )
 
@@ -20,7 +24,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	format := fs.String("format", "text", "report format: text or json")
 	textfile := fs.String("textfile", "", "also write metrics here for node_exporter's textfile collector")
 	insecure := fs.Bool("insecure-skip-signature-check", false, "LAB USE ONLY: compare against a manifest whose signature is not checked; the result is never clean")
-	stateDir := fs.String("state-dir", "", "where the host's seal of its first-boot paths is (default: daemon.state_dir of the config, when --root is /)")
+	stateDir := fs.String("state-dir", "", "the host's state: its seal and taint latch (default: daemon.state_dir of the config when --root is /; none for an image root, which has no first boot)")
 	if _, err := parse(fs, args, 0); err != nil {
 		return err
 	}
@@ -55,47 +59,66 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *insecure {
 		fmt.Fprintf(stderr, "WARNING: --insecure-skip-signature-check: the signature of %s was NOT checked\n", *manifestPath)
 	}
-
-	// The walk feeds the comparison as it goes: the observed tree is
-	// never held whole, only what differs.
-	start := time.Now()
-	if err := s.withSSH(baseline.MergeSSHPaths(m.Header.SSHPaths, baseline.SSHPaths(s.root))); err != nil {
-		return err
-	}
+	// A live host (root /) keeps its seal and latch in the config's state
+	// dir; an image root checked from outside has neither, unless a state
+	// dir is given.
 	if *stateDir == "" && s.root == "/" {
 		*stateDir = s.config.Daemon.StateDir
 	}
-	firstBoot, err := applySeal(m, s.rules, *stateDir)
+
+	start := time.Now()
+	p, err := check.New(check.Options{
+		Root:             s.root,
+		Manifest:         m,
+		Rules:            s.config.Rules,
+		StateDir:         *stateDir,
+		Workers:          s.config.Scan.WorkerCount(),
+		CrossFilesystems: s.config.Scan.CrossFilesystems,
+		Version:          version,
+		WindowStart:      bootTime(s.root),
+		CloudInitTimeout: s.config.FirstBoot.CloudInitTimeout.Duration,
+	})
 	if err != nil {
 		return err
 	}
-	res, observed, err := baseline.CompareWalk(ctx, s.walker(stderr, "check"), m.Entries, "/", nil)
+	// The walk feeds the comparison as it goes: the observed tree is
+	// never held whole, only what differs.
+	p, v, err := p.Check(ctx, check.Scan{Progress: s.progress(stderr, "check")}, nil)
 	s.stopProgress()
 	if err != nil {
 		return err
 	}
-	res.Findings, firstBoot.skipped = firstBoot.filter(res.Findings)
-	pkgs := baseline.CheckPackages(s.root, m)
-	pkgs.Explain(res.Findings)
+	seal := p.SealState()
 	rep := &reporter.CheckReport{
 		Root:     s.root,
 		Manifest: m,
-		Result:   res,
-		Observed: observed,
+		Result:   v.Result.Result,
+		Observed: v.Entries,
 		Started:  start,
 		Duration: time.Since(start),
 
-		Packages:          pkgs.Findings,
-		PackagesChecked:   pkgs.Checked,
+		Packages:          v.Packages.Findings,
+		PackagesChecked:   v.Packages.Checked,
 		PackageSeverity:   s.config.PackageSeverity(),
-		PackageUnverified: pkgs.Unverified,
-		Warnings:          pkgs.Warnings,
-	}
-	if firstBoot.skipped > 0 {
-		rep.Warnings = append(rep.Warnings, fmt.Sprintf("the host is not sealed: %d changed first-boot paths are not reported (they may change until `driftd seal`)", firstBoot.skipped))
+		PackageUnverified: v.Packages.Unverified,
+		Warnings:          v.Packages.Warnings,
+
+		Pending:        v.Pending,
+		Seal:           seal.Mode.String(),
+		SealReason:     seal.Reason,
+		SealedNow:      v.Sealed,
+		Classes:        p.Rules().Classes(),
+		BaselineLabels: s.config.Metrics.BaselineLabels,
 	}
 	if m.Header.RulesDigest != s.config.Rules.Digest() {
 		rep.Warnings = append(rep.Warnings, "the rules differ from those the baseline was baked with: paths whose scope changed show as added or removed")
+	}
+	if *stateDir != "" && m.Verified {
+		latch, err := applyPolicy(ctx, &s.config.Policy, s.config.PackageSeverity(), *stateDir, m.ID(), &v, stderr)
+		if err != nil {
+			return err
+		}
+		rep.Taint = latch.Taint
 	}
 	if *textfile != "" {
 		if err := rep.WriteTextfile(*textfile); err != nil {
@@ -113,44 +136,72 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	switch rep.Status() {
 	case reporter.StatusDrift:
 		return errDrift
-	case reporter.StatusUnverified:
+	case reporter.StatusUnverified, reporter.StatusUnsealed:
 		return errUnverified
 	}
 	return nil
 }
 
-// firstBootPaths is what a check does with first-boot paths: compare them
-// with the host's seal, or, on a host not sealed yet, leave them out.
-type firstBootPaths struct {
-	unsealed bool
-	rules    *baseline.Rules
-	skipped  int
-}
-
-// applySeal puts the state dir's seal, if any, into m's entries.
-func applySeal(m *baseline.Manifest, rules *baseline.Rules, stateDir string) (firstBootPaths, error) {
-	if !rules.HasFirstBoot() {
-		return firstBootPaths{}, nil
+// applyPolicy latches the taint in the state dir when the check found
+// drift the policy names, writes the marker and runs the hook until it is
+// done, as the daemon would: one latch, whichever of them runs. Actions a
+// previous run finished are not done again.
+func applyPolicy(ctx context.Context, pol *policy.Config, pkgSeverity baseline.Severity, stateDir, baselineID string, v *check.Verdict, stderr io.Writer) (*policy.Latch, error) {
+	latch, err := policy.Open(stateDir, pol)
+	if err != nil {
+		fmt.Fprintf(stderr, "driftd check: %v: the host is taken as tainted\n", err)
 	}
-	var seal *baseline.Manifest
-	if stateDir != "" {
-		var err error
-		if seal, err = agent.ReadSeal(stateDir); err != nil {
-			return firstBootPaths{}, err
+	var trip *policy.Trip
+	for i := range v.Findings {
+		if trip = pol.ForFinding(&v.Findings[i]); trip != nil {
+			break
 		}
 	}
-	if seal == nil {
-		return firstBootPaths{unsealed: true, rules: rules}, nil
+	for i := 0; trip == nil && i < len(v.Packages.Findings); i++ {
+		trip = pol.ForPackage(&v.Packages.Findings[i], pkgSeverity)
 	}
-	m.Entries = baseline.WithSealed(m.Entries, seal.Entries, rules.FirstBoot)
-	return firstBootPaths{}, nil
+	if _, err := latch.Trip(trip, baselineID); err != nil {
+		return nil, fmt.Errorf("taint: %w", err)
+	}
+	if !latch.Tainted() {
+		return latch, nil
+	}
+	latch.Record("textfile", "driftd_replacement_required 1")
+	if err := latch.WriteMarker(); err != nil {
+		fmt.Fprintf(stderr, "driftd check: %v\n", err)
+	}
+	if latch.HookDue() {
+		latch.RunHook(ctx, func(a policy.Attempt) bool {
+			if a.Outcome != policy.HookSuccess {
+				fmt.Fprintf(stderr, "driftd check: hook attempt %d: %s: %s\n", a.N, a.Outcome, a.Detail)
+			}
+			if err := latch.HookAttempted(a); err != nil {
+				fmt.Fprintf(stderr, "driftd check: taint not saved: %v\n", err)
+			}
+			return true
+		})
+	}
+	return latch, latch.Save()
 }
 
-// filter leaves out the first-boot findings of a host not sealed yet.
-func (fb firstBootPaths) filter(findings []baseline.Finding) ([]baseline.Finding, int) {
-	if !fb.unsealed {
-		return findings, 0
+// bootTime is when this host booted, from /proc/stat, for a check of the
+// live host (root /): the first-boot window closes at most
+// first_boot.cloud_init_timeout after it. Zero elsewhere, or when unknown.
+func bootTime(root string) time.Time {
+	if root != "/" {
+		return time.Time{}
 	}
-	kept := fb.rules.WithoutFirstBoot(findings)
-	return kept, len(findings) - len(kept)
+	data, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return time.Time{}
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "btime "); ok {
+			if secs, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil {
+				return time.Unix(secs, 0)
+			}
+		}
+	}
+	return time.Time{}
 }
+

@@ -6,7 +6,7 @@ import (
 	"io"
 	"runtime"
 
-	"driftd/agent"
+	"driftd/agent/config"
 )
 
 func runConfig(_ context.Context, args []string, stdout, stderr io.Writer) error {
@@ -18,7 +18,7 @@ func runConfig(_ context.Context, args []string, stdout, stderr io.Writer) error
 	if pos[0] != "default" {
 		return fmt.Errorf("unknown config command %q (known: default)", pos[0])
 	}
-	_, err = stdout.Write(agent.DefaultConfig)
+	_, err = stdout.Write(config.Default)
 	return err
 }
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"driftd/agent"
+	"driftd/baseline/check"
 	"driftd/reporter"
 )
 
@@ -26,7 +27,7 @@ func runSeal(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	dir := cmp.Or(*stateDir, s.config.Daemon.StateDir)
-	socket := agent.SocketPath(*stateDir) // the daemon of that state dir, or the default one
+	socket := agent.SocketPath(s.config.Daemon.Socket, *stateDir)
 	resp, err := localRequest(ctx, socket, http.MethodPost, "/v1/seal", nil)
 	switch {
 	case err == nil:
@@ -43,10 +44,10 @@ func runSeal(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	// No daemon: seal the state dir directly; the daemon takes it up at
 	// its next start.
-	m, err := agent.Seal(ctx, s.root, s.rules, s.config.Scan.WorkerCount(), dir, version)
+	m, err := check.WriteSeal(ctx, s.root, s.rules, s.config.Scan.WorkerCount(), dir, version)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "sealed %d first-boot paths in %s\n", len(m.Entries), agent.SealPath(dir))
+	fmt.Fprintf(stdout, "sealed %d first-boot paths in %s\n", len(m.Entries), check.SealPath(dir))
 	return nil
 }

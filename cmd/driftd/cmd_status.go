@@ -9,12 +9,14 @@ import (
 	"net/http"
 
 	"driftd/agent"
+	"driftd/agent/config"
 	"driftd/reporter"
 )
 
 func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("status", stderr)
-	stateDir := fs.String("state-dir", "", "the daemon's state directory (default: its socket at "+agent.DefaultSocket+")")
+	stateDir := fs.String("state-dir", "", "the daemon's state directory: its socket is driftd.sock there (default: daemon.socket of the config, else "+agent.DefaultSocket+")")
+	configPath := fs.String("config", "", "config file, for daemon.socket (default: the embedded default config)")
 	format := fs.String("format", "text", "text or json")
 	if _, err := parse(fs, args, 0); err != nil {
 		return err
@@ -22,7 +24,11 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if *format != "text" && *format != "json" {
 		return fmt.Errorf("--format %q: want text or json", *format)
 	}
-	socket := agent.SocketPath(*stateDir)
+	cfg, err := config.Load(*configPath)
+	if err != nil {
+		return err
+	}
+	socket := agent.SocketPath(cfg.Daemon.Socket, *stateDir)
 	resp, err := localRequest(ctx, socket, http.MethodGet, "/v1/status", nil)
 	if errors.Is(err, errNoDaemon) {
 		return fmt.Errorf("daemon socket %s: nothing listens (is driftd run going?)", socket)

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"driftd/agent"
+	"driftd/agent/config"
+	"driftd/agent/policy"
 	"driftd/reporter"
 )
 
@@ -35,7 +37,7 @@ func runTaint(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if _, err := parse(fs, args[1:], 0); err != nil {
 		return err
 	}
-	cfg, err := agent.LoadConfig(*configPath)
+	cfg, err := config.Load(*configPath)
 	if err != nil {
 		return err
 	}
@@ -46,13 +48,13 @@ func runTaint(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *reason == "" {
 		return fmt.Errorf("--reason is required: the event that records the clear names it")
 	}
-	return taintClear(ctx, dir, agent.SocketPath(*stateDir), cfg, *reason, stdout)
+	return taintClear(ctx, dir, agent.SocketPath(cfg.Daemon.Socket, *stateDir), cfg, *reason, stdout)
 }
 
 // taintStatus reads the latch from the state dir itself: it answers when
 // the daemon is down, which is when a health checker needs it most.
 func taintStatus(stateDir, format string, stdout io.Writer) error {
-	t, err := agent.ReadTaint(stateDir)
+	t, err := policy.Read(stateDir)
 	if err != nil {
 		return err
 	}
@@ -75,7 +77,7 @@ func taintStatus(stateDir, format string, stdout io.Writer) error {
 // taintClear asks the running daemon to clear the latch, so that it undoes
 // the actions and logs the event; with no daemon running, it clears the
 // state dir's latch and removes the marker itself, and prints the event.
-func taintClear(ctx context.Context, stateDir, socket string, cfg *agent.Loaded, reason string, stdout io.Writer) error {
+func taintClear(ctx context.Context, stateDir, socket string, cfg *config.Loaded, reason string, stdout io.Writer) error {
 	body, _ := json.Marshal(map[string]string{"reason": reason})
 	resp, err := localRequest(ctx, socket, http.MethodPost, "/v1/taint/clear", body)
 	var was reporter.Taint
@@ -86,7 +88,7 @@ func taintClear(ctx context.Context, stateDir, socket string, cfg *agent.Loaded,
 			return fmt.Errorf("daemon socket %s: %w", socket, err)
 		}
 	case errors.Is(err, errNoDaemon):
-		t, err := agent.ClearTaint(stateDir, reason)
+		t, err := policy.Clear(stateDir, reason)
 		if err != nil {
 			return err
 		}

@@ -10,7 +10,7 @@ import (
 	"regexp"
 	"strings"
 
-	"driftd/agent"
+	"driftd/agent/config"
 	"driftd/baseline"
 )
 
@@ -75,7 +75,7 @@ func (l labels) Set(s string) error {
 
 // scope is what bake and check share: a config and the root it applies to.
 type scope struct {
-	config       *agent.Loaded
+	config       *config.Loaded
 	rules        *baseline.Rules // the config's, with the SSH paths derived from the root
 	root         string
 	stopProgress func() // ends the progress line, if one is drawn
@@ -89,7 +89,7 @@ func scopeFlags(fs *flag.FlagSet) (configPath, root *string) {
 
 // loadScope loads the config and checks the root is a directory.
 func loadScope(configPath, root string) (*scope, error) {
-	cfg, err := agent.LoadConfig(configPath)
+	cfg, err := config.Load(configPath)
 	if err != nil {
 		return nil, err
 	}

@@ -106,7 +106,7 @@ func TestCheckImageRootHasNoFirstBoot(t *testing.T) {
 // installed, not finished) is never called clean when first-boot paths
 // changed: it is "unsealed", exit 2, and each path is listed.
 func TestCheckUnsealedIsNeverClean(t *testing.T) {
-	f := firstBootFixture(t, map[string]string{"usr/bin/cloud-init": "#!/bin/sh\n"})
+	f := firstBootFixture(t, map[string]string{"usr/bin/cloud-init": "#!/bin/sh\n", "var/lib/cloud/.keep": ""})
 	intrude(t, f.root)
 	state := t.TempDir()
 	r := driftd(t, nil, "check", "--root", f.root, "--baseline", f.manifest, "--pubkey", f.pub, "--state-dir", state, "--format", "json")
@@ -159,13 +159,15 @@ func TestCheckOnlyHost(t *testing.T) {
 	hook := filepath.Join(t.TempDir(), "hook.sh")
 	writeTree(t, filepath.Dir(hook), map[string]string{filepath.Base(hook): "#!/bin/sh\necho \"$DRIFTD_PATH\" >> " + runs + "\n"})
 	os.Chmod(hook, 0o755)
+	// The default config, with a marker file and a hook of the test's.
+	def, err := os.ReadFile("../../agent/config/driftd.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := strings.Replace(string(def), `marker_file = "/run/driftd/replacement-required"`, `marker_file = "`+marker+`"`, 1)
+	cfg = strings.Replace(cfg, "command = []", `command = ["`+hook+`"]`, 1)
 	config := filepath.Join(f.dir, "driftd.toml")
-	writeTree(t, f.dir, map[string]string{"driftd.toml": `
-[policy]
-marker_file = "` + marker + `"
-[policy.hook]
-command = ["` + hook + `"]
-`})
+	writeTree(t, f.dir, map[string]string{"driftd.toml": cfg})
 	textfile := filepath.Join(t.TempDir(), "driftd.prom")
 	check := func() result {
 		return driftd(t, nil, "check", "--config", config, "--root", f.root, "--baseline", f.manifest, "--pubkey", f.pub,

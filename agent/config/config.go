@@ -1,4 +1,4 @@
-package agent
+package config
 
 import (
 	_ "embed"
@@ -6,25 +6,25 @@ import (
 	"fmt"
 	"os"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/BurntSushi/toml"
 
+	"driftd/agent/policy"
 	"driftd/baseline"
 	"driftd/reporter"
 )
 
-// DefaultConfig is the embedded default configuration, the same file the
+// Default is the embedded default configuration, the same file the
 // packages install as /etc/driftd/driftd.toml.
 //
 //go:embed driftd.toml
-var DefaultConfig []byte
+var Default []byte
 
-// DefaultConfigName is how errors name the embedded default.
-const DefaultConfigName = "<embedded default config>"
+// DefaultName is how errors name the embedded default.
+const DefaultName = "<embedded default config>"
 
 // Config is the whole config file. Each package owns and validates its
 // sections; this type only puts them together.
@@ -36,34 +36,8 @@ type Config struct {
 	Web       reporter.WebConfig     `toml:"web"`
 	Metrics   reporter.MetricsConfig `toml:"metrics"`
 	SSH       SSHConfig              `toml:"ssh"`
-	Policy    PolicyConfig           `toml:"policy"`
+	Policy    policy.Config          `toml:"policy"`
 	FirstBoot FirstBootConfig        `toml:"first_boot"`
-}
-
-// PolicyConfig says which drift marks the host for replacement (the taint
-// latch) and what is done then. Drift taints when its severity is at
-// least MinSeverity, or its category is listed.
-type PolicyConfig struct {
-	// MinSeverity: drift at this severity or above taints; "none" turns
-	// severity off (categories, packages and logins still apply).
-	MinSeverity string `toml:"min_severity"`
-	// Categories: drift in these categories taints whatever its severity.
-	Categories []string `toml:"categories"`
-	// Packages: any package added, removed or changed taints.
-	Packages bool `toml:"packages"`
-	// MarkerFile is written while the host is tainted; empty: none.
-	MarkerFile string     `toml:"marker_file"`
-	Hook       HookConfig `toml:"hook"`
-}
-
-// HookConfig is a command run once when the host is tainted, such as an
-// autoscaling set-instance-health call. It gets no shell: Command is the
-// argv. A failed or timed-out run is retried with a doubling backoff.
-type HookConfig struct {
-	Command []string `toml:"command"`
-	Timeout duration `toml:"timeout"`
-	Retries int      `toml:"retries"`
-	Backoff duration `toml:"backoff"`
 }
 
 // FirstBootConfig says when a host's first-boot paths are sealed.
@@ -71,7 +45,7 @@ type FirstBootConfig struct {
 	// CloudInitTimeout bounds the wait for cloud-init to finish
 	// (/var/lib/cloud/instance/boot-finished) where it is installed; past
 	// it, the host is sealed all the same, and driftd says so.
-	CloudInitTimeout duration `toml:"cloud_init_timeout"`
+	CloudInitTimeout baseline.Duration `toml:"cloud_init_timeout"`
 }
 
 // SSHConfig says where the daemon reads login sessions. Both paths are on
@@ -103,31 +77,18 @@ type WatchConfig struct {
 	// covered by the fast scan.
 	MaxDirectories int `toml:"max_directories"`
 	// Debounce coalesces a burst of events on a path into one re-check.
-	Debounce duration `toml:"debounce"`
+	Debounce baseline.Duration `toml:"debounce"`
 }
 
 // ScheduleConfig sets the periodic scans. Each interval is stretched or
 // shrunk by up to Jitter (a fraction) at random, so a fleet does not scan
 // in lockstep.
 type ScheduleConfig struct {
-	FastInterval duration `toml:"fast_interval"`
-	FullInterval duration `toml:"full_interval"`
+	FastInterval baseline.Duration `toml:"fast_interval"`
+	FullInterval baseline.Duration `toml:"full_interval"`
 	Jitter       float64  `toml:"jitter"`
 	// FullScanBytesPerSecond limits a full scan's reading; 0: no limit.
 	FullScanBytesPerSecond int64 `toml:"full_scan_bytes_per_second"`
-}
-
-// duration is a time.Duration written as "10m" in the config.
-type duration struct{ time.Duration }
-
-// UnmarshalText reads a duration such as "50ms" or "10m".
-func (d *duration) UnmarshalText(b []byte) error {
-	v, err := time.ParseDuration(string(b))
-	if err != nil {
-		return fmt.Errorf("not a duration such as 90s or 10m: %q", b)
-	}
-	d.Duration = v
-	return nil
 }
 
 // defaults are the values of the sections a config file may leave out.
@@ -135,29 +96,13 @@ func defaults() Config {
 	return Config{
 		Config: baseline.Config{Packages: baseline.PackagesConfig{Severity: "high"}},
 		SSH:    SSHConfig{Utmp: "/var/run/utmp", SessionsDir: "/run/systemd/sessions"},
-		Policy: PolicyConfig{
-			MinSeverity: "critical",
-			Hook:        HookConfig{Timeout: duration{30 * time.Second}, Retries: 5, Backoff: duration{2 * time.Second}},
-		},
-		FirstBoot: FirstBootConfig{CloudInitTimeout: duration{30 * time.Minute}},
+		Policy: policy.Default(),
+		FirstBoot: FirstBootConfig{CloudInitTimeout: baseline.Duration{Duration: 30 * time.Minute}},
 		Daemon:    DaemonConfig{StateDir: "/var/lib/driftd"},
-		Watch:     WatchConfig{Enabled: true, Debounce: duration{50 * time.Millisecond}},
-		Schedule:  ScheduleConfig{FastInterval: duration{10 * time.Minute}, FullInterval: duration{24 * time.Hour}, Jitter: 0.2},
+		Watch:     WatchConfig{Enabled: true, Debounce: baseline.Duration{Duration: 50 * time.Millisecond}},
+		Schedule:  ScheduleConfig{FastInterval: baseline.Duration{Duration: 10 * time.Minute}, FullInterval: baseline.Duration{Duration: 24 * time.Hour}, Jitter: 0.2},
 		Web:       reporter.WebConfig{ListenAddress: DefaultListenAddress},
 	}
-}
-
-// Taints reports whether drift of the given category and severity marks
-// the host for replacement.
-func (p *PolicyConfig) Taints(category string, sev baseline.Severity) bool {
-	if slices.Contains(p.Categories, category) {
-		return true
-	}
-	if p.MinSeverity == "none" {
-		return false
-	}
-	min, _ := baseline.ParseSeverity(p.MinSeverity)
-	return sev >= min
 }
 
 // DefaultListenAddress is where /metrics and /healthz listen by default.
@@ -185,16 +130,8 @@ func (c *Config) validate() error {
 	if !strings.HasPrefix(c.SSH.SessionsDir, "/") {
 		return fmt.Errorf("ssh.sessions_dir is %q: want an absolute path", c.SSH.SessionsDir)
 	}
-	if c.Policy.MinSeverity != "none" {
-		if _, err := baseline.ParseSeverity(c.Policy.MinSeverity); err != nil {
-			return fmt.Errorf("policy.min_severity: %w (or \"none\")", err)
-		}
-	}
-	if h := c.Policy.Hook; len(h.Command) > 0 && (h.Command[0] == "" || !strings.HasPrefix(h.Command[0], "/")) {
-		return fmt.Errorf("policy.hook.command[0] is %q: want an absolute path (the hook runs without a shell or PATH lookup)", h.Command[0])
-	}
-	if h := c.Policy.Hook; h.Timeout.Duration <= 0 || h.Retries < 0 || h.Backoff.Duration < 0 {
-		return fmt.Errorf("policy.hook: timeout must be positive, retries and backoff 0 or more (timeout %s, retries %d, backoff %s)", h.Timeout, h.Retries, h.Backoff)
+	if err := c.Policy.Validate(); err != nil {
+		return err
 	}
 	if c.FirstBoot.CloudInitTimeout.Duration <= 0 {
 		return fmt.Errorf("first_boot.cloud_init_timeout is %s: want a positive duration", c.FirstBoot.CloudInitTimeout)
@@ -212,22 +149,22 @@ type Loaded struct {
 	Rules *baseline.Rules
 }
 
-// LoadConfig reads the config at path, or the embedded default when path is
+// Load reads the config at path, or the embedded default when path is
 // empty.
-func LoadConfig(path string) (*Loaded, error) {
+func Load(path string) (*Loaded, error) {
 	if path == "" {
-		return ParseConfig(DefaultConfig, DefaultConfigName)
+		return Parse(Default, DefaultName)
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
-	return ParseConfig(data, path)
+	return Parse(data, path)
 }
 
-// ParseConfig decodes a config strictly: an unknown key or a value of the
+// Parse decodes a config strictly: an unknown key or a value of the
 // wrong type is an error that names the file, the line and the key.
-func ParseConfig(data []byte, name string) (*Loaded, error) {
+func Parse(data []byte, name string) (*Loaded, error) {
 	c := defaults()
 	md, err := toml.Decode(string(data), &c)
 	if err != nil {

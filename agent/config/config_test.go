@@ -1,16 +1,14 @@
-package agent
+package config
 
 import (
 	"bytes"
 	"os"
 	"strings"
 	"testing"
-
-	"driftd/baseline"
 )
 
-func TestDefaultConfig(t *testing.T) {
-	c, err := LoadConfig("")
+func TestDefault(t *testing.T) {
+	c, err := Load("")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,12 +92,12 @@ func TestConfigErrors(t *testing.T) {
 		{"first_boot and ignore", goodConfig + "[[rule]]\npaths = [\"/etc/hostname\"]\nignore = true\nfirst_boot = true\n",
 			[]string{"cfg.toml", "first_boot paths cannot be ignored"}},
 	}
-	if _, err := ParseConfig([]byte(goodConfig), "cfg.toml"); err != nil {
+	if _, err := Parse([]byte(goodConfig), "cfg.toml"); err != nil {
 		t.Fatalf("the good config fails: %v", err)
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := ParseConfig([]byte(tt.config), "cfg.toml")
+			_, err := Parse([]byte(tt.config), "cfg.toml")
 			if err == nil {
 				t.Fatal("accepted")
 			}
@@ -116,12 +114,12 @@ func TestConfigErrors(t *testing.T) {
 	}
 }
 
-func FuzzParseConfig(f *testing.F) {
-	f.Add(string(DefaultConfig))
+func FuzzParse(f *testing.F) {
+	f.Add(string(Default))
 	f.Add(goodConfig)
 	f.Add("[[rule]]\npaths = [\"/a/**/b\", \"/*?\"]\ncategory = \"x\"\nseverity = \"low\"\nattributes = [\"+inode\"]\n")
 	f.Fuzz(func(t *testing.T, config string) {
-		c, err := ParseConfig([]byte(config), "fuzz.toml")
+		c, err := Parse([]byte(config), "fuzz.toml")
 		if err != nil {
 			if strings.Contains(err.Error(), "\n") {
 				t.Errorf("error spans lines: %q", err)
@@ -137,7 +135,7 @@ func FuzzParseConfig(f *testing.F) {
 // tables at its last definition; the error must name the bad one.
 func TestTypeErrorInLaterRule(t *testing.T) {
 	config := goodConfig + "\n[[rule]]\npaths = [\"/etc/**\"]\ncategory = 7\nseverity = \"high\"\n\n[[rule]]\npaths = [\"/x\"]\ncategory = \"y\"\nseverity = \"low\"\n"
-	_, err := ParseConfig([]byte(config), "cfg.toml")
+	_, err := Parse([]byte(config), "cfg.toml")
 	if err == nil || !strings.Contains(err.Error(), "line 15: key rule.category") {
 		t.Errorf("err = %v, want line 15", err)
 	}
@@ -146,32 +144,11 @@ func TestTypeErrorInLaterRule(t *testing.T) {
 // TestPackagedConfigIsTheDefault: the packages install packaging/driftd.toml
 // as /etc/driftd/driftd.toml; it must be the config driftd embeds.
 func TestPackagedConfigIsTheDefault(t *testing.T) {
-	packaged, err := os.ReadFile("../packaging/driftd.toml")
+	packaged, err := os.ReadFile("../../packaging/driftd.toml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(packaged, DefaultConfig) {
-		t.Error("packaging/driftd.toml differs from agent/driftd.toml: copy one over the other")
-	}
-}
-
-func TestPolicyTaints(t *testing.T) {
-	tests := []struct {
-		policy   PolicyConfig
-		category string
-		sev      baseline.Severity
-		want     bool
-	}{
-		{PolicyConfig{MinSeverity: "critical"}, "ssh", baseline.SeverityCritical, true},
-		{PolicyConfig{MinSeverity: "critical"}, "config", baseline.SeverityHigh, false},
-		{PolicyConfig{MinSeverity: "high"}, "config", baseline.SeverityHigh, true},
-		{PolicyConfig{MinSeverity: "critical", Categories: []string{"ssh"}}, "ssh", baseline.SeverityInfo, true},
-		{PolicyConfig{MinSeverity: "none"}, "binaries", baseline.SeverityCritical, false},
-		{PolicyConfig{MinSeverity: "none", Categories: []string{"binaries"}}, "binaries", baseline.SeverityLow, true},
-	}
-	for _, tt := range tests {
-		if got := tt.policy.Taints(tt.category, tt.sev); got != tt.want {
-			t.Errorf("%+v taints %s/%s: %v, want %v", tt.policy, tt.category, tt.sev, got, tt.want)
-		}
+	if !bytes.Equal(packaged, Default) {
+		t.Error("packaging/driftd.toml differs from agent/config/driftd.toml: copy one over the other")
 	}
 }

@@ -1,0 +1,124 @@
+package agent
+
+import (
+	"context"
+	"log/slog"
+	"runtime/debug"
+	"time"
+
+	"driftd/baseline/check"
+	"driftd/reporter"
+)
+
+// Event is the name of an event in the JSON event stream.
+type Event string
+
+// The events the daemon writes.
+const (
+	EventDrift        Event = "drift"    // a path or package drifted
+	EventChanged      Event = "changed"  // a drifted path or package changed again
+	EventReverted     Event = "reverted" // back as baked
+	EventSealed       Event = "sealed"
+	EventTaint        Event = "taint"
+	EventTaintCleared Event = "taint_cleared"
+	EventHook         Event = "hook"
+	EventSSHLogin     Event = "ssh_login"
+	EventSSHSession   Event = "ssh_session" // open when the daemon started
+)
+
+// commit takes the comparison of the scopes into the state, announces what
+// changed, and updates the metrics and the saved state.
+func (d *Daemon) commit(scope scopes, res check.Result) {
+	changes := d.state.apply(scope, res, time.Now())
+	id := d.base.ID()
+	keepFrom := len(changes) - historySize // only the last ones stay in the history
+	for i, c := range changes {
+		f := &c.Finding
+		path, path64 := reporter.RawString(f.Path)
+		attrs := []slog.Attr{
+			slog.String("path", path), slog.String("kind", f.Kind.String()), slog.Any("changes", f.Changes.Names()),
+			slog.String("category", f.Rule.Category), slog.String("severity", f.Rule.Severity.String()),
+			slog.String("rule", f.Rule.Pattern), slog.String("baseline_id", id), slog.Time("first_seen", c.FirstSeen),
+		}
+		if path64 != "" {
+			attrs = append(attrs, slog.String("path_base64", path64))
+		}
+		if f.Owner != nil {
+			attrs = append(attrs, slog.String("package", f.Owner.Name))
+		}
+		if e := f.ExplainedBy; e != nil {
+			attrs = append(attrs, slog.Group("explained_by", "manager", e.Manager, "package", e.Package, "before", e.Before, "after", e.After))
+		} else if f.ByHand {
+			attrs = append(attrs, slog.Bool("by_hand", true))
+		}
+		d.events.LogAttrs(context.Background(), eventLevel(c.Event), string(c.Event), attrs...)
+		if c.Event == EventDrift {
+			d.metrics.DriftEvents.WithLabelValues(f.Rule.Category, f.Kind.String()).Inc()
+		}
+		if c.Event != EventReverted {
+			d.trip(d.cfg.Policy.ForFinding(f))
+		}
+		if i >= keepFrom {
+			j := reporter.NewFindingJSON(f)
+			d.remember(reporter.EventJSON{Time: time.Now(), Event: string(c.Event), Find: &j})
+		}
+	}
+	d.exportDrift()
+	if len(changes) > 0 {
+		d.unsaved = true
+		d.sinceFree += len(changes)
+	}
+}
+
+// exportDrift sets the drift metrics from the state: every class the rules
+// can produce, 0 when clean.
+func (d *Daemon) exportDrift() {
+	if d.pipe != nil {
+		d.metrics.SetClasses(d.pipe.Rules().Classes())
+	}
+	d.metrics.SetDrift(d.state.classes())
+	d.metrics.UnverifiedPaths.Set(float64(len(d.state.unverified)))
+}
+
+// remember keeps an event in the recent history the local API serves.
+func (d *Daemon) remember(e reporter.EventJSON) {
+	if len(d.history) >= historySize {
+		d.history = append(d.history[:0], d.history[len(d.history)-historySize+1:]...)
+	}
+	d.history = append(d.history, e)
+}
+
+// handBack returns memory to the host after more than minChanges changes
+// (a storm leaves garbage the runtime would give back slowly), at most
+// every 2 s; the save tick calls it with 0 to catch the end of a burst.
+func (d *Daemon) handBack(minChanges int) {
+	if d.sinceFree > minChanges && time.Since(d.lastFree) > 2*time.Second {
+		debug.FreeOSMemory()
+		d.lastFree, d.sinceFree = time.Now(), 0
+	}
+}
+
+// saveEvery is how often changed findings are written to the state dir: a
+// crash loses at most that much of the first-seen times (such findings are
+// announced again after the restart); a storm of changes does not rewrite
+// the state file on every batch.
+const saveEvery = 5 * time.Second
+
+// save writes the findings to the state dir if they changed.
+func (d *Daemon) save() {
+	if !d.unsaved || d.base == nil {
+		return
+	}
+	if err := d.state.save(d.statePath(), d.base.ID(), d.pkgs.check.Findings); err != nil {
+		d.log.Error("findings state not saved", "err", err)
+		return
+	}
+	d.unsaved = false
+}
+
+func eventLevel(e Event) slog.Level {
+	if e == EventReverted {
+		return slog.LevelInfo
+	}
+	return slog.LevelWarn
+}

@@ -1,0 +1,189 @@
+package check
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	"driftd/baseline"
+)
+
+// Options are what a pipeline compares: a verified manifest, the root, the
+// config's rules, and where the host keeps its seal.
+type Options struct {
+	Root     string
+	Manifest *baseline.Manifest // verified (or explicitly not, for lab use); never changed
+	Rules    *baseline.Rules    // the config's; the SSH paths are added here
+	// StateDir holds the host's seal. Empty: the root is an image checked
+	// from outside, with no first boot.
+	StateDir         string
+	Workers          int
+	CrossFilesystems bool
+	Version          string // written into a seal
+	// WindowStart and CloudInitTimeout bound the wait for cloud-init
+	// before a seal: past WindowStart+CloudInitTimeout the host is sealed
+	// all the same. A zero WindowStart waits for cloud-init alone.
+	WindowStart      time.Time
+	CloudInitTimeout time.Duration
+}
+
+// Pipeline compares a root with its baseline. It does not change once
+// made (sealing or new SSH paths make a new one), so scans running on one
+// pipeline may overlap a switch to the next.
+type Pipeline struct {
+	opts     Options
+	rules    *baseline.Rules // the config's, with the SSH paths
+	sshPaths []string
+	seal     SealState
+	entries  []baseline.Entry // the baseline as compared: the manifest's, or its sealed view
+}
+
+// New makes the pipeline for opts: it derives the SSH paths from the root
+// and reads the seal. It seals nothing: see SealDue and Seal.
+func New(opts Options) (*Pipeline, error) {
+	p := &Pipeline{opts: opts, entries: opts.Manifest.Entries}
+	if err := p.setSSHPaths(baseline.MergeSSHPaths(opts.Manifest.Header.SSHPaths, baseline.SSHPaths(opts.Root))); err != nil {
+		return nil, err
+	}
+	switch {
+	case !p.rules.HasFirstBoot():
+		p.seal = SealState{Mode: NoFirstBoot, Reason: "no rule marks first_boot paths"}
+	case opts.StateDir == "":
+		p.seal = SealState{Mode: NoFirstBoot, Reason: "an image checked from outside: no first boot"}
+	default:
+		m, err := ReadSeal(opts.StateDir)
+		switch {
+		case err != nil:
+			p.seal = SealState{Mode: Unsealed, Unreadable: true, Reason: "seal unreadable: " + err.Error()}
+		case m == nil:
+			p.seal = SealState{Mode: Unsealed, Reason: "not sealed yet"}
+		default:
+			p.useSeal(m, "sealed before")
+		}
+	}
+	return p, nil
+}
+
+func (p *Pipeline) setSSHPaths(paths []string) error {
+	rules, err := p.opts.Rules.WithSSH(paths)
+	if err != nil {
+		return err
+	}
+	p.rules, p.sshPaths = rules, paths
+	return nil
+}
+
+// Rederive derives the SSH paths from the root again (after the users or
+// the sshd config changed); it returns a new pipeline when they changed.
+func (p *Pipeline) Rederive() (*Pipeline, bool, error) {
+	paths := baseline.MergeSSHPaths(p.opts.Manifest.Header.SSHPaths, baseline.SSHPaths(p.opts.Root))
+	if slices.Equal(paths, p.sshPaths) {
+		return p, false, nil
+	}
+	next := *p
+	if err := next.setSSHPaths(paths); err != nil {
+		return p, false, err
+	}
+	return &next, true, nil
+}
+
+// Manifest is the signed baseline, as read.
+func (p *Pipeline) Manifest() *baseline.Manifest { return p.opts.Manifest }
+
+// Rules are the rules in force, the SSH paths included.
+func (p *Pipeline) Rules() *baseline.Rules { return p.rules }
+
+// SSHPaths are the SSH paths derived from the baseline and the root.
+func (p *Pipeline) SSHPaths() []string { return p.sshPaths }
+
+// SealState is the first-boot state.
+func (p *Pipeline) SealState() SealState { return p.seal }
+
+// Result is a comparison through the pipeline.
+type Result struct {
+	baseline.Result
+	// Pending are changed first-boot paths on a host not sealed yet:
+	// not drift yet, and never clean.
+	Pending []baseline.Finding
+	Entries int // entries walked
+}
+
+// Scan says how much a comparison reads.
+type Scan struct {
+	// Fast reads only what changed since the bake (size, times, inode);
+	// otherwise every file is read and hashed.
+	Fast bool
+	// BytesPerSecond limits the hashing rate; 0: no limit.
+	BytesPerSecond int64
+	// Workers overrides the pipeline's pool size when positive.
+	Workers int
+	// Progress, when set, counts what the walk has done.
+	Progress *baseline.Progress
+}
+
+// Compare walks path below the root (everything, for "/") and compares it
+// with the baseline. visit, when set, also sees each batch of entries.
+func (p *Pipeline) Compare(ctx context.Context, path string, scan Scan, visit func([]baseline.Entry)) (Result, error) {
+	w := &baseline.Walker{
+		Root:             p.opts.Root,
+		Rules:            p.rules,
+		Workers:          p.opts.Workers,
+		CrossFilesystems: p.opts.CrossFilesystems,
+		BytesPerSecond:   scan.BytesPerSecond,
+		Progress:         scan.Progress,
+	}
+	if scan.Workers > 0 {
+		w.Workers = scan.Workers
+	}
+	if scan.Fast {
+		w.Known = baseline.KnownFrom(p.entries)
+	}
+	res, n, err := baseline.CompareWalk(ctx, w, p.entries, path, visit)
+	if err != nil {
+		return Result{}, err
+	}
+	out := Result{Result: res, Entries: n}
+	if p.seal.Mode == Unsealed {
+		out.Findings, out.Pending = p.rules.SplitFirstBoot(res.Findings)
+	}
+	return out, nil
+}
+
+// Packages reads the package databases under the root and compares them
+// with the baseline's inventory; its Explain annotates file findings.
+func (p *Pipeline) Packages() baseline.PackageCheck {
+	return baseline.CheckPackages(p.opts.Root, p.opts.Manifest)
+}
+
+// Verdict is a whole check's outcome: the comparison of the whole root,
+// the packages, and each finding explained.
+type Verdict struct {
+	Result
+	Packages baseline.PackageCheck
+	// Sealed is why this check sealed the host, if it did.
+	Sealed string
+}
+
+// Check seals the host if its first-boot window has closed, compares the
+// whole root, reads the packages and explains each finding: what `driftd
+// check` reports. It returns the pipeline in force after it (sealed, if
+// it sealed).
+func (p *Pipeline) Check(ctx context.Context, scan Scan, visit func([]baseline.Entry)) (*Pipeline, Verdict, error) {
+	var v Verdict
+	if why, due := p.SealDue(time.Now()); due {
+		sealed, err := p.Seal(ctx, why)
+		if err != nil {
+			return p, v, err
+		}
+		p, v.Sealed = sealed, why
+	}
+	res, err := p.Compare(ctx, "/", scan, visit)
+	if err != nil {
+		return p, v, err
+	}
+	v.Result = res
+	v.Packages = p.Packages()
+	v.Packages.Explain(v.Findings)
+	v.Packages.Explain(v.Pending)
+	return p, v, nil
+}
