@@ -121,9 +121,9 @@ func (d *Daemon) applyScan(r scanResult) {
 const recheckBatch = 2000
 
 type recheckResult struct {
-	done    scopes // the paths re-checked (and what is below them)
-	res     check.Result
-	took    time.Duration
+	done   scopes // the paths re-checked (and what is below them)
+	res    check.Result
+	took   time.Duration
 	failed int
 }
 

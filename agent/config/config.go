@@ -86,7 +86,7 @@ type WatchConfig struct {
 type ScheduleConfig struct {
 	FastInterval baseline.Duration `toml:"fast_interval"`
 	FullInterval baseline.Duration `toml:"full_interval"`
-	Jitter       float64  `toml:"jitter"`
+	Jitter       float64           `toml:"jitter"`
 	// FullScanBytesPerSecond limits a full scan's reading; 0: no limit.
 	FullScanBytesPerSecond int64 `toml:"full_scan_bytes_per_second"`
 }
@@ -94,9 +94,9 @@ type ScheduleConfig struct {
 // defaults are the values of the sections a config file may leave out.
 func defaults() Config {
 	return Config{
-		Config: baseline.Config{Packages: baseline.PackagesConfig{Severity: "high"}},
-		SSH:    SSHConfig{Utmp: "/var/run/utmp", SessionsDir: "/run/systemd/sessions"},
-		Policy: policy.Default(),
+		Config:    baseline.Config{Packages: baseline.PackagesConfig{Severity: "high"}},
+		SSH:       SSHConfig{Utmp: "/var/run/utmp", SessionsDir: "/run/systemd/sessions"},
+		Policy:    policy.Default(),
 		FirstBoot: FirstBootConfig{CloudInitTimeout: baseline.Duration{Duration: 30 * time.Minute}},
 		Daemon:    DaemonConfig{StateDir: "/var/lib/driftd"},
 		Watch:     WatchConfig{Enabled: true, Debounce: baseline.Duration{Duration: 50 * time.Millisecond}},

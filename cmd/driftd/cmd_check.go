@@ -204,4 +204,3 @@ func bootTime(root string) time.Time {
 	}
 	return time.Time{}
 }
-
