@@ -198,7 +198,7 @@ func TestAlertRules(t *testing.T) {
 	}
 	// Every alert the issue names is there, and each has a unit test.
 	rules, tests := string(mustRead(t, "prometheus/driftd-alerts.yml")), string(mustRead(t, "prometheus/driftd-alerts_test.yml"))
-	for _, a := range []string{"DriftDetected", "SSHDrift", "SSHLogin", "HostReplacementRequired", "BaselineUnverified", "DriftAgentDown", "ScanStale", "WatchDegraded", "PackageDrift"} {
+	for _, a := range []string{"DriftDetected", "SSHDrift", "SSHLogin", "HostReplacementRequired", "BaselineUnverified", "DriftAgentDown", "ScanStale", "CheckStale", "WatchDegraded", "PackageDrift"} {
 		if !strings.Contains(rules, "alert: "+a+"\n") {
 			t.Errorf("no alert %s", a)
 		}
