@@ -188,7 +188,7 @@ func TestRpm(t *testing.T) {
 // unit tests.
 func TestAlertRules(t *testing.T) {
 	out := run(t, "promtool", "check", "rules", "prometheus/driftd-alerts.yml")
-	if !strings.Contains(out, "SUCCESS: 9 rules found") {
+	if !strings.Contains(out, "SUCCESS: 10 rules found") {
 		t.Errorf("promtool check rules:\n%s", out)
 	}
 	cmd := exec.Command("promtool", "test", "rules", "driftd-alerts_test.yml")
