@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"driftd/baseline"
+	"driftd/baseline/sshpaths"
 )
 
 // Options are what a pipeline compares: a verified manifest, the root, the
@@ -42,7 +43,7 @@ type Pipeline struct {
 // and reads the seal. It seals nothing: see SealDue and Seal.
 func New(opts Options) (*Pipeline, error) {
 	p := &Pipeline{opts: opts, entries: opts.Manifest.Entries}
-	if err := p.setSSHPaths(baseline.MergeSSHPaths(opts.Manifest.Header.SSHPaths, baseline.SSHPaths(opts.Root))); err != nil {
+	if err := p.setSSHPaths(baseline.MergeSSHPaths(opts.Manifest.Header.SSHPaths, sshpaths.Derive(opts.Root))); err != nil {
 		return nil, err
 	}
 	switch {
@@ -76,7 +77,7 @@ func (p *Pipeline) setSSHPaths(paths []string) error {
 // Rederive derives the SSH paths from the root again (after the users or
 // the sshd config changed); it returns a new pipeline when they changed.
 func (p *Pipeline) Rederive() (*Pipeline, bool, error) {
-	paths := baseline.MergeSSHPaths(p.opts.Manifest.Header.SSHPaths, baseline.SSHPaths(p.opts.Root))
+	paths := baseline.MergeSSHPaths(p.opts.Manifest.Header.SSHPaths, sshpaths.Derive(p.opts.Root))
 	if slices.Equal(paths, p.sshPaths) {
 		return p, false, nil
 	}

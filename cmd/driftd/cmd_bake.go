@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"driftd/baseline"
+	"driftd/baseline/sshpaths"
 	"driftd/reporter"
 )
 
@@ -40,7 +41,7 @@ func runBake(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 
 	start := time.Now()
-	sshPaths := baseline.SSHPaths(s.root)
+	sshPaths := sshpaths.Derive(s.root)
 	if err := s.withSSH(sshPaths); err != nil {
 		return err
 	}
