@@ -64,7 +64,7 @@ lint:
 # default /usr), then the Go benchmarks.
 bench: deps-bench
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./cmd/driftd/
-	$(GO) test -run '^$$' -bench . -benchtime 3x ./baseline/
+	$(GO) test -run '^$$' -bench . -benchtime 3x ./baseline/...
 
 # driftd_VERSION_ARCH.deb and the .rpm in $(DIST).
 package:
@@ -76,8 +76,8 @@ package:
 # Fuzz each target for a while (make test runs only their seed corpus).
 FUZZTIME ?= 60s
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./baseline/
-	$(GO) test -run '^$$' -fuzz FuzzParseConfig -fuzztime $(FUZZTIME) ./agent/
+	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./baseline/manifest/
+	$(GO) test -run '^$$' -fuzz FuzzParseConfig -fuzztime $(FUZZTIME) ./agent/config/
 
 deps-test:
 	@./.ci/apt-install $(TEST_DEBS)

@@ -14,6 +14,8 @@ import (
 
 	"driftd/agent/config"
 	"driftd/baseline"
+	"driftd/baseline/manifest"
+	"driftd/baseline/walk"
 )
 
 // testRoot bakes a small root and returns the daemon options to run on it.
@@ -25,11 +27,11 @@ func testRoot(t *testing.T) Options {
 		os.MkdirAll(filepath.Join(root, filepath.Dir(p)), 0o755)
 		os.WriteFile(filepath.Join(root, p), []byte(p), 0o644)
 	}
-	keyPath, pubPath, err := baseline.GenerateKey(filepath.Join(dir, "k"))
+	keyPath, pubPath, err := manifest.GenerateKey(filepath.Join(dir, "k"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	priv, err := baseline.LoadPrivateKey(keyPath)
+	priv, err := manifest.LoadPrivateKey(keyPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,16 +39,16 @@ func testRoot(t *testing.T) Options {
 	if err != nil {
 		t.Fatal(err)
 	}
-	entries, err := (&baseline.Walker{Root: root, Rules: cfg.Rules, Workers: 2}).Walk(context.Background())
+	entries, err := (&walk.Walker{Root: root, Rules: cfg.Rules, Workers: 2}).Walk(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	manifest := filepath.Join(dir, "baseline.manifest")
-	if err := baseline.WriteManifest(manifest, &baseline.Manifest{Entries: entries}, priv); err != nil {
+	manifestPath := filepath.Join(dir, "baseline.manifest")
+	if err := manifest.Write(manifestPath, &baseline.Manifest{Entries: entries}, priv); err != nil {
 		t.Fatal(err)
 	}
 	return Options{
-		Root: root, BaselinePath: manifest, PubkeyPath: pubPath, StateDir: filepath.Join(dir, "state"),
+		Root: root, BaselinePath: manifestPath, PubkeyPath: pubPath, StateDir: filepath.Join(dir, "state"),
 		ListenAddress: "127.0.0.1:0", Events: io.Discard, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
 }

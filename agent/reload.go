@@ -9,19 +9,20 @@ import (
 	"driftd/agent/config"
 	"driftd/baseline"
 	"driftd/baseline/check"
+	"driftd/baseline/manifest"
 )
 
 // loadBaseline reads and verifies the baseline a config names.
 func (d *Daemon) loadBaseline(cfg *config.Loaded) (*baseline.Manifest, error) {
-	manifest := override(d.opts.BaselinePath, filepath.Join(d.opts.Root, cfg.Baseline.Path))
+	path := override(d.opts.BaselinePath, filepath.Join(d.opts.Root, cfg.Baseline.Path))
 	var pub ed25519.PublicKey
 	if !d.opts.Insecure {
 		var err error
-		if pub, err = baseline.LoadPublicKey(override(d.opts.PubkeyPath, filepath.Join(d.opts.Root, cfg.Baseline.PublicKey))); err != nil {
+		if pub, err = manifest.LoadPublicKey(override(d.opts.PubkeyPath, filepath.Join(d.opts.Root, cfg.Baseline.PublicKey))); err != nil {
 			return nil, err
 		}
 	}
-	return baseline.ReadManifest(manifest, pub)
+	return manifest.Read(path, pub)
 }
 
 // setBaseline puts a loaded baseline in force, with its pipeline, or

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"driftd/baseline"
+	"driftd/baseline/atomicfile"
 	"driftd/baseline/check"
 )
 
@@ -167,7 +168,7 @@ type savedEntry struct {
 // one entry at a time: the state of a storm's 100k findings is never built
 // in memory whole.
 func (s *findings) save(path, baselineID string, pkgs []baseline.PackageFinding) error {
-	return baseline.WriteAtomic(path, 0o600, func(w io.Writer) error {
+	return atomicfile.Write(path, 0o600, func(w io.Writer) error {
 		id, _ := json.Marshal(baselineID)
 		p, err := json.Marshal(pkgs)
 		if err != nil {

@@ -1,7 +1,6 @@
 package baseline
 
 import (
-	"context"
 	"path"
 	"slices"
 	"strings"
@@ -157,7 +156,7 @@ func (c *Comparer) Observe(o *Entry) {
 	if o.Type == 0 || b.Type == 0 {
 		return // nothing known to compare with
 	}
-	if d := diff(b, o, rule.Attrs); d != 0 {
+	if d := b.Diff(o, rule.Attrs); d != 0 {
 		c.res.Findings = append(c.res.Findings, Finding{Path: o.Path, Kind: Modified, Changes: d, Rule: rule, Before: b, After: after()})
 	}
 }
@@ -221,27 +220,6 @@ func Compare(base, observed []Entry, rules *Rules) Result {
 		c.Observe(&observed[i])
 	}
 	return c.Result()
-}
-
-// CompareWalk walks path below w.Root (everything, for "/") and compares
-// what it finds with base. visit, when set, also sees each batch. It
-// returns the result and the number of entries walked.
-func CompareWalk(ctx context.Context, w *Walker, base []Entry, path string, visit func([]Entry)) (Result, int, error) {
-	c := NewScopedComparer(base, w.Rules, path)
-	n := 0
-	err := w.WalkPathFunc(ctx, path, func(batch []Entry) {
-		n += len(batch)
-		for i := range batch {
-			c.Observe(&batch[i])
-		}
-		if visit != nil {
-			visit(batch)
-		}
-	})
-	if err != nil {
-		return Result{}, n, err
-	}
-	return c.Result(), n, nil
 }
 
 // KnownFrom is the fast scan's Walker.Known for a sorted baseline: an entry

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"io/fs"
+	"slices"
+	"strings"
 )
 
 // Type is the kind of filesystem object an entry records.
@@ -93,12 +95,12 @@ func (e *Entry) FileMode() fs.FileMode {
 	return m
 }
 
-// diff returns the attributes among attrs in which a and b differ. A type
+// Diff returns the attributes among attrs in which a and b differ. A type
 // change is reported alone: it subsumes every other difference. For
 // directories, size, mtime and nlink follow from their contents, which are
 // compared entry by entry, so they are never reported; for symlinks, the
 // same holds of size and mtime with respect to the target.
-func diff(a, b *Entry, attrs Attr) Attr {
+func (a *Entry) Diff(b *Entry, attrs Attr) Attr {
 	if a.Type != b.Type {
 		return AttrType
 	}
@@ -139,4 +141,34 @@ func xattrsEqual(a, b []Xattr) bool {
 		}
 	}
 	return true
+}
+
+// SortEntries sorts entries by path bytes, the manifest's order. It sorts
+// indices, then moves each entry once: an entry is large, and sorting the
+// entries themselves would move each of them many times.
+func SortEntries(entries []Entry) {
+	idx := make([]int32, len(entries))
+	for i := range idx {
+		idx[i] = int32(i)
+	}
+	slices.SortFunc(idx, func(a, b int32) int { return strings.Compare(entries[a].Path, entries[b].Path) })
+	// Apply the permutation in place, cycle by cycle: position i takes the
+	// entry at idx[i].
+	for i := range idx {
+		if idx[i] < 0 {
+			continue
+		}
+		tmp := entries[i]
+		j := i
+		for {
+			k := int(idx[j])
+			idx[j] = -1
+			if k == i {
+				entries[j] = tmp
+				break
+			}
+			entries[j] = entries[k]
+			j = k
+		}
+	}
 }

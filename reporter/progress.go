@@ -7,9 +7,9 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"driftd/baseline/walk"
 
-	"driftd/baseline"
+	"golang.org/x/sys/unix"
 )
 
 // IsTerminal reports whether f is a terminal.
@@ -21,7 +21,7 @@ func IsTerminal(f *os.File) bool {
 // ShowProgress redraws one status line on w (entries, bytes, hash rate)
 // until the returned stop is called; stop clears the line and returns once
 // the drawing goroutine has ended.
-func ShowProgress(w io.Writer, verb string, p *baseline.Progress) (stop func()) {
+func ShowProgress(w io.Writer, verb string, p *walk.Progress) (stop func()) {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	start := time.Now()

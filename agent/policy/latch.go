@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"driftd/baseline"
+	"driftd/baseline/atomicfile"
 	"driftd/reporter"
 )
 
@@ -40,7 +40,7 @@ func write(stateDir string, t *reporter.Taint) error {
 	if err != nil {
 		return err
 	}
-	return baseline.WriteFileAtomic(LatchPath(stateDir), append(data, '\n'), 0o600)
+	return atomicfile.WriteFile(LatchPath(stateDir), append(data, '\n'), 0o600)
 }
 
 // Clear clears the latch of a state dir for reason, keeping the record of
@@ -124,7 +124,7 @@ func (l *Latch) WriteMarker() error {
 	body, _ := json.Marshal(map[string]any{"since": t.Since, "reason": t.Reason, "baseline_id": t.BaselineID})
 	err := os.MkdirAll(filepath.Dir(m), 0o755)
 	if err == nil {
-		err = baseline.WriteFileAtomic(m, append(body, '\n'), 0o644)
+		err = atomicfile.WriteFile(m, append(body, '\n'), 0o644)
 	}
 	if err != nil {
 		err = fmt.Errorf("marker %s: %w", m, err)

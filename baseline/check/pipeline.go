@@ -7,6 +7,7 @@ import (
 
 	"driftd/baseline"
 	"driftd/baseline/sshpaths"
+	"driftd/baseline/walk"
 )
 
 // Options are what a pipeline compares: a verified manifest, the root, the
@@ -119,13 +120,13 @@ type Scan struct {
 	// Workers overrides the pipeline's pool size when positive.
 	Workers int
 	// Progress, when set, counts what the walk has done.
-	Progress *baseline.Progress
+	Progress *walk.Progress
 }
 
 // Compare walks path below the root (everything, for "/") and compares it
 // with the baseline. visit, when set, also sees each batch of entries.
 func (p *Pipeline) Compare(ctx context.Context, path string, scan Scan, visit func([]baseline.Entry)) (Result, error) {
-	w := &baseline.Walker{
+	w := &walk.Walker{
 		Root:             p.opts.Root,
 		Rules:            p.rules,
 		Workers:          p.opts.Workers,
@@ -139,7 +140,7 @@ func (p *Pipeline) Compare(ctx context.Context, path string, scan Scan, visit fu
 	if scan.Fast {
 		w.Known = baseline.KnownFrom(p.entries)
 	}
-	res, n, err := baseline.CompareWalk(ctx, w, p.entries, path, visit)
+	res, n, err := walk.Compare(ctx, w, p.entries, path, visit)
 	if err != nil {
 		return Result{}, err
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"driftd/baseline"
+	"driftd/baseline/walk"
 )
 
 // testPipeline bakes a small root in memory and returns the options to
@@ -27,7 +28,7 @@ func testPipeline(t *testing.T, stateDir string) (Options, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	entries, err := (&baseline.Walker{Root: root, Rules: rules, Workers: 2}).Walk(context.Background())
+	entries, err := (&walk.Walker{Root: root, Rules: rules, Workers: 2}).Walk(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"driftd/baseline"
+	"driftd/baseline/manifest"
+	"driftd/baseline/walk"
 )
 
 // SealPath is where a state dir keeps the seal: the first-boot paths as
@@ -28,7 +30,7 @@ func ReadSeal(stateDir string) (*baseline.Manifest, error) {
 	}
 	// The seal is signed with a key made for it and then forgotten: it
 	// lives in the root-only state dir, and its signature proves nothing.
-	return baseline.ReadManifest(SealPath(stateDir), nil)
+	return manifest.Read(SealPath(stateDir), nil)
 }
 
 // WriteSeal records the first-boot paths under root as they are now, in
@@ -41,7 +43,7 @@ func WriteSeal(ctx context.Context, root string, rules *baseline.Rules, workers 
 	if _, err := os.Stat(SealPath(stateDir)); err == nil {
 		return nil, ErrSealed
 	}
-	w := &baseline.Walker{Root: root, Rules: rules.FirstBootRules(), Workers: workers}
+	w := &walk.Walker{Root: root, Rules: rules.FirstBootRules(), Workers: workers}
 	entries, err := w.Walk(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("seal: %w", err)
@@ -57,7 +59,7 @@ func WriteSeal(ctx context.Context, root string, rules *baseline.Rules, workers 
 	if err := os.MkdirAll(stateDir, 0o700); err != nil {
 		return nil, fmt.Errorf("seal: %w", err)
 	}
-	if err := baseline.WriteManifest(SealPath(stateDir), m, key); err != nil {
+	if err := manifest.Write(SealPath(stateDir), m, key); err != nil {
 		return nil, err
 	}
 	return m, nil

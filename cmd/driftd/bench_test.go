@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"driftd/baseline"
+	"driftd/baseline/manifest"
 )
 
 // procRun is one timed process: wall time and peak RSS.
@@ -77,9 +77,9 @@ severity = "high"
 attributes = ["+inode", "+ctime"]
 `), 0o644)
 	timed(b, 0, driftdBin, "keygen", "--out", filepath.Join(dir, "k"))
-	manifest := filepath.Join(dir, "baseline.manifest")
-	bakeArgs := []string{"bake", "--config", driftdConfig, "--root", root, "--key", filepath.Join(dir, "k.key"), "--out", manifest}
-	checkArgs := []string{"check", "--config", driftdConfig, "--root", root, "--baseline", manifest, "--pubkey", filepath.Join(dir, "k.pub")}
+	manifestPath := filepath.Join(dir, "baseline.manifest")
+	bakeArgs := []string{"bake", "--config", driftdConfig, "--root", root, "--key", filepath.Join(dir, "k.key"), "--out", manifestPath}
+	checkArgs := []string{"check", "--config", driftdConfig, "--root", root, "--baseline", manifestPath, "--pubkey", filepath.Join(dir, "k.pub")}
 
 	b.ResetTimer()
 	timed(b, 0, driftdBin, bakeArgs...) // warms the page cache for both sides
@@ -89,22 +89,22 @@ attributes = ["+inode", "+ctime"]
 		checks = append(checks, timed(b, 0, driftdBin, checkArgs...))
 	}
 	bake, check := best(bakes), best(checks)
-	m, err := baseline.ReadManifest(manifest, nil)
+	m, err := manifest.Read(manifestPath, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
 	entries := m.Header.Counts.Entries
-	mfi, _ := os.Stat(manifest)
+	mfi, _ := os.Stat(manifestPath)
 
 	// Loading and verifying the manifest, as check and run do: the median of 7.
-	pub, err := baseline.LoadPublicKey(filepath.Join(dir, "k.pub"))
+	pub, err := manifest.LoadPublicKey(filepath.Join(dir, "k.pub"))
 	if err != nil {
 		b.Fatal(err)
 	}
 	var loads []time.Duration
 	for range 7 {
 		start := time.Now()
-		if _, err := baseline.ReadManifest(manifest, pub); err != nil {
+		if _, err := manifest.Read(manifestPath, pub); err != nil {
 			b.Fatal(err)
 		}
 		loads = append(loads, time.Since(start))

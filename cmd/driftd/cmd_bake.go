@@ -10,7 +10,9 @@ import (
 	"time"
 
 	"driftd/baseline"
+	"driftd/baseline/manifest"
 	"driftd/baseline/sshpaths"
+	"driftd/baseline/walk"
 	"driftd/reporter"
 )
 
@@ -35,7 +37,7 @@ func runBake(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	key, err := baseline.LoadPrivateKey(*keyPath)
+	key, err := manifest.LoadPrivateKey(*keyPath)
 	if err != nil {
 		return err
 	}
@@ -71,7 +73,7 @@ func runBake(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		Packages: p.inv.Packages,
 	}
 	m.SetOwners(p.owners)
-	if err := baseline.WriteManifest(*out, m, key); err != nil {
+	if err := manifest.Write(*out, m, key); err != nil {
 		return err
 	}
 	c := m.Header.Counts
@@ -117,8 +119,8 @@ func creationTime() (int64, error) {
 
 // walker walks the scope's root, with progress on stderr while it runs
 // when stderr is a terminal (the returned walker's caller must call stop).
-func (s *scope) walker(stderr io.Writer, verb string) *baseline.Walker {
-	return &baseline.Walker{
+func (s *scope) walker(stderr io.Writer, verb string) *walk.Walker {
+	return &walk.Walker{
 		Root:             s.root,
 		Rules:            s.rules,
 		Workers:          s.config.Scan.WorkerCount(),
@@ -129,12 +131,12 @@ func (s *scope) walker(stderr io.Writer, verb string) *baseline.Walker {
 
 // progress is a walk's progress, drawn on stderr while it runs when stderr
 // is a terminal (the caller must call stopProgress).
-func (s *scope) progress(stderr io.Writer, verb string) *baseline.Progress {
+func (s *scope) progress(stderr io.Writer, verb string) *walk.Progress {
 	// Bake holds every entry until the end, check the whole baseline, and
 	// neither allocates much besides: a low GC target keeps the peak RSS
 	// near the live heap for a few per cent more GC work.
 	debug.SetGCPercent(25)
-	p := &baseline.Progress{}
+	p := &walk.Progress{}
 	if f, ok := stderr.(*os.File); ok && reporter.IsTerminal(f) {
 		s.stopProgress = reporter.ShowProgress(stderr, verb, p)
 	}

@@ -13,6 +13,7 @@ import (
 	"driftd/agent/policy"
 	"driftd/baseline"
 	"driftd/baseline/check"
+	"driftd/baseline/manifest"
 	"driftd/reporter"
 )
 
@@ -43,11 +44,11 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if *pubPath == "" {
 			*pubPath = s.inRoot(s.config.Baseline.PublicKey)
 		}
-		if pub, err = baseline.LoadPublicKey(*pubPath); err != nil {
+		if pub, err = manifest.LoadPublicKey(*pubPath); err != nil {
 			return err
 		}
 	}
-	m, err := baseline.ReadManifest(*manifestPath, pub)
+	m, err := manifest.Read(*manifestPath, pub)
 	if err != nil {
 		if *textfile != "" {
 			if terr := reporter.WriteUnverifiedTextfile(*textfile); terr != nil {

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"io"
 
-	"driftd/baseline"
+	"driftd/baseline/manifest"
 )
 
 func runKeygen(_ context.Context, args []string, stdout, stderr io.Writer) error {
@@ -17,7 +17,7 @@ func runKeygen(_ context.Context, args []string, stdout, stderr io.Writer) error
 	if *out == "" {
 		return fmt.Errorf("--out PREFIX is required")
 	}
-	keyPath, pubPath, err := baseline.GenerateKey(*out)
+	keyPath, pubPath, err := manifest.GenerateKey(*out)
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"driftd/baseline"
+	"driftd/baseline/manifest"
 	"driftd/reporter"
 )
 
@@ -70,9 +71,9 @@ func readForDisplay(path, pubPath string) (*baseline.Manifest, error) {
 	var pub ed25519.PublicKey
 	if pubPath != "" {
 		var err error
-		if pub, err = baseline.LoadPublicKey(pubPath); err != nil {
+		if pub, err = manifest.LoadPublicKey(pubPath); err != nil {
 			return nil, err
 		}
 	}
-	return baseline.ReadManifest(path, pub)
+	return manifest.Read(path, pub)
 }

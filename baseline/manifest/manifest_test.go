@@ -1,4 +1,4 @@
-package baseline
+package manifest
 
 import (
 	"bytes"
@@ -8,16 +8,18 @@ import (
 	"maps"
 	"slices"
 	"testing"
+
+	"driftd/baseline"
 )
 
 var testKey = ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, 32))
 
 // encode signs a manifest of entries with the sample packages, which own
 // /bin/sh and /etc/link when they are there.
-func encode(t testing.TB, entries []Entry, h Header) []byte {
+func encode(t testing.TB, entries []baseline.Entry, h baseline.Header) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	m := &Manifest{Header: h, Entries: entries, Packages: samplePackages()}
+	m := &baseline.Manifest{Header: h, Entries: entries, Packages: samplePackages()}
 	m.SetOwners(map[string]int{"/bin/sh": 0, "/etc/link": 1})
 	if err := Encode(&buf, m, testKey); err != nil {
 		t.Fatal(err)
@@ -25,33 +27,33 @@ func encode(t testing.TB, entries []Entry, h Header) []byte {
 	return buf.Bytes()
 }
 
-func samplePackages() []Package {
-	return []Package{
+func samplePackages() []baseline.Package {
+	return []baseline.Package{
 		{Manager: "dpkg", Name: "dash", Version: "0.5.12-2", Arch: "amd64"},
 		{Manager: "dpkg", Name: "link", Version: "1:2.0~rc1", Arch: "all"},
 		{Manager: "rpm", Name: "bash", Version: "5.1.8-9.el9", Arch: "x86_64"},
 	}
 }
 
-func encodeDecode(t testing.TB, entries []Entry) *Manifest {
+func encodeDecode(t testing.TB, entries []baseline.Entry) *baseline.Manifest {
 	t.Helper()
-	m, err := Decode(encode(t, entries, Header{DriftdVersion: "test"}), testKey.Public().(ed25519.PublicKey))
+	m, err := Decode(encode(t, entries, baseline.Header{DriftdVersion: "test"}), testKey.Public().(ed25519.PublicKey))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return m
 }
 
-func sampleEntries() []Entry {
-	return []Entry{
-		{Path: "/", Type: TypeDir, Mode: 0o755, Mtime: 1e18, Ctime: 1e18, Inode: 2, Nlink: 3},
-		{Path: "/bin", Type: TypeDir, Mode: 0o755, Mtime: 1e18, Ctime: 1e18, Inode: 10, Nlink: 2},
-		{Path: "/bin/sh", Type: TypeRegular, Mode: 0o4755, Size: 5, Mtime: 1e18 + 5, Ctime: 1e18 + 9, Inode: 11, Nlink: 1, Digest: [32]byte{1, 2, 3},
-			Xattrs: []Xattr{{Name: "security.capability", Digest: [32]byte{9}}}},
-		{Path: "/dev/null", Type: TypeCharDevice, Mode: 0o666, Rdev: 0x103, Inode: 5, Nlink: 1},
-		{Path: "/etc/link", Type: TypeSymlink, Mode: 0o777, Target: "../bin/sh", Inode: 3, Nlink: 1, UID: 1000, GID: 1000},
-		{Path: "/etc/secret", Type: TypeRegular, Mode: 0, Size: 10, Inode: 4, Nlink: 1, Err: "open: permission denied"},
-		{Path: "/run/fifo", Type: TypeFIFO, Mode: 0o600, Inode: 6, Nlink: 1},
+func sampleEntries() []baseline.Entry {
+	return []baseline.Entry{
+		{Path: "/", Type: baseline.TypeDir, Mode: 0o755, Mtime: 1e18, Ctime: 1e18, Inode: 2, Nlink: 3},
+		{Path: "/bin", Type: baseline.TypeDir, Mode: 0o755, Mtime: 1e18, Ctime: 1e18, Inode: 10, Nlink: 2},
+		{Path: "/bin/sh", Type: baseline.TypeRegular, Mode: 0o4755, Size: 5, Mtime: 1e18 + 5, Ctime: 1e18 + 9, Inode: 11, Nlink: 1, Digest: [32]byte{1, 2, 3},
+			Xattrs: []baseline.Xattr{{Name: "security.capability", Digest: [32]byte{9}}}},
+		{Path: "/dev/null", Type: baseline.TypeCharDevice, Mode: 0o666, Rdev: 0x103, Inode: 5, Nlink: 1},
+		{Path: "/etc/link", Type: baseline.TypeSymlink, Mode: 0o777, Target: "../bin/sh", Inode: 3, Nlink: 1, UID: 1000, GID: 1000},
+		{Path: "/etc/secret", Type: baseline.TypeRegular, Mode: 0, Size: 10, Inode: 4, Nlink: 1, Err: "open: permission denied"},
+		{Path: "/run/fifo", Type: baseline.TypeFIFO, Mode: 0o600, Inode: 6, Nlink: 1},
 	}
 }
 
@@ -66,7 +68,7 @@ func TestManifestRoundTrip(t *testing.T) {
 	}
 	for i := range in {
 		a, b := in[i], m.Entries[i]
-		if a.Path != b.Path || diff(&a, &b, 0xffff) != 0 || a.Err != b.Err || a.Digest != b.Digest {
+		if a.Path != b.Path || a.Diff(&b, 0xffff) != 0 || a.Err != b.Err || a.Digest != b.Digest {
 			t.Errorf("entry %d: %+v, want %+v", i, b, a)
 		}
 	}
@@ -85,7 +87,7 @@ func TestManifestRoundTrip(t *testing.T) {
 }
 
 func TestManifestDeterministic(t *testing.T) {
-	h := Header{DriftdVersion: "test", Created: 1700000000, Labels: map[string]string{"image": "web", "version": "1", "arch": "amd64"}}
+	h := baseline.Header{DriftdVersion: "test", Created: 1700000000, Labels: map[string]string{"image": "web", "version": "1", "arch": "amd64"}}
 	a := encode(t, sampleEntries(), h)
 	b := encode(t, sampleEntries(), h)
 	if !bytes.Equal(a, b) {
@@ -96,7 +98,7 @@ func TestManifestDeterministic(t *testing.T) {
 // TestManifestRejectsEveryFlippedByte flips each byte of a manifest in turn:
 // every one must be refused, none may pass as a good baseline.
 func TestManifestRejectsEveryFlippedByte(t *testing.T) {
-	good := encode(t, sampleEntries(), Header{DriftdVersion: "test", Labels: map[string]string{"image": "web"}})
+	good := encode(t, sampleEntries(), baseline.Header{DriftdVersion: "test", Labels: map[string]string{"image": "web"}})
 	pub := testKey.Public().(ed25519.PublicKey)
 	for i := range good {
 		bad := bytes.Clone(good)
@@ -109,7 +111,7 @@ func TestManifestRejectsEveryFlippedByte(t *testing.T) {
 
 func TestManifestErrors(t *testing.T) {
 	pub := testKey.Public().(ed25519.PublicKey)
-	good := encode(t, sampleEntries(), Header{DriftdVersion: "test"})
+	good := encode(t, sampleEntries(), baseline.Header{DriftdVersion: "test"})
 	otherPub, _, _ := ed25519.GenerateKey(rand.Reader)
 	newer := bytes.Clone(good)
 	newer[len(magic)+1] = FormatVersion + 1
@@ -139,8 +141,8 @@ func TestManifestErrors(t *testing.T) {
 }
 
 func FuzzDecode(f *testing.F) {
-	f.Add(encode(f, sampleEntries(), Header{DriftdVersion: "test"}))
-	f.Add(encode(f, nil, Header{}))
+	f.Add(encode(f, sampleEntries(), baseline.Header{DriftdVersion: "test"}))
+	f.Add(encode(f, nil, baseline.Header{}))
 	f.Add([]byte("\x89DRIFTD\n\x00\x01"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		m, err := Decode(data, nil)

@@ -1,23 +1,35 @@
-package baseline
+package manifest
 
 import (
 	"bytes"
+	"context"
 	"crypto/ed25519"
 	"os"
 	"testing"
+
+	"driftd/baseline"
+	"driftd/baseline/walk"
 )
 
 // benchManifest decodes DRIFTD_BENCH_MANIFEST (unverified), for the encode
 // and decode benchmarks; without it they run on a walk of /usr/share/doc.
-func benchEntries(b *testing.B) []Entry {
+func benchEntries(b *testing.B) []baseline.Entry {
 	if p := os.Getenv("DRIFTD_BENCH_MANIFEST"); p != "" {
-		m, err := ReadManifest(p, nil)
+		m, err := Read(p, nil)
 		if err != nil {
 			b.Fatal(err)
 		}
 		return m.Entries
 	}
-	return walkTree(b, "/usr/share/doc", mustRules(b, []RuleConfig{{Paths: []string{"/**"}, Category: "c", Severity: "low"}}))
+	rules, err := baseline.CompileRules([]baseline.RuleConfig{{Paths: []string{"/**"}, Category: "c", Severity: "low"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	entries, err := (&walk.Walker{Root: "/usr/share/doc", Rules: rules, Workers: 2}).Walk(context.Background())
+	if err != nil {
+		b.Fatal(err)
+	}
+	return entries
 }
 
 func BenchmarkEncode(b *testing.B) {
@@ -25,7 +37,7 @@ func BenchmarkEncode(b *testing.B) {
 	var buf bytes.Buffer
 	for b.Loop() {
 		buf.Reset()
-		if err := Encode(&buf, &Manifest{Entries: entries}, testKey); err != nil {
+		if err := Encode(&buf, &baseline.Manifest{Entries: entries}, testKey); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -36,7 +48,7 @@ func BenchmarkEncode(b *testing.B) {
 func BenchmarkDecodeVerify(b *testing.B) {
 	entries := benchEntries(b)
 	var buf bytes.Buffer
-	if err := Encode(&buf, &Manifest{Entries: entries}, testKey); err != nil {
+	if err := Encode(&buf, &baseline.Manifest{Entries: entries}, testKey); err != nil {
 		b.Fatal(err)
 	}
 	pub := testKey.Public().(ed25519.PublicKey)

@@ -1,4 +1,4 @@
-package baseline
+package manifest
 
 import (
 	"crypto/ed25519"
@@ -115,4 +115,4 @@ func readPEM(path, want string) ([]byte, error) {
 }
 
 // ErrNoKey says a check has no public key to verify the baseline with.
-var ErrNoKey = errors.New("baseline: no public key to verify the manifest")
+var ErrNoKey = errors.New("manifest: no public key to verify the manifest")

@@ -1,4 +1,4 @@
-package baseline
+package walk
 
 import (
 	"context"
@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"driftd/baseline"
 )
 
 // TestWalkUnderChurn walks a tree while files in it appear, vanish and
@@ -76,11 +78,11 @@ func TestWalkUnderChurn(t *testing.T) {
 
 func TestSortEntries(t *testing.T) {
 	paths := []string{"/b", "/a/b", "/a", "/a-b", "/", "/c\xff", "/a/a", "/c"}
-	entries := make([]Entry, len(paths))
+	entries := make([]baseline.Entry, len(paths))
 	for i, p := range paths {
-		entries[i] = Entry{Path: p, Size: int64(len(p))}
+		entries[i] = baseline.Entry{Path: p, Size: int64(len(p))}
 	}
-	SortEntries(entries)
+	baseline.SortEntries(entries)
 	want := []string{"/", "/a", "/a-b", "/a/a", "/a/b", "/b", "/c", "/c\xff"}
 	for i, e := range entries {
 		if e.Path != want[i] || e.Size != int64(len(want[i])) {
@@ -95,10 +97,10 @@ func TestFastScan(t *testing.T) {
 	rules := mustRules(t, matrixRules)
 	base := walkTree(t, root, rules)
 
-	fast := func() (Result, int64) {
+	fast := func() (baseline.Result, int64) {
 		p := &Progress{}
-		w := &Walker{Root: root, Rules: rules, Workers: 2, Known: KnownFrom(base), Progress: p}
-		res, _, err := CompareWalk(context.Background(), w, base, "/", nil)
+		w := &Walker{Root: root, Rules: rules, Workers: 2, Known: baseline.KnownFrom(base), Progress: p}
+		res, _, err := Compare(context.Background(), w, base, "/", nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -126,7 +128,7 @@ func TestWalkPathScoped(t *testing.T) {
 	base := walkTree(t, root, rules)
 	scoped := func(path string) []string {
 		w := &Walker{Root: root, Rules: rules, Workers: 2}
-		res, _, err := CompareWalk(context.Background(), w, base, path, nil)
+		res, _, err := Compare(context.Background(), w, base, path, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

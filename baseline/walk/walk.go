@@ -1,4 +1,4 @@
-package baseline
+package walk
 
 import (
 	"context"
@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"driftd/baseline"
 )
 
 // Progress counts what a walk has done so far; safe to read while it runs.
@@ -30,7 +32,7 @@ type Progress struct {
 // per-path failure to the entry as Err instead of skipping the path.
 type Walker struct {
 	Root             string // host path of the tree to walk; "/" for this host
-	Rules            *Rules
+	Rules            *baseline.Rules
 	Workers          int  // size of the stat and hash pool; at least 1
 	CrossFilesystems bool // descend into other mounted filesystems
 	Progress         *Progress
@@ -39,7 +41,7 @@ type Walker struct {
 	// content digest, symlink target and xattrs (from a baseline whose
 	// entry has the same size, mtime, ctime and inode), and the walk reads
 	// nothing more. This is the fast scan.
-	Known func(e *Entry) bool
+	Known func(e *baseline.Entry) bool
 	// BytesPerSecond limits the hashing rate; 0 means no limit.
 	BytesPerSecond int64
 }
@@ -50,57 +52,27 @@ const bigFile = 4 << 20
 
 // Walk returns the entries in scope, sorted by path bytes. Its error is for
 // a root that cannot be walked at all; anything smaller is in an entry's Err.
-func (w *Walker) Walk(ctx context.Context) ([]Entry, error) {
-	var entries []Entry
-	err := w.WalkFunc(ctx, func(batch []Entry) { entries = append(entries, batch...) })
+func (w *Walker) Walk(ctx context.Context) ([]baseline.Entry, error) {
+	var entries []baseline.Entry
+	err := w.WalkFunc(ctx, func(batch []baseline.Entry) { entries = append(entries, batch...) })
 	if err != nil {
 		return nil, err
 	}
-	SortEntries(entries)
+	baseline.SortEntries(entries)
 	return entries, nil
-}
-
-// SortEntries sorts entries by path bytes, the manifest's order. It sorts
-// indices, then moves each entry once: an entry is large, and sorting the
-// entries themselves would move each of them many times.
-func SortEntries(entries []Entry) {
-	idx := make([]int32, len(entries))
-	for i := range idx {
-		idx[i] = int32(i)
-	}
-	slices.SortFunc(idx, func(a, b int32) int { return strings.Compare(entries[a].Path, entries[b].Path) })
-	// Apply the permutation in place, cycle by cycle: position i takes the
-	// entry at idx[i].
-	for i := range idx {
-		if idx[i] < 0 {
-			continue
-		}
-		tmp := entries[i]
-		j := i
-		for {
-			k := int(idx[j])
-			idx[j] = -1
-			if k == i {
-				entries[j] = tmp
-				break
-			}
-			entries[j] = entries[k]
-			j = k
-		}
-	}
 }
 
 // WalkFunc hands the entries in scope to visit in batches, in no particular
 // order, one call at a time. A batch is reused after visit returns: keep
 // copies, not pointers.
-func (w *Walker) WalkFunc(ctx context.Context, visit func(batch []Entry)) error {
+func (w *Walker) WalkFunc(ctx context.Context, visit func(batch []baseline.Entry)) error {
 	return w.WalkPathFunc(ctx, "/", visit)
 }
 
 // WalkPathFunc is WalkFunc for one path below the root: the path itself
 // and, for a directory, everything below it. A path that does not exist
 // gives no entries.
-func (w *Walker) WalkPathFunc(ctx context.Context, path string, visit func(batch []Entry)) error {
+func (w *Walker) WalkPathFunc(ctx context.Context, path string, visit func(batch []baseline.Entry)) error {
 	rootfd, err := unix.Open(w.Root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		if errors.Is(err, unix.ENOTDIR) {
@@ -133,7 +105,7 @@ func (w *Walker) WalkPathFunc(ctx context.Context, path string, visit func(batch
 	} else {
 		// The parent, listed for this one name, records it as any child.
 		parent, name := pathpkg.Split(path)
-		wk.jobs = append(wk.jobs, job{entry: Entry{Path: pathpkg.Clean(parent)}, dir: true, only: name})
+		wk.jobs = append(wk.jobs, job{entry: baseline.Entry{Path: pathpkg.Clean(parent)}, dir: true, only: name})
 	}
 	var wg sync.WaitGroup
 	for range max(w.Workers, 1) {
@@ -150,7 +122,7 @@ func (w *Walker) WalkPathFunc(ctx context.Context, path string, visit func(batch
 // comes from its parent's lstat and is recorded by the job that lists it,
 // so that a listing error lands on the directory's own entry.
 type job struct {
-	entry  Entry
+	entry  baseline.Entry
 	dir    bool
 	record bool   // false for an ignored directory walked for what is below it
 	only   string // list this one name of the directory, not the whole of it
@@ -164,7 +136,7 @@ type walk struct {
 	ctx     context.Context
 	rootfd  int
 	rootDev uint64
-	visit   func([]Entry)
+	visit   func([]baseline.Entry)
 	limiter *rateLimiter // nil: no limit
 
 	mu   sync.Mutex
@@ -289,20 +261,20 @@ func (wk *walk) listDir(j job, bufs *workerBufs) []job {
 		rule := w.Rules.Match(path)
 		if d.typ.IsRegular() && !rule.Ignore && w.Known == nil {
 			if big := wk.recordFile(fd, path, name, bufs); big {
-				more = append(more, job{entry: Entry{Path: path}})
+				more = append(more, job{entry: baseline.Entry{Path: path}})
 			}
 			continue
 		}
 		var st unix.Stat_t
 		if err := unix.Fstatat(fd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 			if !errors.Is(err, unix.ENOENT) && !rule.Ignore {
-				bufs.record(w.Progress, Entry{Path: path, Err: "lstat: " + err.Error()})
+				bufs.record(w.Progress, baseline.Entry{Path: path, Err: "lstat: " + err.Error()})
 			}
 			continue
 		}
 		e := entryFromStat(path, &st)
 		switch {
-		case e.Type == TypeDir && (wk.w.CrossFilesystems || st.Dev == wk.rootDev):
+		case e.Type == baseline.TypeDir && (wk.w.CrossFilesystems || st.Dev == wk.rootDev):
 			if !rule.Ignore || !w.Rules.CanPrune(path, rule) {
 				more = append(more, job{entry: e, dir: true, record: !rule.Ignore})
 			}
@@ -312,12 +284,12 @@ func (wk *walk) listDir(j job, bufs *workerBufs) []job {
 		case w.Known != nil && w.Known(&e):
 			bufs.record(w.Progress, e)
 			continue
-		case e.Type == TypeRegular: // d_type was unknown, or a fast scan found it changed
+		case e.Type == baseline.TypeRegular: // d_type was unknown, or a fast scan found it changed
 			if big := wk.recordFile(fd, path, name, bufs); big {
-				more = append(more, job{entry: Entry{Path: path}})
+				more = append(more, job{entry: baseline.Entry{Path: path}})
 			}
 			continue
-		case e.Type == TypeSymlink:
+		case e.Type == baseline.TypeSymlink:
 			e.Target, e.Err = bufs.readlink(fd, name)
 		}
 		if e.Err == "" {
@@ -337,7 +309,7 @@ type dirent struct {
 // recordFile records the regular file name in dirfd, unless it is big: then
 // it reports so, for a job of its own.
 func (wk *walk) recordFile(dirfd int, path, name string, bufs *workerBufs) (big bool) {
-	e := Entry{Path: path, Type: TypeRegular}
+	e := baseline.Entry{Path: path, Type: baseline.TypeRegular}
 	fd, err := openRetryingNoatime(func(flags int) (int, error) { return unix.Openat(dirfd, name, flags, 0) })
 	lstat := func(st *unix.Stat_t) error { return unix.Fstatat(dirfd, name, st, unix.AT_SYMLINK_NOFOLLOW) }
 	if big := wk.fillFromOpen(fd, err, &e, bufs, lstat, true); big {
@@ -350,7 +322,7 @@ func (wk *walk) recordFile(dirfd int, path, name string, bufs *workerBufs) (big 
 }
 
 // record adds e to the worker's batch for the job at hand.
-func (b *workerBufs) record(p *Progress, e Entry) {
+func (b *workerBufs) record(p *Progress, e baseline.Entry) {
 	b.batch = append(b.batch, e)
 	if p != nil {
 		p.Entries.Add(1)
@@ -384,7 +356,7 @@ func openRetryingNoatime(open func(flags int) (int, error)) (int, error) {
 func (wk *walk) hashBigFile(path string, bufs *workerBufs) {
 	fd, err := openRetryingNoatime(func(flags int) (int, error) { return wk.openBeneath(path, flags) })
 	lstat := func(st *unix.Stat_t) error { return unix.Fstatat(wk.rootfd, path[1:], st, unix.AT_SYMLINK_NOFOLLOW) }
-	e := Entry{Path: path, Type: TypeRegular}
+	e := baseline.Entry{Path: path, Type: baseline.TypeRegular}
 	wk.fillFromOpen(fd, err, &e, bufs, lstat, false)
 	if e.Type != 0 || e.Err != "" {
 		bufs.record(wk.w.Progress, e)
@@ -396,12 +368,12 @@ func (wk *walk) hashBigFile(path string, bufs *workerBufs) {
 // fresh lstat: the walk records what is there now, and a file it could not
 // read becomes an error entry with its metadata. A path that vanished
 // leaves e zero.
-func (wk *walk) fillFromOpen(fd int, openErr error, e *Entry, bufs *workerBufs, lstat func(*unix.Stat_t) error, mayDefer bool) (big bool) {
+func (wk *walk) fillFromOpen(fd int, openErr error, e *baseline.Entry, bufs *workerBufs, lstat func(*unix.Stat_t) error, mayDefer bool) (big bool) {
 	fromLstat := func(why string) {
 		var st unix.Stat_t
 		if err := lstat(&st); err != nil {
 			if errors.Is(err, unix.ENOENT) {
-				*e = Entry{}
+				*e = baseline.Entry{}
 				return
 			}
 			e.Err = "lstat: " + err.Error()
@@ -409,9 +381,9 @@ func (wk *walk) fillFromOpen(fd int, openErr error, e *Entry, bufs *workerBufs, 
 		}
 		*e = entryFromStat(e.Path, &st)
 		switch e.Type {
-		case TypeRegular:
+		case baseline.TypeRegular:
 			e.Err = why
-		case TypeDir:
+		case baseline.TypeDir:
 			e.Err = "became a directory while being walked: its contents were not listed"
 		}
 	}
@@ -449,8 +421,8 @@ func (wk *walk) fillFromOpen(fd int, openErr error, e *Entry, bufs *workerBufs, 
 	return false
 }
 
-func entryFromStat(path string, st *unix.Stat_t) Entry {
-	e := Entry{
+func entryFromStat(path string, st *unix.Stat_t) baseline.Entry {
+	e := baseline.Entry{
 		Path:  path,
 		Mode:  st.Mode & 0o7777,
 		UID:   st.Uid,
@@ -463,19 +435,19 @@ func entryFromStat(path string, st *unix.Stat_t) Entry {
 	}
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFREG:
-		e.Type = TypeRegular
+		e.Type = baseline.TypeRegular
 	case unix.S_IFDIR:
-		e.Type = TypeDir
+		e.Type = baseline.TypeDir
 	case unix.S_IFLNK:
-		e.Type = TypeSymlink
+		e.Type = baseline.TypeSymlink
 	case unix.S_IFIFO:
-		e.Type = TypeFIFO
+		e.Type = baseline.TypeFIFO
 	case unix.S_IFSOCK:
-		e.Type = TypeSocket
+		e.Type = baseline.TypeSocket
 	case unix.S_IFCHR:
-		e.Type, e.Rdev = TypeCharDevice, st.Rdev
+		e.Type, e.Rdev = baseline.TypeCharDevice, st.Rdev
 	case unix.S_IFBLK:
-		e.Type, e.Rdev = TypeBlockDevice, st.Rdev
+		e.Type, e.Rdev = baseline.TypeBlockDevice, st.Rdev
 	}
 	return e
 }
@@ -483,7 +455,7 @@ func entryFromStat(path string, st *unix.Stat_t) Entry {
 // workerBufs are one worker's reusable buffers and hasher, and the batch of
 // entries its current job has recorded.
 type workerBufs struct {
-	batch []Entry
+	batch []baseline.Entry
 	read  []byte
 	xattr []byte
 	link  []byte
@@ -554,21 +526,21 @@ func (b *workerBufs) readlink(dirfd int, name string) (string, string) {
 	return string(b.link[:n]), ""
 }
 
-func (b *workerBufs) xattrsFd(fd int) ([]Xattr, string) {
+func (b *workerBufs) xattrsFd(fd int) ([]baseline.Xattr, string) {
 	return b.xattrs(
 		func(buf []byte) (int, error) { return unix.Flistxattr(fd, buf) },
 		func(name string, buf []byte) (int, error) { return unix.Fgetxattr(fd, name, buf) })
 }
 
 // xattrsPath reads the xattrs of path without following a final symlink.
-func (b *workerBufs) xattrsPath(path string) ([]Xattr, string) {
+func (b *workerBufs) xattrsPath(path string) ([]baseline.Xattr, string) {
 	return b.xattrs(
 		func(buf []byte) (int, error) { return unix.Llistxattr(path, buf) },
 		func(name string, buf []byte) (int, error) { return unix.Lgetxattr(path, name, buf) })
 }
 
 // xattrs lists the attributes and digests their values, sorted by name.
-func (b *workerBufs) xattrs(list func([]byte) (int, error), get func(string, []byte) (int, error)) ([]Xattr, string) {
+func (b *workerBufs) xattrs(list func([]byte) (int, error), get func(string, []byte) (int, error)) ([]baseline.Xattr, string) {
 	n, err := growing(&b.xattr, list)
 	if err != nil {
 		if errors.Is(err, unix.ENOTSUP) || errors.Is(err, unix.ENOENT) {
@@ -581,7 +553,7 @@ func (b *workerBufs) xattrs(list func([]byte) (int, error), get func(string, []b
 	}
 	names := strings.Split(strings.TrimSuffix(string(b.xattr[:n]), "\x00"), "\x00")
 	slices.Sort(names)
-	out := make([]Xattr, 0, len(names))
+	out := make([]baseline.Xattr, 0, len(names))
 	for _, name := range names {
 		var val []byte
 		k, err := growing(&val, func(buf []byte) (int, error) { return get(name, buf) })
@@ -591,7 +563,7 @@ func (b *workerBufs) xattrs(list func([]byte) (int, error), get func(string, []b
 		if err != nil {
 			return nil, fmt.Sprintf("read xattr %s: %v", name, err)
 		}
-		out = append(out, Xattr{Name: name, Digest: sha256.Sum256(val[:k])})
+		out = append(out, baseline.Xattr{Name: name, Digest: sha256.Sum256(val[:k])})
 	}
 	return out, ""
 }

@@ -1,9 +1,11 @@
-package baseline
+package walk
 
 import (
 	"context"
 	"os"
 	"testing"
+
+	"driftd/baseline"
 )
 
 // BenchmarkWalk walks and hashes a real tree: DRIFTD_BENCH_ROOT, or /usr.
@@ -12,7 +14,7 @@ func BenchmarkWalk(b *testing.B) {
 	if root == "" {
 		root = "/usr"
 	}
-	rules, err := CompileRules([]RuleConfig{{Paths: []string{"/**"}, Category: "system", Severity: "high"}})
+	rules, err := baseline.CompileRules([]baseline.RuleConfig{{Paths: []string{"/**"}, Category: "system", Severity: "high"}})
 	if err != nil {
 		b.Fatal(err)
 	}

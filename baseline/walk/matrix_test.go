@@ -1,7 +1,9 @@
-package baseline
+package walk
 
 import (
+	"bytes"
 	"context"
+	"crypto/ed25519"
 	"fmt"
 	"os"
 	"os/exec"
@@ -10,6 +12,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"driftd/baseline"
+	"driftd/baseline/manifest"
 
 	"golang.org/x/sys/unix"
 )
@@ -67,16 +72,16 @@ func writeTree(t testing.TB, root string, files map[string]file) {
 	}
 }
 
-func mustRules(t testing.TB, cfg []RuleConfig) *Rules {
+func mustRules(t testing.TB, cfg []baseline.RuleConfig) *baseline.Rules {
 	t.Helper()
-	rules, err := CompileRules(cfg)
+	rules, err := baseline.CompileRules(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return rules
 }
 
-func walkTree(t testing.TB, root string, rules *Rules) []Entry {
+func walkTree(t testing.TB, root string, rules *baseline.Rules) []baseline.Entry {
 	t.Helper()
 	w := &Walker{Root: root, Rules: rules, Workers: 2}
 	entries, err := w.Walk(context.Background())
@@ -87,11 +92,11 @@ func walkTree(t testing.TB, root string, rules *Rules) []Entry {
 }
 
 // summary renders findings as "kind path [changes]" lines, sorted.
-func summary(res Result) []string {
+func summary(res baseline.Result) []string {
 	var out []string
 	for _, f := range res.Findings {
 		s := f.Kind.String() + " " + f.Path
-		if f.Kind == Modified {
+		if f.Kind == baseline.Modified {
 			s += " [" + strings.Join(f.Changes.Names(), ",") + "]"
 		}
 		out = append(out, s)
@@ -129,7 +134,7 @@ var matrixTree = map[string]file{
 	"/data/sub/deep/one": {content: "one"},
 }
 
-var matrixRules = []RuleConfig{
+var matrixRules = []baseline.RuleConfig{
 	{Paths: []string{"/**"}, Category: "system", Severity: "medium"},
 	{Paths: []string{"/etc/inode.conf"}, Category: "config", Severity: "high", Attributes: []string{"+inode"}},
 }
@@ -215,7 +220,7 @@ func TestMutationMatrix(t *testing.T) {
 			writeTree(t, root, matrixTree)
 			base := walkTree(t, root, rules)
 			tt.mutate(t, root)
-			got := summary(Compare(base, walkTree(t, root, rules), rules))
+			got := summary(baseline.Compare(base, walkTree(t, root, rules), rules))
 			if !slices.Equal(got, tt.want) {
 				t.Errorf("findings:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(tt.want, "\n  "))
 			}
@@ -250,7 +255,7 @@ func TestUntouchedTreeIsCleanThreeTimes(t *testing.T) {
 		t.Fatalf("baked %d entries, want 15", len(base))
 	}
 	for i := range 3 {
-		res := Compare(base, walkTree(t, root, rules), rules)
+		res := baseline.Compare(base, walkTree(t, root, rules), rules)
 		if !res.Clean() {
 			t.Fatalf("check %d of an untouched tree: %v", i+1, summary(res))
 		}
@@ -277,15 +282,15 @@ func TestWalkSpecialFiles(t *testing.T) {
 	}
 	// A FIFO with no writer would block a reader forever: the walk must
 	// record it without opening it, so it finishes.
-	done := make(chan []Entry)
+	done := make(chan []baseline.Entry)
 	go func() { done <- walkTree(t, root, mustRules(t, matrixRules)) }()
-	var entries []Entry
+	var entries []baseline.Entry
 	select {
 	case entries = <-done:
 	case <-time.After(20 * time.Second):
 		t.Fatal("walk hung on a FIFO")
 	}
-	types := map[string]Type{}
+	types := map[string]baseline.Type{}
 	for _, e := range entries {
 		types[e.Path] = e.Type
 		if e.Err != "" {
@@ -295,7 +300,7 @@ func TestWalkSpecialFiles(t *testing.T) {
 			t.Errorf("/null rdev = %#x", e.Rdev)
 		}
 	}
-	want := map[string]Type{"/": TypeDir, "/etc": TypeDir, "/etc/a": TypeRegular, "/fifo": TypeFIFO, "/null": TypeCharDevice, "/sock": TypeSocket}
+	want := map[string]baseline.Type{"/": baseline.TypeDir, "/etc": baseline.TypeDir, "/etc/a": baseline.TypeRegular, "/fifo": baseline.TypeFIFO, "/null": baseline.TypeCharDevice, "/sock": baseline.TypeSocket}
 	if fmt.Sprint(types) != fmt.Sprint(want) {
 		t.Errorf("types = %v, want %v", types, want)
 	}
@@ -346,7 +351,7 @@ func TestRawByteNamesRoundTrip(t *testing.T) {
 	entries := walkTree(t, root, rules)
 	m := encodeDecode(t, entries)
 	for _, n := range append(names, "/link") {
-		i := slices.IndexFunc(m.Entries, func(e Entry) bool { return e.Path == n })
+		i := slices.IndexFunc(m.Entries, func(e baseline.Entry) bool { return e.Path == n })
 		if i < 0 {
 			t.Errorf("%q lost in the manifest", n)
 			continue
@@ -355,7 +360,7 @@ func TestRawByteNamesRoundTrip(t *testing.T) {
 			t.Errorf("symlink target = %q", m.Entries[i].Target)
 		}
 	}
-	if res := Compare(m.Entries, walkTree(t, root, rules), rules); !res.Clean() {
+	if res := baseline.Compare(m.Entries, walkTree(t, root, rules), rules); !res.Clean() {
 		t.Errorf("decoded manifest differs from the tree: %v", summary(res))
 	}
 }
@@ -368,7 +373,7 @@ func TestUnreadableDirectoryIsUnverifiedNotRemoved(t *testing.T) {
 	observed := walkTree(t, root, rules)
 	// Simulate what a listing failure leaves: the directory marked, its
 	// children missing.
-	var kept []Entry
+	var kept []baseline.Entry
 	for _, e := range observed {
 		if strings.HasPrefix(e.Path, "/data/sub/") {
 			continue
@@ -378,9 +383,24 @@ func TestUnreadableDirectoryIsUnverifiedNotRemoved(t *testing.T) {
 		}
 		kept = append(kept, e)
 	}
-	got := summary(Compare(base, kept, rules))
+	got := summary(baseline.Compare(base, kept, rules))
 	want := []string{"unverified /data/sub: list directory: permission denied"}
 	if !slices.Equal(got, want) {
 		t.Errorf("got %v, want %v", got, want)
 	}
+}
+
+// encodeDecode round-trips entries through a signed manifest.
+func encodeDecode(t testing.TB, entries []baseline.Entry) *baseline.Manifest {
+	t.Helper()
+	pub, key, _ := ed25519.GenerateKey(nil)
+	var buf bytes.Buffer
+	if err := manifest.Encode(&buf, &baseline.Manifest{Entries: entries}, key); err != nil {
+		t.Fatal(err)
+	}
+	m, err := manifest.Decode(buf.Bytes(), pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }

@@ -1,4 +1,4 @@
-package baseline
+package walk
 
 import "golang.org/x/sys/unix"
 

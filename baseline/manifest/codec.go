@@ -1,0 +1,547 @@
+package manifest
+
+import (
+	"bytes"
+	"compress/flate"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"strings"
+
+	"driftd/baseline"
+)
+
+// FormatVersion is the manifest format this driftd writes and reads.
+// Format 2 added the package inventory and the owner of each path.
+const FormatVersion = 2
+
+// magic opens every manifest. Like PNG's, its first byte is not ASCII and
+// it ends in a newline, so text-mode mangling is caught at once.
+var magic = []byte("\x89DRIFTD\n")
+
+// Errors a manifest can fail with; each is wrapped with the file and detail.
+var (
+	ErrNotManifest = errors.New("manifest: not a driftd manifest")
+	ErrTruncated   = errors.New("manifest: manifest is truncated")
+	ErrCorrupt     = errors.New("manifest: manifest is corrupt")
+	ErrNewerFormat = errors.New("manifest: manifest format is newer than this driftd reads")
+	ErrOlderFormat = errors.New("manifest: manifest format is older than this driftd reads")
+	ErrUnsigned    = errors.New("manifest: manifest is not signed")
+	ErrSignature   = errors.New("manifest: manifest signature does not verify")
+	ErrWrongKey    = errors.New("manifest: manifest is signed by another key")
+)
+
+// Encode writes m as a signed manifest: magic, format version, header, the
+// metadata of entries and packages (compressed), the entries' digests (raw:
+// random bytes do not compress, and only slow the compressor down), then
+// the ed25519 signature of the SHA-256 of all that. The same header,
+// entries and packages always give the same bytes. Encode fills in the
+// header's computed fields and m.Digest.
+func Encode(w io.Writer, m *baseline.Manifest, key ed25519.PrivateKey) error {
+	meta, digests := encodeEntries(m.Entries)
+	meta = encodePackages(meta, m.Packages, m.Owners)
+	h := &m.Header
+	h.Format = FormatVersion
+	h.Hash = "sha256"
+	h.Compression = "deflate"
+	h.PayloadSize = int64(len(meta))
+	h.Counts = baseline.CountEntries(m.Entries)
+	h.KeyID = KeyID(key.Public().(ed25519.PublicKey))
+	if h.PackageManagers == nil {
+		h.PackageManagers = []baseline.ManagerState{}
+	}
+	hj, err := json.Marshal(h)
+	if err != nil {
+		return fmt.Errorf("encode header: %w", err)
+	}
+
+	var out bytes.Buffer
+	out.Grow(len(meta)/2 + len(digests) + len(hj) + 128)
+	out.Write(magic)
+	binary.Write(&out, binary.BigEndian, uint16(FormatVersion))
+	binary.Write(&out, binary.BigEndian, uint32(len(hj)))
+	out.Write(hj)
+	var z bytes.Buffer
+	zw, _ := flate.NewWriter(&z, flate.BestSpeed)
+	zw.Write(meta)
+	zw.Close()
+	binary.Write(&out, binary.BigEndian, uint64(z.Len()))
+	out.Write(z.Bytes())
+	binary.Write(&out, binary.BigEndian, uint64(len(digests)))
+	out.Write(digests)
+
+	m.Digest = sha256.Sum256(out.Bytes())
+	out.Write(ed25519.Sign(key, m.Digest[:]))
+	_, err = w.Write(out.Bytes())
+	return err
+}
+
+// envelope is a manifest split into its parts, before the payload is read.
+type envelope struct {
+	header  baseline.Header
+	zdata   []byte // compressed metadata
+	digests []byte
+	digest  [32]byte
+	sig     []byte // nil when unsigned
+	version uint16
+}
+
+func splitEnvelope(data []byte) (*envelope, error) {
+	if len(data) < len(magic) || !bytes.Equal(data[:len(magic)], magic) {
+		if len(data) < len(magic) && bytes.HasPrefix(magic, data) {
+			return nil, fmt.Errorf("%w: %d bytes", ErrTruncated, len(data))
+		}
+		return nil, ErrNotManifest
+	}
+	r := data[len(magic):]
+	if len(r) < 2 {
+		return nil, fmt.Errorf("%w: no format version", ErrTruncated)
+	}
+	env := &envelope{version: binary.BigEndian.Uint16(r)}
+	if env.version > FormatVersion {
+		return nil, fmt.Errorf("%w: format %d, this driftd reads up to %d; upgrade driftd", ErrNewerFormat, env.version, FormatVersion)
+	}
+	if env.version == 0 {
+		return nil, fmt.Errorf("%w: format version 0", ErrCorrupt)
+	}
+	if env.version < FormatVersion {
+		return nil, fmt.Errorf("%w: format %d has no package inventory; bake the image again with this driftd", ErrOlderFormat, env.version)
+	}
+	r = r[2:]
+	if len(r) < 4 {
+		return nil, fmt.Errorf("%w: no header", ErrTruncated)
+	}
+	hlen := binary.BigEndian.Uint32(r)
+	r = r[4:]
+	if uint64(len(r)) < uint64(hlen) {
+		return nil, fmt.Errorf("%w: header wants %d bytes, %d left", ErrTruncated, hlen, len(r))
+	}
+	dec := json.NewDecoder(bytes.NewReader(r[:hlen]))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&env.header); err != nil {
+		return nil, fmt.Errorf("%w: header: %v", ErrCorrupt, err)
+	}
+	if env.header.Format != int(env.version) {
+		return nil, fmt.Errorf("%w: header says format %d, envelope %d", ErrCorrupt, env.header.Format, env.version)
+	}
+	r = r[hlen:]
+	var err error
+	if env.zdata, r, err = section(r, "metadata"); err != nil {
+		return nil, err
+	}
+	if env.digests, r, err = section(r, "digests"); err != nil {
+		return nil, err
+	}
+	signed := len(data) - len(r)
+	env.digest = sha256.Sum256(data[:signed])
+	switch {
+	case len(r) == 0:
+		// unsigned: sig stays nil
+	case len(r) < ed25519.SignatureSize:
+		return nil, fmt.Errorf("%w: signature has %d of %d bytes", ErrTruncated, len(r), ed25519.SignatureSize)
+	case len(r) > ed25519.SignatureSize:
+		return nil, fmt.Errorf("%w: %d bytes after the signature", ErrCorrupt, len(r)-ed25519.SignatureSize)
+	default:
+		env.sig = r
+	}
+	return env, nil
+}
+
+// section splits a section (a 64-bit length, then that many bytes) off r.
+func section(r []byte, name string) (sec, rest []byte, err error) {
+	if len(r) < 8 {
+		return nil, nil, fmt.Errorf("%w: no %s", ErrTruncated, name)
+	}
+	n := binary.BigEndian.Uint64(r)
+	r = r[8:]
+	if uint64(len(r)) < n {
+		return nil, nil, fmt.Errorf("%w: %s want %d bytes, %d left", ErrTruncated, name, n, len(r))
+	}
+	return r[:n], r[n:], nil
+}
+
+// Decode reads a manifest. With a public key, the signature is checked
+// before anything else of the payload is read, and a manifest that does not
+// verify is refused. With a nil key the manifest is read unverified (for
+// `show`, `diff`, and the loudly named lab flag) and Verified stays false.
+func Decode(data []byte, pub ed25519.PublicKey) (*baseline.Manifest, error) {
+	env, err := splitEnvelope(data)
+	if err != nil {
+		return nil, err
+	}
+	m := &baseline.Manifest{Header: env.header, Digest: env.digest}
+	if pub != nil {
+		if env.sig == nil {
+			return nil, ErrUnsigned
+		}
+		if got, want := env.header.KeyID, KeyID(pub); got != want {
+			return nil, fmt.Errorf("%w: manifest names key %s, the public key is %s", ErrWrongKey, got, want)
+		}
+		if !ed25519.Verify(pub, env.digest[:], env.sig) {
+			return nil, ErrSignature
+		}
+		m.Verified = true
+	}
+	if env.header.Compression != "deflate" {
+		return nil, fmt.Errorf("%w: unknown compression %q", ErrCorrupt, env.header.Compression)
+	}
+	if env.header.PayloadSize < 0 || env.header.PayloadSize > math.MaxInt32 {
+		return nil, fmt.Errorf("%w: payload size %d", ErrCorrupt, env.header.PayloadSize)
+	}
+	payload := make([]byte, 0, min(env.header.PayloadSize, int64(len(env.zdata))*64))
+	buf := bytes.NewBuffer(payload)
+	zr := flate.NewReader(bytes.NewReader(env.zdata))
+	n, err := io.Copy(buf, io.LimitReader(zr, env.header.PayloadSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("%w: payload: %v", ErrCorrupt, err)
+	}
+	if n != env.header.PayloadSize {
+		return nil, fmt.Errorf("%w: payload is %d bytes, header says %d", ErrCorrupt, n, env.header.PayloadSize)
+	}
+	r := &reader{data: buf.Bytes(), digests: env.digests}
+	entries, err := r.entries(env.header.Counts.Entries)
+	if err == nil {
+		m.Packages, m.Owners, err = r.packages(len(entries))
+	}
+	if err == nil && (len(r.data) != 0 || len(r.digests) != 0) {
+		err = fmt.Errorf("%d metadata and %d digest bytes left over", len(r.data), len(r.digests))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	m.Entries = entries
+	if baseline.CountEntries(entries) != env.header.Counts {
+		return nil, fmt.Errorf("%w: counts in header do not match the entries", ErrCorrupt)
+	}
+	return m, nil
+}
+
+// The entry encoding. Entries are sorted, so each path is stored as the
+// length it shares with the previous one plus the rest; times and inodes are
+// stored as deltas, which makes an image's entries (installed together, in
+// sequence) small before compression and smaller after. Content and xattr
+// digests go to their own section, in entry order.
+const (
+	flagErr    = 1 << 0
+	flagXattrs = 1 << 1
+)
+
+func encodeEntries(entries []baseline.Entry) (meta, digests []byte) {
+	meta = make([]byte, 0, 48*len(entries)+16)
+	digests = make([]byte, 0, 32*len(entries))
+	str := func(s string) {
+		meta = binary.AppendUvarint(meta, uint64(len(s)))
+		meta = append(meta, s...)
+	}
+	var prev *baseline.Entry
+	for i := range entries {
+		e := &entries[i]
+		var prevPath string
+		var prevMtime int64
+		var prevInode uint64
+		if prev != nil {
+			prevPath, prevMtime, prevInode = prev.Path, prev.Mtime, prev.Inode
+		}
+		shared := commonPrefix(prevPath, e.Path)
+		meta = binary.AppendUvarint(meta, uint64(shared))
+		str(e.Path[shared:])
+		var flags byte
+		if e.Err != "" {
+			flags |= flagErr
+		}
+		if len(e.Xattrs) > 0 {
+			flags |= flagXattrs
+		}
+		meta = append(meta, byte(e.Type), flags)
+		meta = binary.AppendUvarint(meta, uint64(e.Mode))
+		meta = binary.AppendUvarint(meta, uint64(e.UID))
+		meta = binary.AppendUvarint(meta, uint64(e.GID))
+		meta = binary.AppendUvarint(meta, uint64(e.Size))
+		meta = binary.AppendVarint(meta, e.Mtime-prevMtime)
+		meta = binary.AppendVarint(meta, e.Ctime-e.Mtime)
+		meta = binary.AppendVarint(meta, int64(e.Inode-prevInode))
+		meta = binary.AppendUvarint(meta, e.Nlink)
+		switch e.Type {
+		case baseline.TypeRegular:
+			if e.Err == "" {
+				digests = append(digests, e.Digest[:]...)
+			}
+		case baseline.TypeSymlink:
+			str(e.Target)
+		case baseline.TypeCharDevice, baseline.TypeBlockDevice:
+			meta = binary.AppendUvarint(meta, e.Rdev)
+		}
+		if flags&flagXattrs != 0 {
+			meta = binary.AppendUvarint(meta, uint64(len(e.Xattrs)))
+			for _, x := range e.Xattrs {
+				str(x.Name)
+				digests = append(digests, x.Digest[:]...)
+			}
+		}
+		if flags&flagErr != 0 {
+			str(e.Err)
+		}
+		prev = e
+	}
+	return meta, digests
+}
+
+// encodePackages appends the package inventory and the owners: each
+// package's manager, name, version and architecture, then the owned
+// entries as (entry index delta, package index) pairs.
+func encodePackages(meta []byte, pkgs []baseline.Package, owners []int32) []byte {
+	str := func(s string) {
+		meta = binary.AppendUvarint(meta, uint64(len(s)))
+		meta = append(meta, s...)
+	}
+	meta = binary.AppendUvarint(meta, uint64(len(pkgs)))
+	for _, p := range pkgs {
+		str(p.Manager)
+		str(p.Name)
+		str(p.Version)
+		str(p.Arch)
+	}
+	n := 0
+	for _, o := range owners {
+		if o >= 0 {
+			n++
+		}
+	}
+	meta = binary.AppendUvarint(meta, uint64(n))
+	prev := 0
+	for i, o := range owners {
+		if o >= 0 {
+			meta = binary.AppendUvarint(meta, uint64(i-prev))
+			meta = binary.AppendUvarint(meta, uint64(o))
+			prev = i
+		}
+	}
+	return meta
+}
+
+func commonPrefix(a, b string) int {
+	n := min(len(a), len(b))
+	for i := 0; i < n; i++ {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return n
+}
+
+// reader decodes the metadata and digests, remembering the first error.
+type reader struct {
+	data    []byte
+	digests []byte
+	err     error
+}
+
+// digest takes the next digest from the digest section.
+func (r *reader) digest(d *[32]byte) {
+	if r.err != nil {
+		return
+	}
+	if len(r.digests) < 32 {
+		r.fail("digest section ends early")
+		return
+	}
+	copy(d[:], r.digests)
+	r.digests = r.digests[32:]
+}
+
+func (r *reader) fail(format string, args ...any) {
+	if r.err == nil {
+		r.err = fmt.Errorf(format, args...)
+	}
+}
+
+func (r *reader) uvarint() uint64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(r.data)
+	if n <= 0 {
+		r.fail("bad varint")
+		return 0
+	}
+	r.data = r.data[n:]
+	return v
+}
+
+func (r *reader) varint() int64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(r.data)
+	if n <= 0 {
+		r.fail("bad varint")
+		return 0
+	}
+	r.data = r.data[n:]
+	return v
+}
+
+func (r *reader) bytes(n uint64) []byte {
+	if r.err != nil {
+		return nil
+	}
+	if n > uint64(len(r.data)) {
+		r.fail("field of %d bytes, %d left", n, len(r.data))
+		return nil
+	}
+	b := r.data[:n]
+	r.data = r.data[n:]
+	return b
+}
+
+func (r *reader) str() string { return string(r.bytes(r.uvarint())) }
+
+func (r *reader) byte() byte {
+	b := r.bytes(1)
+	if b == nil {
+		return 0
+	}
+	return b[0]
+}
+
+func (r *reader) u32() uint32 {
+	v := r.uvarint()
+	if v > math.MaxUint32 {
+		r.fail("value %d out of range", v)
+	}
+	return uint32(v)
+}
+
+// entries decodes count entries.
+func (r *reader) entries(count int) ([]baseline.Entry, error) {
+	// Each entry takes at least 12 bytes, which bounds what a forged count
+	// can make us allocate.
+	if count < 0 || count > len(r.data)/12+1 {
+		return nil, fmt.Errorf("entry count %d does not fit %d bytes", count, len(r.data))
+	}
+	entries := make([]baseline.Entry, count)
+	var prev baseline.Entry
+	var path []byte // the previous path, then this one: one allocation per entry
+	for i := range entries {
+		e := &entries[i]
+		shared := r.uvarint()
+		if shared > uint64(len(prev.Path)) {
+			r.fail("entry %d: shares %d bytes of a %d-byte path", i, shared, len(prev.Path))
+		}
+		if r.err != nil {
+			break
+		}
+		path = append(path[:shared], r.bytes(r.uvarint())...)
+		e.Path = string(path)
+		e.Type = baseline.Type(r.byte())
+		flags := r.byte()
+		e.Mode = r.u32()
+		e.UID = r.u32()
+		e.GID = r.u32()
+		e.Size = int64(r.uvarint())
+		e.Mtime = prev.Mtime + r.varint()
+		e.Ctime = e.Mtime + r.varint()
+		e.Inode = prev.Inode + uint64(r.varint())
+		e.Nlink = r.uvarint()
+		switch e.Type {
+		case baseline.TypeRegular:
+			if flags&flagErr == 0 {
+				r.digest(&e.Digest)
+			}
+		case baseline.TypeSymlink:
+			e.Target = r.str()
+		case baseline.TypeCharDevice, baseline.TypeBlockDevice:
+			e.Rdev = r.uvarint()
+		case baseline.TypeDir, baseline.TypeFIFO, baseline.TypeSocket:
+		case 0:
+			if flags&flagErr == 0 {
+				r.fail("entry %d: no type and no error", i)
+			}
+		default:
+			r.fail("entry %d: unknown type %d", i, e.Type)
+		}
+		if flags&flagXattrs != 0 {
+			n := r.uvarint()
+			if n == 0 || n > uint64(len(r.digests))/32 {
+				r.fail("entry %d: %d xattrs", i, n)
+			}
+			for j := uint64(0); j < n && r.err == nil; j++ {
+				var x baseline.Xattr
+				x.Name = r.str()
+				r.digest(&x.Digest)
+				e.Xattrs = append(e.Xattrs, x)
+			}
+		}
+		if flags&flagErr != 0 {
+			if e.Err = r.str(); e.Err == "" && r.err == nil {
+				r.fail("entry %d: empty error", i)
+			}
+		}
+		if flags&^(flagErr|flagXattrs) != 0 {
+			r.fail("entry %d: unknown flags %#x", i, flags)
+		}
+		if e.Mode&^0o7777 != 0 {
+			r.fail("entry %d: mode %#o", i, e.Mode)
+		}
+		if !strings.HasPrefix(e.Path, "/") || (i > 0 && e.Path <= prev.Path) {
+			r.fail("entry %d: path %q out of order", i, e.Path)
+		}
+		if r.err != nil {
+			break
+		}
+		prev = *e
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	return entries, nil
+}
+
+// packages decodes the inventory and the owners of the entries.
+func (r *reader) packages(entries int) ([]baseline.Package, []int32, error) {
+	n := r.uvarint()
+	// A package takes at least 4 bytes.
+	if n > uint64(len(r.data))/4 {
+		r.fail("package count %d does not fit %d bytes", n, len(r.data))
+	}
+	if r.err != nil {
+		return nil, nil, r.err
+	}
+	pkgs := make([]baseline.Package, n)
+	for i := range pkgs {
+		pkgs[i] = baseline.Package{Manager: r.str(), Name: r.str(), Version: r.str(), Arch: r.str()}
+		if r.err == nil && (pkgs[i].Name == "" || i > 0 && pkgs[i-1].Key() >= pkgs[i].Key()) {
+			r.fail("package %d (%s) out of order", i, pkgs[i].Name)
+		}
+	}
+	owned := r.uvarint()
+	if owned > uint64(entries) {
+		r.fail("%d owned entries of %d", owned, entries)
+	}
+	var owners []int32
+	if owned > 0 && r.err == nil {
+		owners = make([]int32, entries)
+		for i := range owners {
+			owners[i] = -1
+		}
+	}
+	at := 0
+	for k := uint64(0); k < owned && r.err == nil; k++ {
+		delta, p := r.uvarint(), r.uvarint()
+		if (k > 0 && delta == 0) || delta >= uint64(entries-at) || p >= n {
+			r.fail("owner %d: entry +%d, package %d", k, delta, p)
+			break
+		}
+		at += int(delta)
+		owners[at] = int32(p)
+	}
+	if r.err != nil {
+		return nil, nil, r.err
+	}
+	return pkgs, owners, nil
+}
