@@ -114,7 +114,7 @@ func TestConfigErrors(t *testing.T) {
 	}
 }
 
-func FuzzParse(f *testing.F) {
+func FuzzParseConfig(f *testing.F) {
 	f.Add(string(Default))
 	f.Add(goodConfig)
 	f.Add("[[rule]]\npaths = [\"/a/**/b\", \"/*?\"]\ncategory = \"x\"\nseverity = \"low\"\nattributes = [\"+inode\"]\n")
