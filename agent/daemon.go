@@ -19,6 +19,7 @@ import (
 	"driftd/agent/policy"
 	"driftd/baseline"
 	"driftd/baseline/check"
+	"driftd/baseline/pkgdb"
 	"driftd/reporter"
 )
 
@@ -245,7 +246,7 @@ func (d *Daemon) loop(ctx context.Context, sessionsChanged <-chan struct{}) erro
 			if overflow {
 				d.requestScan(ModeFast)
 			}
-			if slices.ContainsFunc(paths, func(p string) bool { return baseline.InPackageDatabase(p, d.pkgs.dbDirs) }) {
+			if slices.ContainsFunc(paths, func(p string) bool { return pkgdb.InDatabase(p, d.pkgs.dbDirs) }) {
 				packagesSettled = time.After(packageSettle)
 			}
 			if slices.ContainsFunc(paths, sshConfigPath) {

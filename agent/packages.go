@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"driftd/baseline"
+	"driftd/baseline/explain"
+	"driftd/baseline/pkgdb"
 	"driftd/reporter"
 )
 
@@ -16,7 +18,7 @@ import (
 // change accounts for.
 type packages struct {
 	fingerprint string // of the databases last read
-	check       baseline.PackageCheck
+	check       explain.Packages
 	dbDirs      []string // where package operations write, root-relative
 	reading     bool     // a read is running
 	again       bool     // and another was asked for meanwhile
@@ -27,7 +29,7 @@ type packages struct {
 type packagesRead struct {
 	fingerprint string
 	base        *baseline.Manifest // the baseline it was compared with
-	check       baseline.PackageCheck
+	check       explain.Packages
 	// explained are the findings held when the read started, explained
 	// anew by the job (explaining hashes files: not on the loop).
 	explained []baseline.Finding
@@ -48,7 +50,7 @@ func (d *Daemon) requestPackages(force bool) {
 		d.pkgs.again = true // the databases may change after this read took them
 		return
 	}
-	fp := baseline.InventoryFingerprint(d.opts.Root)
+	fp := pkgdb.Fingerprint(d.opts.Root)
 	if !force && d.pkgs.read && fp == d.pkgs.fingerprint {
 		return
 	}

@@ -10,6 +10,7 @@ import (
 	"driftd/baseline"
 	"driftd/baseline/check"
 	"driftd/baseline/manifest"
+	"driftd/baseline/pkgdb"
 )
 
 // loadBaseline reads and verifies the baseline a config names.
@@ -49,7 +50,7 @@ func (d *Daemon) setBaseline(m *baseline.Manifest, err error) {
 		return
 	}
 	d.base, d.pipe, d.baseReason = m, p, ""
-	d.pkgs = packages{dbDirs: baseline.PackageDatabaseDirs(d.opts.Root)}
+	d.pkgs = packages{dbDirs: pkgdb.DatabaseDirs(d.opts.Root)}
 	d.startSeal()
 	if !m.Verified {
 		d.baseReason = "baseline signature not checked (--insecure-skip-signature-check)"

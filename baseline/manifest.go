@@ -98,3 +98,6 @@ func CountEntries(entries []Entry) Counts {
 	}
 	return c
 }
+
+// Find returns the index of path's entry, and whether there is one.
+func (m *Manifest) Find(path string) (int, bool) { return findEntry(m.Entries, path) }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"driftd/baseline"
+	"driftd/baseline/explain"
 	"driftd/baseline/sshpaths"
 	"driftd/baseline/walk"
 )
@@ -153,15 +154,15 @@ func (p *Pipeline) Compare(ctx context.Context, path string, scan Scan, visit fu
 
 // Packages reads the package databases under the root and compares them
 // with the baseline's inventory; its Explain annotates file findings.
-func (p *Pipeline) Packages() baseline.PackageCheck {
-	return baseline.CheckPackages(p.opts.Root, p.opts.Manifest)
+func (p *Pipeline) Packages() explain.Packages {
+	return explain.Check(p.opts.Root, p.opts.Manifest)
 }
 
 // Verdict is a whole check's outcome: the comparison of the whole root,
 // the packages, and each finding explained.
 type Verdict struct {
 	Result
-	Packages baseline.PackageCheck
+	Packages explain.Packages
 	// Sealed is why this check sealed the host, if it did.
 	Sealed string
 }

@@ -11,6 +11,7 @@ import (
 
 	"driftd/baseline"
 	"driftd/baseline/manifest"
+	"driftd/baseline/pkgdb"
 	"driftd/baseline/sshpaths"
 	"driftd/baseline/walk"
 	"driftd/reporter"
@@ -66,7 +67,7 @@ func runBake(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			Labels:          lbls,
 			RulesDigest:     s.config.Rules.Digest(),
 			PackageManagers: p.inv.Managers,
-			OS:              baseline.ReadOSRelease(s.root),
+			OS:              pkgdb.ReadOSRelease(s.root),
 			SSHPaths:        sshPaths,
 		},
 		Entries:  entries,
@@ -100,7 +101,7 @@ type packagesRead struct {
 }
 
 func readPackages(root string) packagesRead {
-	inv, owners, err := baseline.ReadInventoryOwners(root)
+	inv, owners, err := pkgdb.ReadInventoryOwners(root)
 	return packagesRead{inv: inv, owners: owners, err: err}
 }
 

@@ -37,12 +37,14 @@ func imports(t *testing.T) map[string][]string {
 
 // TestLayering fails when an import goes against the layering: cmd →
 // agent → baseline, reporter beside them, baseline importing none of the
-// others; os/exec only where a command is the feature; `driftd check`
-// independent of the daemon.
+// others; baseline's core (the model: Entry, Rules, Manifest, Finding,
+// compare) pure, with no file system, process or syscall access; os/exec
+// only where a command is the feature; `driftd check` independent of the
+// daemon.
 func TestLayering(t *testing.T) {
 	execAllowed := map[string]bool{
-		"baseline/packages.go": true, // rpm, where only its tool reads the database
-		"agent/policy/hook.go": true, // the replacement hook
+		"baseline/pkgdb/rpm.go": true, // rpm, where only its tool reads the database
+		"agent/policy/hook.go":  true, // the replacement hook
 	}
 	for file, imps := range imports(t) {
 		dir := filepath.ToSlash(filepath.Dir(file))
@@ -56,6 +58,10 @@ func TestLayering(t *testing.T) {
 				t.Errorf("%s imports %s", file, imp)
 			case (dir == "baseline/check" || dir == "agent/policy" || dir == "agent/config") && imp == "driftd/agent":
 				t.Errorf("%s imports the daemon (driftd/agent): check and the policy must not need it", file)
+			case dir == "baseline" && (imp == "os" || imp == "os/exec" || imp == "golang.org/x/sys/unix" || imp == "net" || imp == "syscall"):
+				t.Errorf("%s imports %s: baseline's core is the pure model; I/O lives in its leaf packages", file, imp)
+			case strings.HasPrefix(imp, "driftd/") && !strings.HasPrefix(dir, "cmd") && layer(dir) < layer(strings.TrimPrefix(imp, "driftd/")):
+				t.Errorf("%s imports %s, a layer above it", file, imp)
 			case imp == "os/exec" && !execAllowed[filepath.ToSlash(file)]:
 				t.Errorf("%s runs processes (os/exec): only the package databases and the hook do", file)
 			case filepath.ToSlash(file) == "cmd/driftd/cmd_check.go" && imp == "driftd/agent":
@@ -63,4 +69,21 @@ func TestLayering(t *testing.T) {
 			}
 		}
 	}
+}
+
+// layer orders the packages: a package may import only its own layer or
+// those below (baseline's core 0, its leaves 1, reporter 2, agent's
+// leaves 3, the daemon 4).
+func layer(dir string) int {
+	switch {
+	case dir == "baseline":
+		return 0
+	case strings.HasPrefix(dir, "baseline/"):
+		return 1
+	case strings.HasPrefix(dir, "reporter"):
+		return 2
+	case strings.HasPrefix(dir, "agent/"):
+		return 3
+	}
+	return 4
 }

@@ -11,22 +11,6 @@ import (
 	"github.com/BurntSushi/toml"
 )
 
-// BenchmarkPackageInventory reads this host's package databases and the
-// owner of every listed path, as a bake of / does: the figure to add to
-// a bake (which reads them while it walks).
-func BenchmarkPackageInventory(b *testing.B) {
-	var inv *Inventory
-	var owners map[string]int
-	for b.Loop() {
-		var err error
-		if inv, owners, err = ReadInventoryOwners("/"); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(len(inv.Packages)), "packages")
-	b.ReportMetric(float64(len(owners)), "owned-paths")
-}
-
 // BenchmarkMatch matches every path of a real tree (/usr, or
 // DRIFTD_BENCH_ROOT) against the default config's rules, alone and with
 // the SSH paths derived from this host (which come last), with the index

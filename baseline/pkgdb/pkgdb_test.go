@@ -1,10 +1,12 @@
-package baseline
+package pkgdb
 
 import (
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"driftd/baseline"
 )
 
 func TestParseDpkgStatus(t *testing.T) {
@@ -39,42 +41,24 @@ func TestRpmWithoutTheTool(t *testing.T) {
 		t.Fatal(err)
 	}
 	s, ok := inv.State("rpm")
-	if !ok || s.Status != NotInventoried || !strings.Contains(s.Reason, "rpm tool is not installed") {
+	if !ok || s.Status != baseline.NotInventoried || !strings.Contains(s.Reason, "rpm tool is not installed") {
 		t.Errorf("rpm state %+v: want not inventoried, saying why", s)
 	}
 
 	// A check of such a bake says so, and compares no rpm packages.
-	base := &Manifest{Header: Header{PackageManagers: inv.Managers}}
-	live := &Inventory{Managers: []ManagerState{{Manager: "rpm", Status: Inventoried}}, Packages: []Package{{Manager: "rpm", Name: "x", Version: "1"}}}
-	if f := ComparePackages(base, live); len(f) != 0 {
+	base := &baseline.Manifest{Header: baseline.Header{PackageManagers: inv.Managers}}
+	live := &baseline.Inventory{Managers: []baseline.ManagerState{{Manager: "rpm", Status: baseline.Inventoried}}, Packages: []baseline.Package{{Manager: "rpm", Name: "x", Version: "1"}}}
+	if f := baseline.ComparePackages(base, live); len(f) != 0 {
 		t.Errorf("findings %v against a database the bake did not read", f)
 	}
-	unverified, warnings := PackageNotes(base, live)
+	unverified, warnings := baseline.PackageNotes(base, live)
 	if len(unverified) != 0 || len(warnings) != 1 || !strings.Contains(warnings[0], "rpm packages not compared") {
 		t.Errorf("notes: unverified %q, warnings %q", unverified, warnings)
 	}
 	// The other way round: baked, but unreadable now, is unverified.
-	unverified, _ = PackageNotes(&Manifest{Header: Header{PackageManagers: live.Managers}}, inv)
+	unverified, _ = baseline.PackageNotes(&baseline.Manifest{Header: baseline.Header{PackageManagers: live.Managers}}, inv)
 	if len(unverified) != 1 || !strings.Contains(unverified[0], "rpm packages not verified") {
 		t.Errorf("unverified %q", unverified)
-	}
-}
-
-func TestComparePackages(t *testing.T) {
-	pkg := func(m, n, v string) Package { return Package{Manager: m, Name: n, Version: v, Arch: "amd64"} }
-	base := &Manifest{
-		Header:   Header{PackageManagers: []ManagerState{{Manager: "dpkg", Status: Inventoried}, {Manager: "apk", Status: Inventoried}}},
-		Packages: []Package{pkg("apk", "musl", "1"), pkg("dpkg", "a", "1"), pkg("dpkg", "b", "1")},
-	}
-	// The apk database is gone: its packages are removed.
-	live := &Inventory{Managers: []ManagerState{{Manager: "dpkg", Status: Inventoried}}, Packages: []Package{pkg("dpkg", "a", "2"), pkg("dpkg", "c", "1")}}
-	var got []string
-	for _, f := range ComparePackages(base, live) {
-		got = append(got, f.Change()+" "+f.Package().Key()+" "+f.Before.Version+">"+f.After.Version)
-	}
-	want := "removed apk/musl:amd64 1>|changed dpkg/a:amd64 1>2|removed dpkg/b:amd64 1>|added dpkg/c:amd64 >1"
-	if strings.Join(got, "|") != want {
-		t.Errorf("got  %s\nwant %s", strings.Join(got, "|"), want)
 	}
 }
 
@@ -88,24 +72,6 @@ func TestCanonicalizer(t *testing.T) {
 		if got := c.path(in); got != want {
 			t.Errorf("%s: %s, want %s", in, got, want)
 		}
-	}
-}
-
-func TestExplainRestoredFinding(t *testing.T) {
-	base := &Manifest{Packages: []Package{{Manager: "dpkg", Name: "a", Version: "1"}}}
-	x, err := NewExplainer(t.TempDir(), base, []PackageFinding{{Kind: Removed, Before: base.Packages[0]}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := Finding{Path: "/x", Kind: Removed} // known only by path, as restored from the state
-	x.Explain(&f)
-	if f.ByHand || f.ExplainedBy != nil {
-		t.Errorf("a finding known only by path was judged: %+v", f)
-	}
-	f = Finding{Path: "/etc/x", Kind: Modified, Before: &Entry{Path: "/etc/x", Type: TypeRegular}, After: &Entry{Path: "/etc/x", Type: TypeRegular}}
-	x.Explain(&f)
-	if !f.ByHand {
-		t.Errorf("a change no package accounts for is not by hand: %+v", f)
 	}
 }
 
