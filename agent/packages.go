@@ -61,7 +61,7 @@ func (d *Daemon) requestPackages(force bool) {
 		held = append(held, t.Finding)
 	}
 	d.jobs.Go(func() {
-		r := packagesRead{fingerprint: fp, base: base, check: p.Packages(), explained: held}
+		r := packagesRead{fingerprint: fp, base: base, check: p.Packages(ctx), explained: held}
 		r.check.Explain(r.explained)
 		select {
 		case d.pkgDone <- r:

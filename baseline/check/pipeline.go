@@ -154,8 +154,8 @@ func (p *Pipeline) Compare(ctx context.Context, path string, scan Scan, visit fu
 
 // Packages reads the package databases under the root and compares them
 // with the baseline's inventory; its Explain annotates file findings.
-func (p *Pipeline) Packages() explain.Packages {
-	return explain.Check(p.opts.Root, p.opts.Manifest)
+func (p *Pipeline) Packages(ctx context.Context) explain.Packages {
+	return explain.Check(ctx, p.opts.Root, p.opts.Manifest)
 }
 
 // Verdict is a whole check's outcome: the comparison of the whole root,
@@ -185,7 +185,7 @@ func (p *Pipeline) Check(ctx context.Context, scan Scan, visit func([]baseline.E
 		return p, v, err
 	}
 	v.Result = res
-	v.Packages = p.Packages()
+	v.Packages = p.Packages(ctx)
 	v.Packages.Explain(v.Findings)
 	v.Packages.Explain(v.Pending)
 	return p, v, nil

@@ -2,6 +2,7 @@ package explain
 
 import (
 	"bytes"
+	"context"
 	"crypto/md5"
 	"crypto/sha1"
 	"crypto/sha256"
@@ -39,7 +40,7 @@ type liveFile struct {
 
 // New prepares explanations of file findings under root by the
 // package findings pkgs, the comparison of base with live.
-func New(root string, base *baseline.Manifest, pkgs []baseline.PackageFinding) (*Explainer, error) {
+func New(ctx context.Context, root string, base *baseline.Manifest, pkgs []baseline.PackageFinding) (*Explainer, error) {
 	x := &Explainer{root: root, base: base, changed: map[string]*baseline.PackageFinding{}, files: map[string]liveFile{},
 		dirs: map[string]*baseline.PackageFinding{}, pkgs: pkgs}
 	for i := range pkgs {
@@ -48,7 +49,7 @@ func New(root string, base *baseline.Manifest, pkgs []baseline.PackageFinding) (
 	if len(pkgs) == 0 {
 		return x, nil
 	}
-	live, err := pkgdb.ReadFiles(root, func(p *baseline.Package) bool {
+	live, err := pkgdb.ReadFiles(ctx, root, func(p *baseline.Package) bool {
 		f, ok := x.changed[p.Key()]
 		return ok && f.Kind != baseline.Removed
 	})
@@ -205,8 +206,8 @@ type Packages struct {
 
 // Check reads the package databases under root and compares them
 // with base.
-func Check(root string, base *baseline.Manifest) Packages {
-	live, err := pkgdb.ReadInventory(root)
+func Check(ctx context.Context, root string, base *baseline.Manifest) Packages {
+	live, err := pkgdb.ReadInventory(ctx, root)
 	if err != nil {
 		return Packages{Unverified: []string{"packages not verified: " + err.Error()}}
 	}
@@ -215,7 +216,7 @@ func Check(root string, base *baseline.Manifest) Packages {
 	for _, s := range append(slices.Clone(base.Header.PackageManagers), live.Managers...) {
 		pc.Checked = pc.Checked || s.Status == baseline.Inventoried
 	}
-	x, err := New(root, base, pc.Findings)
+	x, err := New(ctx, root, base, pc.Findings)
 	if err != nil {
 		pc.Unverified = append(pc.Unverified, "file changes not matched to packages: "+err.Error())
 		return pc

@@ -1,6 +1,7 @@
 package explain
 
 import (
+	"context"
 	"testing"
 
 	"driftd/baseline"
@@ -8,7 +9,7 @@ import (
 
 func TestExplainRestoredFinding(t *testing.T) {
 	base := &baseline.Manifest{Packages: []baseline.Package{{Manager: "dpkg", Name: "a", Version: "1"}}}
-	x, err := New(t.TempDir(), base, []baseline.PackageFinding{{Kind: baseline.Removed, Before: base.Packages[0]}})
+	x, err := New(context.Background(), t.TempDir(), base, []baseline.PackageFinding{{Kind: baseline.Removed, Before: base.Packages[0]}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package pkgdb
 
 import (
 	"bufio"
+	"context"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
@@ -23,7 +24,7 @@ var apkManager = &packageManager{
 // readApk reads Alpine's installed database: a paragraph per package of
 // one-letter fields, where F: names a directory and each R: after it a
 // file in it, with its Z: checksum ("Q1" and base64 SHA-1).
-func readApk(root string, files func(*baseline.Package) bool) ([]installed, error) {
+func readApk(_ context.Context, root string, files func(*baseline.Package) bool) ([]installed, error) {
 	name := filepath.Join(root, "lib/apk/db/installed")
 	f, err := os.Open(name)
 	if err != nil {

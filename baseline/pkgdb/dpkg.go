@@ -2,6 +2,7 @@ package pkgdb
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -29,7 +30,7 @@ func exists(p string) bool {
 // readDpkg reads the status file and, for distroless images, the
 // per-package files of status.d. File lists come from info/*.list (and the
 // md5sums beside them); status.d images have only the md5sums.
-func readDpkg(root string, files func(*baseline.Package) bool) ([]installed, error) {
+func readDpkg(_ context.Context, root string, files func(*baseline.Package) bool) ([]installed, error) {
 	var pkgs []installed
 	statusPath := filepath.Join(root, "var/lib/dpkg/status")
 	if data, err := os.ReadFile(statusPath); err == nil {

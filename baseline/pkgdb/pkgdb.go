@@ -1,6 +1,7 @@
 package pkgdb
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -22,7 +23,7 @@ type packageManager struct {
 	present func(root string) bool
 	// read lists the packages and, for each package files accepts, its
 	// files. A nil files collects none.
-	read func(root string, files func(*baseline.Package) bool) ([]installed, error)
+	read func(ctx context.Context, root string, files func(*baseline.Package) bool) ([]installed, error)
 }
 
 // installed is a package with the files its manager lists for it.
@@ -50,21 +51,21 @@ func managerByName(name string) *packageManager {
 // ReadInventory reads every package database present under root. A
 // database that exists but cannot be read is an error naming its file,
 // except rpm's without the rpm tool, which is recorded as not inventoried.
-func ReadInventory(root string) (*baseline.Inventory, error) {
-	inv, _, err := readInventory(root, nil)
+func ReadInventory(ctx context.Context, root string) (*baseline.Inventory, error) {
+	inv, _, err := readInventory(ctx, root, nil)
 	return inv, err
 }
 
 // readInventory reads the inventory and, for the packages files accepts,
 // their file lists.
-func readInventory(root string, files func(*baseline.Package) bool) (*baseline.Inventory, []installed, error) {
+func readInventory(ctx context.Context, root string, files func(*baseline.Package) bool) (*baseline.Inventory, []installed, error) {
 	inv := &baseline.Inventory{Managers: []baseline.ManagerState{}, Packages: []baseline.Package{}}
 	var all []installed
 	for _, m := range packageManagers {
 		if !m.present(root) {
 			continue
 		}
-		pkgs, err := m.read(root, files)
+		pkgs, err := m.read(ctx, root, files)
 		var missing *toolMissingError
 		switch {
 		case errors.As(err, &missing):
@@ -91,8 +92,8 @@ func readInventory(root string, files func(*baseline.Package) bool) (*baseline.I
 // Manifest.SetOwners leaves directories out). Paths are as the walker sees
 // them: a path listed under a symlinked top directory (/bin on a
 // merged-/usr system) is resolved.
-func ReadInventoryOwners(root string) (*baseline.Inventory, map[string]int, error) {
-	inv, pkgs, err := readInventory(root, func(*baseline.Package) bool { return true })
+func ReadInventoryOwners(ctx context.Context, root string) (*baseline.Inventory, map[string]int, error) {
+	inv, pkgs, err := readInventory(ctx, root, func(*baseline.Package) bool { return true })
 	if err != nil {
 		return nil, nil, err
 	}
@@ -235,8 +236,8 @@ type Listed struct {
 
 // ReadFiles reads the file lists of the packages keep accepts, with the
 // digests their managers recorded.
-func ReadFiles(root string, keep func(*baseline.Package) bool) ([]Listed, error) {
-	_, all, err := readInventory(root, keep)
+func ReadFiles(ctx context.Context, root string, keep func(*baseline.Package) bool) ([]Listed, error) {
+	_, all, err := readInventory(ctx, root, keep)
 	if err != nil {
 		return nil, err
 	}

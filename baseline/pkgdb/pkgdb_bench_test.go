@@ -1,6 +1,7 @@
 package pkgdb
 
 import (
+	"context"
 	"testing"
 
 	"driftd/baseline"
@@ -15,7 +16,7 @@ func BenchmarkPackageInventory(b *testing.B) {
 	var owners map[string]int
 	for b.Loop() {
 		var err error
-		if inv, owners, err = ReadInventoryOwners("/"); err != nil {
+		if inv, owners, err = ReadInventoryOwners(context.Background(), "/"); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -1,6 +1,7 @@
 package pkgdb
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -36,7 +37,7 @@ func TestRpmWithoutTheTool(t *testing.T) {
 	os.MkdirAll(filepath.Join(root, "var/lib/rpm"), 0o755)
 	os.WriteFile(filepath.Join(root, "var/lib/rpm/rpmdb.sqlite"), []byte("not read"), 0o644)
 	t.Setenv("PATH", t.TempDir())
-	inv, err := ReadInventory(root)
+	inv, err := ReadInventory(context.Background(), root)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +88,7 @@ func TestDpkgJournal(t *testing.T) {
 	os.WriteFile(filepath.Join(root, "var/lib/dpkg/updates/0001"), []byte("Package: b\nStatus: purge ok not-installed\nArchitecture: all\n"), 0o644)
 	os.WriteFile(filepath.Join(root, "var/lib/dpkg/updates/0002"), []byte("Package: c\nStatus: install ok unpacked\nVersion: 1\nArchitecture: all\n"), 0o644)
 	os.WriteFile(filepath.Join(root, "var/lib/dpkg/updates/tmp.i"), []byte("garbage"), 0o644)
-	inv, err := ReadInventory(root)
+	inv, err := ReadInventory(context.Background(), root)
 	if err != nil {
 		t.Fatal(err)
 	}

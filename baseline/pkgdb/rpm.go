@@ -2,6 +2,7 @@ package pkgdb
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -47,7 +48,7 @@ var rpmAlgos = map[string]string{"1": "md5", "2": "sha1", "8": "sha256", "9": "s
 
 // readRpm asks the rpm tool: the database format changed between
 // releases (Berkeley DB, NDB, SQLite), and rpm reads them all.
-func readRpm(root string, files func(*baseline.Package) bool) ([]installed, error) {
+func readRpm(ctx context.Context, root string, files func(*baseline.Package) bool) ([]installed, error) {
 	tool, err := exec.LookPath("rpm")
 	if err != nil {
 		return nil, &toolMissingError{"the rpm database was not inventoried: the rpm tool is not installed"}
@@ -70,7 +71,7 @@ func readRpm(root string, files func(*baseline.Package) bool) ([]installed, erro
 			args = append(args, "-a")
 		}
 		var stderr bytes.Buffer
-		cmd := exec.Command(tool, append(args, names...)...)
+		cmd := exec.CommandContext(ctx, tool, append(args, names...)...)
 		cmd.Stderr = &stderr
 		out, err := cmd.Output()
 		if err != nil {

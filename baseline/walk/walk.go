@@ -411,7 +411,7 @@ func (wk *walk) fillFromOpen(fd int, openErr error, e *baseline.Entry, bufs *wor
 		return true
 	}
 	*e = entryFromStat(e.Path, &st)
-	e.Digest, e.Err = bufs.hash(fd, st.Size, wk.limiter)
+	e.Digest, e.Err = bufs.hash(wk.ctx, fd, st.Size, wk.limiter)
 	if p := wk.w.Progress; p != nil && e.Err == "" {
 		p.Bytes.Add(st.Size)
 	}
@@ -478,7 +478,7 @@ func newWorkerBufs() *workerBufs {
 
 // hash digests an open file of the given size. A file whose length changes
 // while it is read gets one more try, then an error: never a wrong digest.
-func (b *workerBufs) hash(fd int, size int64, limit *rateLimiter) (d [32]byte, errMsg string) {
+func (b *workerBufs) hash(ctx context.Context, fd int, size int64, limit *rateLimiter) (d [32]byte, errMsg string) {
 	for try := 0; ; try++ {
 		b.h.Reset()
 		var n int64
@@ -495,7 +495,9 @@ func (b *workerBufs) hash(fd int, size int64, limit *rateLimiter) (d [32]byte, e
 			}
 			b.h.Write(b.read[:k])
 			n += int64(k)
-			limit.wait(k)
+			if err := limit.wait(ctx, k); err != nil {
+				return d, "not read: " + err.Error() // the walk returns ctx's error
+			}
 			if k < len(b.read) && n >= size {
 				break // a short read at the expected size is the end: saves a read per file
 			}
@@ -592,9 +594,9 @@ type rateLimiter struct {
 	next time.Time // when the bytes granted so far are paid for
 }
 
-func (l *rateLimiter) wait(n int) {
+func (l *rateLimiter) wait(ctx context.Context, n int) error {
 	if l == nil {
-		return
+		return nil
 	}
 	l.mu.Lock()
 	now := time.Now()
@@ -604,7 +606,15 @@ func (l *rateLimiter) wait(n int) {
 	l.next = l.next.Add(time.Duration(float64(n) / l.rate * float64(time.Second)))
 	d := l.next.Sub(now)
 	l.mu.Unlock()
-	if d > time.Millisecond {
-		time.Sleep(d)
+	if d <= time.Millisecond {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }

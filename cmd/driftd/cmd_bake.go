@@ -50,7 +50,7 @@ func runBake(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	// The package databases are read while the tree is walked.
 	pkgs := make(chan packagesRead, 1)
-	go func() { pkgs <- readPackages(s.root) }()
+	go func() { pkgs <- readPackages(ctx, s.root) }()
 	entries, err := s.walker(stderr, "bake").Walk(ctx)
 	s.stopProgress()
 	p := <-pkgs
@@ -100,8 +100,8 @@ type packagesRead struct {
 	err    error
 }
 
-func readPackages(root string) packagesRead {
-	inv, owners, err := pkgdb.ReadInventoryOwners(root)
+func readPackages(ctx context.Context, root string) packagesRead {
+	inv, owners, err := pkgdb.ReadInventoryOwners(ctx, root)
 	return packagesRead{inv: inv, owners: owners, err: err}
 }
 
