@@ -35,6 +35,7 @@ type Options struct {
 	WebConfigFile string // empty: web.config_file of the config
 	Version       string
 	Reload        <-chan struct{} // a value asks for a reload (SIGHUP)
+	Scan          <-chan ScanMode // a value asks for a scan now (SIGUSR1 fast, SIGUSR2 full)
 	Events        io.Writer       // JSON events, one per finding change
 	Log           *slog.Logger
 	// Ready, when set, is called with the network address once the daemon
@@ -236,6 +237,8 @@ func (d *Daemon) loop(ctx context.Context, sessionsChanged <-chan struct{}) erro
 			d.handBack(0)
 		case <-d.opts.Reload:
 			d.reload()
+		case mode := <-d.opts.Scan:
+			d.requestScan(mode)
 		case <-notify:
 			if debounce == nil {
 				debounce = time.After(d.cfg.Watch.Debounce.Duration)

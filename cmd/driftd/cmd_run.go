@@ -32,23 +32,43 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	opts.Log = slog.New(slog.NewJSONHandler(stderr, nil)).With("component", "driftd")
 
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
+	// SIGHUP reloads; SIGUSR1 asks for a fast scan now, SIGUSR2 a full one.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2)
+	defer signal.Stop(sigs)
 	reload := make(chan struct{}, 1)
-	opts.Reload = reload
+	scan := make(chan agent.ScanMode, 1)
+	opts.Reload, opts.Scan = reload, scan
+	// The signal goroutine ends with the daemon, however it returns.
+	sigCtx, stopSigs := context.WithCancel(ctx)
+	done := make(chan struct{})
+	defer func() { stopSigs(); <-done }()
 	go func() {
+		defer close(done)
 		for {
 			select {
-			case <-hup:
-				select {
-				case reload <- struct{}{}:
-				default:
+			case sig := <-sigs:
+				switch sig {
+				case syscall.SIGHUP:
+					offer(reload, struct{}{})
+				case syscall.SIGUSR1:
+					offer(scan, agent.ModeFast)
+				case syscall.SIGUSR2:
+					offer(scan, agent.ModeFull)
 				}
-			case <-ctx.Done():
+			case <-sigCtx.Done():
 				return
 			}
 		}
 	}()
 	return agent.Run(ctx, opts)
+}
+
+// offer sends v unless a value is waiting already: repeated signals
+// coalesce into one request.
+func offer[T any](c chan T, v T) {
+	select {
+	case c <- v:
+	default:
+	}
 }

@@ -159,6 +159,23 @@ func (d *daemon) eventually(within time.Duration, what string, cond func() bool)
 	}
 }
 
+// awaitScan asks the daemon for a scan of the mode and waits until one
+// has finished after the request: a real signal that what the daemon had
+// seen by then has been compared, for asserting that something is absent.
+func (d *daemon) awaitScan(mode string) {
+	d.t.Helper()
+	before, _ := d.status()
+	sig := syscall.SIGUSR1
+	if mode == "full" {
+		sig = syscall.SIGUSR2
+	}
+	d.cmd.Process.Signal(sig)
+	d.eventually(30*time.Second, "a "+mode+" scan after the request", func() bool {
+		s, _ := d.status()
+		return s.Scans[mode].Finished.After(before.Scans[mode].Finished)
+	})
+}
+
 func (d *daemon) hasFinding(path, kind string) bool {
 	s, _ := d.status()
 	for _, f := range s.Findings {
@@ -233,7 +250,8 @@ func TestDaemonWatchesNewDirectories(t *testing.T) {
 	dir := filepath.Join(f.root, "usr/share/newdir/deeper")
 	os.MkdirAll(dir, 0o755)
 	d.eventually(3*time.Second, "the new directories", func() bool { return d.hasFinding("/usr/share/newdir/deeper", "added") })
-	time.Sleep(100 * time.Millisecond) // past the debounce of the mkdir
+	// The re-check that found the directories watched them before it
+	// reported them.
 	os.WriteFile(filepath.Join(dir, "late"), []byte("x"), 0o644)
 	d.eventually(3*time.Second, "a file in the new directory", func() bool { return d.hasFinding("/usr/share/newdir/deeper/late", "added") })
 }

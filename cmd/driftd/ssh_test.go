@@ -166,7 +166,9 @@ func TestDaemonSSHLogin(t *testing.T) {
 
 	// A new user whose home the baseline never saw, and a key for it.
 	writeTree(t, f.root, map[string]string{"etc/passwd": "root:x:0:0:root:/root:/bin/bash\ndeploy:x:1000:1000::/srv/deploy:/bin/sh\n"})
-	time.Sleep(300 * time.Millisecond) // the users change first, as useradd would
+	// The users change first, as useradd would; the daemon derives the new
+	// user's SSH paths from them.
+	d.eventually(5*time.Second, "the SSH paths derived anew", func() bool { return strings.Contains(d.logs(), "SSH paths changed") })
 	writeTree(t, f.root, map[string]string{"srv/deploy/.ssh/authorized_keys": sshd.authorizedKey})
 	d.eventually(10*time.Second, "the new authorized_keys is ssh drift at critical", func() bool {
 		s, _ := d.status()

@@ -118,7 +118,8 @@ backoff = "100ms"
 	if _, err := os.Stat(marker); err != nil {
 		t.Errorf("no marker: %v", err)
 	}
-	d.eventually(10*time.Second, "the hook runs", func() bool { return len(lines(runs)) == 1 })
+	// The hook's attempt is recorded once it has exited: its files are whole.
+	d.eventually(10*time.Second, "the hook runs", func() bool { tn, _ := readTaint(t, state); return tn.Hook.Done })
 	env, _ := os.ReadFile(filepath.Join(hookDir, "hook-env-1"))
 	for _, want := range []string{"DRIFTD_BASELINE_ID=" + id, "DRIFTD_CATEGORY=config", "DRIFTD_PATH=/etc/hostname",
 		"DRIFTD_REASON=high drift: modified /etc/hostname", "DRIFTD_SEVERITY=high"} {
@@ -166,7 +167,10 @@ backoff = "100ms"
 	if _, err := os.Stat(marker); err != nil {
 		t.Errorf("the restart did not write the marker again: %v", err)
 	}
-	time.Sleep(500 * time.Millisecond)
+	// The hook starts, when it must, as the latch is loaded: before the
+	// first check, which READY (startDaemon) waits for. A fast scan asked
+	// for now and finished proves the loop has long been past that point.
+	d.awaitScan("fast")
 	if got := lines(runs); len(got) != 1 {
 		t.Errorf("the hook ran again after the restart: %q", got)
 	}
@@ -231,7 +235,9 @@ backoff = "100ms"
 			if n := len(lines(runs)); n != tt.retries+1 {
 				t.Errorf("%d runs, want %d", n, tt.retries+1)
 			}
-			time.Sleep(300 * time.Millisecond) // a run past the retries would show by now
+			// The final attempt is saved as done; the hook's job ends
+			// with it, so no run can follow.
+			d.eventually(5*time.Second, "the hook is done", func() bool { tn, _ := readTaint(t, state); return tn.Hook.Done })
 			if n := len(lines(runs)); n != tt.retries+1 {
 				t.Errorf("%d runs after the last attempt, want %d", n, tt.retries+1)
 			}
@@ -293,7 +299,7 @@ cloud_init_timeout = "1h"
 	if sealed.Paths != 1 || !strings.Contains(d.events(), `"msg":"sealed","why":"cloud-init finished","paths":1`) {
 		t.Errorf("seal %+v; events:\n%s", sealed, d.events())
 	}
-	time.Sleep(300 * time.Millisecond)
+	d.awaitScan("fast") // the first-boot paths compared with the seal
 	if d.hasFinding("/etc/hostname", "modified") {
 		t.Error("the first-boot change shows as drift after the seal: the seal did not record it")
 	}
