@@ -152,8 +152,11 @@ func writeFindingsText(w io.Writer, findings []baseline.Finding, pkgs []baseline
 			changes = strings.Join(f.Changes.Names(), ",")
 		}
 		pkg, explained := packageOf(f)
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", f.Kind, f.Rule.Severity, f.Rule.Category, DisplayPath(f.Path), changes,
-			provenance(pkg, explained, f.ByHand))
+		cells := []string{f.Kind.String(), f.Rule.Severity.String(), f.Rule.Category, DisplayPath(f.Path), changes, provenance(pkg, explained, f.ByHand)}
+		for len(cells) > 1 && cells[len(cells)-1] == "" {
+			cells = cells[:len(cells)-1] // no padding after the last word
+		}
+		fmt.Fprintln(tw, strings.Join(cells, "\t"))
 	}
 	return tw.Flush()
 }
