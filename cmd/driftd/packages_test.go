@@ -381,7 +381,8 @@ func TestDaemonPackages(t *testing.T) {
 		t.Fatalf("bake: %v", r)
 	}
 	f := &fixture{dir: p.dir, root: p.root, config: p.config, key: p.key, pub: p.pub, manifest: p.manifest}
-	d := startDaemon(t, f, t.TempDir(), "--baseline", p.manifest)
+	state := t.TempDir()
+	d := startDaemon(t, f, state, "--baseline", p.manifest)
 	if s, _ := d.status(); s.Status != reporter.StatusClean {
 		t.Fatalf("before the upgrade: %s\n%s", s.Status, d.logs())
 	}
@@ -416,6 +417,22 @@ func TestDaemonPackages(t *testing.T) {
 	}
 	if s, _ := d.status(); !s.Taint.Tainted || s.Taint.Trigger == nil || s.Taint.Trigger.Event != "package" || s.Taint.Trigger.Package != "hello" {
 		t.Errorf("taint %+v: want tripped by the package hello (policy.packages)", s.Taint)
+	}
+
+	// A restart announces neither the package nor the file again, and
+	// exports the package drift from the first scrape.
+	d.awaitScan("fast") // the state is saved on stop with what the loop holds
+	d.stop()
+	d = startDaemon(t, f, state, "--baseline", p.manifest)
+	if m := grepMetrics(d.metrics(), "driftd_package_drift"); !strings.Contains(m, `driftd_package_drift{change="changed"} 1`) {
+		t.Errorf("after the restart, driftd_package_drift:\n%s", m)
+	}
+	d.awaitScan("fast")
+	if s, _ := d.status(); len(s.Packages) != 1 || s.Status != reporter.StatusDrift {
+		t.Errorf("after the restart: %s, packages %+v", s.Status, s.Packages)
+	}
+	if ev := d.events(); strings.Contains(ev, `"msg":"drift"`) || strings.Contains(ev, `"msg":"changed"`) {
+		t.Errorf("the restart announced drift again:\n%s", ev)
 	}
 }
 
