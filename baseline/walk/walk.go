@@ -129,14 +129,15 @@ type job struct {
 }
 
 // walk is the state of one WalkFunc: a LIFO of jobs shared by the pool.
-// Each job hands its batch of entries to visit under the lock it takes
-// anyway to push the jobs it made.
+// Each job hands its batch of entries to visit, one batch at a time, and
+// outside the queue's lock.
 type walk struct {
 	w       *Walker
 	ctx     context.Context
 	rootfd  int
 	rootDev uint64
 	visit   func([]baseline.Entry)
+	visitMu sync.Mutex   // visit is called one batch at a time
 	limiter *rateLimiter // nil: no limit
 
 	mu   sync.Mutex
@@ -178,9 +179,17 @@ func (wk *walk) work() {
 
 		wk.mu.Lock()
 		wk.jobs = append(wk.jobs, more...)
+		wk.cond.Broadcast()
+		wk.mu.Unlock()
+		// The visitor may make syscalls of its own (the daemon adds
+		// watches): it runs under its own lock, one call at a time, while
+		// the other workers go on taking jobs.
 		if len(bufs.batch) > 0 {
+			wk.visitMu.Lock()
 			wk.visit(bufs.batch)
+			wk.visitMu.Unlock()
 		}
+		wk.mu.Lock()
 		wk.busy--
 		wk.cond.Broadcast()
 		wk.mu.Unlock()
