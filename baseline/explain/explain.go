@@ -139,7 +139,7 @@ func (x *Explainer) databaseChange(p string) *baseline.PackageFinding {
 	var first *baseline.PackageFinding
 	for i := range x.pkgs {
 		f := &x.pkgs[i]
-		if !underAny(p, pkgdb.ManagerDirs(f.Package().Manager)) {
+		if !pkgdb.InDatabase(p, pkgdb.ManagerDirs(f.Package().Manager)) {
 			continue
 		}
 		if first == nil {
@@ -150,15 +150,6 @@ func (x *Explainer) databaseChange(p string) *baseline.PackageFinding {
 		}
 	}
 	return first
-}
-
-func underAny(p string, dirs []string) bool {
-	for _, d := range dirs {
-		if p == d || strings.HasPrefix(p, d+"/") {
-			return true
-		}
-	}
-	return false
 }
 
 // packageHashes are the digests package managers record.

@@ -289,14 +289,9 @@ func TestDaemonMetricsHoldThroughRestart(t *testing.T) {
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	var first string
 	waitFor(t, 10*time.Second, "the restarted daemon serves /metrics", func() bool {
-		resp, err := http.Get("http://" + addr + "/metrics")
-		if err != nil {
-			return false
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		first = string(b)
-		return true
+		var ok bool
+		first, ok = scrape(addr)
+		return ok
 	})
 	series := strings.Join(driftPaths(first), "\n")
 	if !strings.Contains(series, `driftd_drift_paths{category="ssh",severity="critical"} 1`) || strings.Contains(series, `category=""`) {
@@ -306,17 +301,23 @@ func TestDaemonMetricsHoldThroughRestart(t *testing.T) {
 		t.Errorf("the first scan had already ended: this test saw nothing of the restart's start")
 	}
 	waitFor(t, 20*time.Second, "the first scan after the restart", func() bool {
-		resp, err := http.Get("http://" + addr + "/metrics")
-		if err != nil {
-			return false
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return strings.Contains(string(b), `driftd_last_scan_timestamp_seconds{mode="full"}`)
+		m, _ := scrape(addr)
+		return strings.Contains(m, `driftd_last_scan_timestamp_seconds{mode="full"}`)
 	})
 	cmd.Process.Signal(syscall.SIGTERM)
 	cmd.Wait()
 	if strings.Contains(events.String(), `"msg":"drift"`) {
 		t.Errorf("the restart announced drift again:\n%s", events.String())
 	}
+}
+
+// scrape returns what /metrics at addr answers, and whether it answered.
+func scrape(addr string) (string, bool) {
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		return "", false
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return string(b), err == nil
 }
