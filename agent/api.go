@@ -133,19 +133,21 @@ func (a localAPI) ClearTaint(ctx context.Context, reason string) (was reporter.T
 	return was, err
 }
 
-// Seal seals the host now.
+// Seal seals the host now, and waits for the seal job.
 func (a localAPI) Seal(ctx context.Context) (s reporter.SealJSON, err error) {
-	if lerr := a.d.inLoop(ctx, func() {
-		if a.d.pipe == nil {
-			err = errors.New("no verified baseline: nothing to seal against")
-			return
-		}
-		if err = a.d.sealNow("driftd seal"); err == nil {
-			s = a.d.sealJSON()
-		}
-	}); lerr != nil {
-		return s, lerr
+	reply := make(chan error, 1)
+	if err := a.d.inLoop(ctx, func() { a.d.requestSeal("driftd seal", reply) }); err != nil {
+		return s, err
 	}
+	select {
+	case err = <-reply:
+	case <-ctx.Done():
+		return s, ctx.Err()
+	}
+	if err != nil {
+		return s, err
+	}
+	err = a.d.inLoop(ctx, func() { s = a.d.sealJSON() })
 	return s, err
 }
 

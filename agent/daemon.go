@@ -68,6 +68,7 @@ type Daemon struct {
 	latch      *policy.Latch
 	hook       *hookRunner // running the hook for the taint, if any
 	sealWait   bool        // an unsealed host waiting for its window to close
+	sealing    bool        // a seal job is running
 	watch      *watcher
 	history    []reporter.EventJSON
 	scans      map[ScanMode]reporter.ScanJSON
@@ -87,6 +88,7 @@ type Daemon struct {
 	recheckEnd chan recheckResult
 	pkgDone    chan packagesRead
 	hookDone   chan policy.Attempt
+	sealDone   chan sealResult
 	jobs       sync.WaitGroup  // every job goroutine
 	ctx        context.Context // the jobs' and the hook's: done at shutdown
 	loopDone   chan struct{}   // closed when the loop has returned
@@ -124,6 +126,7 @@ func Run(ctx context.Context, opts Options) error {
 		recheckEnd: make(chan recheckResult),
 		pkgDone:    make(chan packagesRead),
 		hookDone:   make(chan policy.Attempt),
+		sealDone:   make(chan sealResult),
 		requests:   make(chan func()),
 		loopDone:   make(chan struct{}),
 	}
@@ -277,6 +280,8 @@ func (d *Daemon) loop(ctx context.Context, sessionsChanged <-chan struct{}) erro
 			d.hookAttempted(a)
 		case <-waitingForCloudInit:
 			d.pollSeal()
+		case r := <-d.sealDone:
+			d.applySeal(r)
 		case r := <-d.scanDone:
 			d.applyScan(r)
 			if next := d.pending; next != "" {

@@ -28,7 +28,7 @@ func (d *Daemon) startSeal() {
 		d.log.Error("seal unreadable: first-boot paths are not checked", "reason", s.Reason)
 	default:
 		if why, due := d.pipe.SealDue(time.Now()); due {
-			d.sealNow(why)
+			d.requestSeal(why, nil)
 			return
 		}
 		d.sealWait = true
@@ -46,27 +46,72 @@ func (d *Daemon) pollSeal() {
 	if why != check.CloudInitFinished {
 		d.log.Warn("sealing without waiting for cloud-init any longer", "why", why)
 	}
-	d.sealNow(why)
+	d.requestSeal(why, nil)
 }
 
-// sealNow seals the host and compares the first-boot paths from now on.
-func (d *Daemon) sealNow(why string) error {
-	p, err := d.pipe.Seal(d.ctx, why)
-	if err != nil {
-		if !errors.Is(err, check.ErrSealed) {
-			d.log.Error("seal failed", "err", err)
+// sealResult is a finished seal job.
+type sealResult struct {
+	from, sealed *check.Pipeline
+	why          string
+	err          error
+	reply        chan<- error // the local API's request, if it asked
+}
+
+// requestSeal seals the host as a job: the first-boot paths (all of /home
+// by default) are walked off the loop. reply, when set, gets the outcome.
+func (d *Daemon) requestSeal(why string, reply chan<- error) {
+	answer := func(err error) {
+		if reply != nil {
+			reply <- err
 		}
-		return err
 	}
-	d.pipe, d.sealWait = p, false
-	s := p.SealState()
-	d.events.LogAttrs(context.Background(), slog.LevelInfo, string(EventSealed), slog.String("why", why),
+	switch {
+	case d.pipe == nil:
+		answer(errors.New("no verified baseline: nothing to seal against"))
+		return
+	case d.pipe.SealState().Mode == check.Sealed:
+		answer(check.ErrSealed)
+		return
+	case d.sealing:
+		answer(errors.New("a seal is under way"))
+		return
+	}
+	d.sealing, d.sealWait = true, false
+	p, ctx := d.pipe, d.ctx
+	d.jobs.Go(func() {
+		sealed, err := p.Seal(ctx, why)
+		select {
+		case d.sealDone <- sealResult{from: p, sealed: sealed, why: why, err: err, reply: reply}:
+		case <-ctx.Done():
+		}
+	})
+}
+
+// applySeal puts a finished seal in force and compares the first-boot
+// paths with it from now on.
+func (d *Daemon) applySeal(r sealResult) {
+	d.sealing = false
+	if r.reply != nil {
+		r.reply <- r.err
+	}
+	if r.err != nil {
+		if !errors.Is(r.err, check.ErrSealed) {
+			d.log.Error("seal failed", "err", r.err)
+		}
+		return
+	}
+	if d.pipe != r.from {
+		// The pipeline changed meanwhile (new SSH paths): the seal
+		// applies to the one in force.
+		d.pipe = d.pipe.WithSeal(r.sealed.SealState().Seal, r.why)
+	} else {
+		d.pipe = r.sealed
+	}
+	s := d.pipe.SealState()
+	d.events.LogAttrs(context.Background(), slog.LevelInfo, string(EventSealed), slog.String("why", r.why),
 		slog.Int("paths", len(s.Seal.Entries)), slog.String("baseline_id", d.baselineID()))
 	d.remember(reporter.EventJSON{Time: time.Now(), Event: string(EventSealed)})
-	if d.checked {
-		d.requestScan(ModeFast) // the first-boot paths are compared from now on
-	}
-	return nil
+	d.requestScan(ModeFast) // the first-boot paths are compared from now on
 }
 
 func (d *Daemon) sealJSON() reporter.SealJSON {

@@ -143,9 +143,15 @@ func (p *Pipeline) Seal(ctx context.Context, why string) (*Pipeline, error) {
 	if err != nil {
 		return nil, err
 	}
+	return p.WithSeal(m, why), nil
+}
+
+// WithSeal is the pipeline with a seal made by Seal in force: for a
+// daemon whose pipeline changed (new SSH paths) while the seal was made.
+func (p *Pipeline) WithSeal(m *baseline.Manifest, why string) *Pipeline {
 	next := *p
 	next.useSeal(m, why)
-	return &next, nil
+	return &next
 }
 
 // useSeal puts a seal in force: a view of the baseline whose first-boot
