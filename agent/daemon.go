@@ -134,6 +134,11 @@ func Run(ctx context.Context, opts Options) error {
 	if err := os.MkdirAll(d.stateDir, 0o700); err != nil {
 		return fmt.Errorf("state dir: %w", err)
 	}
+	release, err := lockStateDir(d.stateDir)
+	if err != nil {
+		return err
+	}
+	defer release()
 
 	httpSrv, addr, err := d.serveNetwork()
 	if err != nil {

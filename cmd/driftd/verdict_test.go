@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -320,4 +321,24 @@ func scrape(addr string) (string, bool) {
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	return string(b), err == nil
+}
+
+// A second daemon on the same state dir exits 2 naming the first one's
+// pid, and leaves it serving: its socket stays.
+func TestOneDaemonPerStateDir(t *testing.T) {
+	f := newDaemonFixture(t, "")
+	state := t.TempDir()
+	d := startDaemon(t, f, state)
+	// Bounded: a second daemon that did start would run until killed.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	r := driftdCmd(t, exec.CommandContext(ctx, driftdBin, "run", "--config", f.config, "--root", f.root, "--pubkey", f.pub,
+		"--state-dir", state, "--web.listen-address", "127.0.0.1:0"), nil)
+	pid := fmt.Sprint(d.cmd.Process.Pid)
+	if r.code != exitUnverified || !strings.Contains(r.stderr, "pid "+pid) || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+		t.Errorf("a second daemon: want exit 2 and one line naming pid %s\n%v", pid, r)
+	}
+	if s, res := d.status(); res.code != exitOK || s.Status != reporter.StatusClean {
+		t.Errorf("the first daemon after the second one tried: %v", res)
+	}
 }
