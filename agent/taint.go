@@ -11,7 +11,8 @@ import (
 
 // latchFor is the state dir's latch under the config in force, holding t.
 func (d *Daemon) latchFor(t *reporter.Taint) *policy.Latch {
-	l, _ := policy.Open(d.stateDir, &d.cfg.Policy)
+	pol := d.cfg.Policy.ForRoot(d.opts.Root)
+	l, _ := policy.Open(d.stateDir, &pol)
 	l.Taint = t
 	return l
 }
@@ -19,7 +20,8 @@ func (d *Daemon) latchFor(t *reporter.Taint) *policy.Latch {
 // loadTaint restores the latch at start. A latch that cannot be read is
 // taken as set: driftd never clears a taint by losing it.
 func (d *Daemon) loadTaint() {
-	l, err := policy.Open(d.stateDir, &d.cfg.Policy)
+	pol := d.cfg.Policy.ForRoot(d.opts.Root)
+	l, err := policy.Open(d.stateDir, &pol)
 	if err != nil {
 		d.log.Error("taint state unreadable: the host is taken as tainted", "err", err)
 	}

@@ -5,6 +5,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"driftd/agent/policy"
 )
 
 func TestDefault(t *testing.T) {
@@ -150,5 +152,17 @@ func TestPackagedConfigIsTheDefault(t *testing.T) {
 	}
 	if !bytes.Equal(packaged, Default) {
 		t.Error("packaging/driftd.toml differs from agent/config/driftd.toml: copy one over the other")
+	}
+}
+
+// The default config's marker is the one policy.ForRoot keeps off image
+// roots.
+func TestDefaultMarkerIsTheHosts(t *testing.T) {
+	c, err := Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Policy.MarkerFile != policy.HostMarker {
+		t.Errorf("default marker %q, policy.HostMarker %q", c.Policy.MarkerFile, policy.HostMarker)
 	}
 }

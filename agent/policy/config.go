@@ -59,6 +59,21 @@ func (p *Config) Validate() error {
 	return nil
 }
 
+// HostMarker is the default config's marker file: the host's own, where
+// fleet tooling on the host looks.
+const HostMarker = "/run/driftd/replacement-required"
+
+// ForRoot is the policy for a daemon or check of root. The paths driftd
+// writes (marker, state, socket) are host paths; a root other than "/"
+// (an image, a container) never writes the host's marker: only a marker
+// the config names for it.
+func (p Config) ForRoot(root string) Config {
+	if root != "/" && p.MarkerFile == HostMarker {
+		p.MarkerFile = ""
+	}
+	return p
+}
+
 // Taints reports whether drift of the given category and severity marks
 // the host for replacement.
 func (p *Config) Taints(category string, sev baseline.Severity) bool {

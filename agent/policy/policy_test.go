@@ -26,3 +26,19 @@ func TestPolicyTaints(t *testing.T) {
 		}
 	}
 }
+
+// The host's marker is written for the host alone; a root (an image, a
+// container) gets only a marker its config names.
+func TestMarkerForRoot(t *testing.T) {
+	host := Config{MarkerFile: HostMarker}
+	if got := host.ForRoot("/").MarkerFile; got != HostMarker {
+		t.Errorf("the host: marker %q", got)
+	}
+	if got := host.ForRoot("/mnt/image").MarkerFile; got != "" {
+		t.Errorf("an image root writes the host's marker %q", got)
+	}
+	own := Config{MarkerFile: "/var/run/image-marker"}
+	if got := own.ForRoot("/mnt/image").MarkerFile; got != "/var/run/image-marker" {
+		t.Errorf("an image root's own marker: %q", got)
+	}
+}

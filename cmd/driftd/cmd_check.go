@@ -115,7 +115,8 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		rep.Warnings = append(rep.Warnings, "the rules differ from those the baseline was baked with: paths whose scope changed show as added or removed")
 	}
 	if *stateDir != "" && m.Verified {
-		latch, err := applyPolicy(ctx, &s.config.Policy, s.config.PackageSeverity(), *stateDir, m.ID(), &v, stderr)
+		pol := s.config.Policy.ForRoot(s.root)
+		latch, err := applyPolicy(ctx, &pol, s.config.PackageSeverity(), *stateDir, m.ID(), &v, stderr)
 		if err != nil {
 			return err
 		}
