@@ -32,13 +32,15 @@ build:
 
 # Runs the daemon on this host with the embedded default config, baking a
 # dev baseline (with a dev key made on the spot) first when there is none,
-# or none this driftd can read (a manifest of an older format).
+# or none this driftd can read (a manifest of an older format). A live host
+# changes while it is baked, so the dev bake accepts what it could not read
+# in full (an image bake should not need to).
 # Ctrl-C stops it; `make status` in another shell shows what it sees.
 LISTEN ?= 127.0.0.1:9827
 run: build
 	@mkdir -p $(DEV_STATE)
 	@test -f $(DEV_STATE)/dev.key || ./$(BIN) keygen --out $(DEV_STATE)/dev
-	@./$(BIN) show $(DEV_STATE)/baseline.manifest >/dev/null 2>&1 || ./$(BIN) bake --key $(DEV_STATE)/dev.key \
+	@./$(BIN) show $(DEV_STATE)/baseline.manifest >/dev/null 2>&1 || ./$(BIN) bake --allow-unreadable --key $(DEV_STATE)/dev.key \
 		--out $(DEV_STATE)/baseline.manifest --label image=dev --label version=$(VERSION)
 	@echo "metrics: http://$(LISTEN)/metrics  health: http://$(LISTEN)/healthz  status: make status"
 	./$(BIN) run --baseline $(DEV_STATE)/baseline.manifest --pubkey $(DEV_STATE)/dev.pub \

@@ -55,6 +55,10 @@ type Unverified struct {
 type Result struct {
 	Findings   []Finding
 	Unverified []Unverified
+	// Accepted are paths that could not be read at bake time and that the
+	// bake accepted as such (bake --allow-unreadable): known, not verified,
+	// and said so, but no bar to a clean verdict.
+	Accepted []Unverified
 }
 
 // Clean reports whether every path in scope was verified and none drifted.
@@ -72,7 +76,22 @@ type Comparer struct {
 	// blind holds directories that could not be listed: what the baseline
 	// had below them is unverified, not removed.
 	blind map[string]bool
-	res   Result
+	// accepted are the paths the bake accepted as unreadable.
+	accepted map[string]bool
+	res      Result
+}
+
+// Accept takes paths the bake could not read, and accepted as such, as
+// known: their unreadable baseline entry is reported as accepted, not
+// unverified.
+func (c *Comparer) Accept(paths []string) {
+	if len(paths) == 0 {
+		return
+	}
+	c.accepted = make(map[string]bool, len(paths))
+	for _, p := range paths {
+		c.accepted[p] = true
+	}
 }
 
 // NewComparer starts a comparison of a whole tree with base, sorted by path.
@@ -150,6 +169,8 @@ func (c *Comparer) Observe(o *Entry) {
 	switch {
 	case o.Err != "":
 		c.res.Unverified = append(c.res.Unverified, Unverified{Path: o.Path, Reason: o.Err})
+	case b.Err != "" && rule.Attrs&AttrContent != 0 && c.accepted[b.Path]:
+		c.res.Accepted = append(c.res.Accepted, Unverified{Path: b.Path, Reason: "not readable at bake time, accepted: " + b.Err})
 	case b.Err != "" && rule.Attrs&AttrContent != 0:
 		c.res.Unverified = append(c.res.Unverified, Unverified{Path: b.Path, Reason: "not readable at bake time: " + b.Err})
 	}

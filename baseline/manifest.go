@@ -22,9 +22,12 @@ type Header struct {
 	OS *OSRelease `json:"os,omitempty"`
 	// SSHPaths are the SSH paths derived from the image's users and sshd
 	// config at bake time; a check watches them as well as its own.
-	SSHPaths    []string `json:"ssh_paths,omitempty"`
-	Compression string   `json:"compression"`
-	PayloadSize int64    `json:"payload_size"` // the metadata section, uncompressed
+	SSHPaths []string `json:"ssh_paths,omitempty"`
+	// AcceptedUnreadable are the paths the bake could not read in full and
+	// was told to accept (bake --allow-unreadable).
+	AcceptedUnreadable []string `json:"accepted_unreadable,omitempty"`
+	Compression        string   `json:"compression"`
+	PayloadSize        int64    `json:"payload_size"` // the metadata section, uncompressed
 }
 
 // Counts summarises the entries.

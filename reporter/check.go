@@ -122,6 +122,9 @@ func (r *CheckReport) WriteText(w io.Writer) error {
 	for _, u := range r.PackageUnverified {
 		fmt.Fprintf(w, "unverified  %s\n", u)
 	}
+	for _, u := range r.Result.Accepted {
+		fmt.Fprintf(w, "accepted    %s: %s\n", DisplayPath(u.Path), u.Reason)
+	}
 	return nil
 }
 
@@ -198,8 +201,10 @@ type CheckJSON struct {
 	PackagesUnverified []string `json:"packages_unverified,omitempty"`
 	// Pending are the changed first-boot paths of a host not sealed yet.
 	Pending []FindingJSON `json:"pending"`
-	Seal    CheckSealJSON `json:"seal"`
-	Taint   *Taint        `json:"taint,omitempty"`
+	// Accepted are paths unreadable at bake time that the bake accepted.
+	Accepted []UnverifiedJSON `json:"accepted,omitempty"`
+	Seal     CheckSealJSON    `json:"seal"`
+	Taint    *Taint           `json:"taint,omitempty"`
 }
 
 // CheckSealJSON is the first-boot state a check saw.
@@ -231,6 +236,9 @@ func (r *CheckReport) WriteJSON(w io.Writer) error {
 	}
 	for i := range r.Pending {
 		j.Pending = append(j.Pending, NewFindingJSON(&r.Pending[i]))
+	}
+	for _, u := range r.Result.Accepted {
+		j.Accepted = append(j.Accepted, NewUnverifiedJSON(u))
 	}
 	for i := range r.Packages {
 		j.Packages = append(j.Packages, NewPackageFindingJSON(&r.Packages[i], r.PackageSeverity))

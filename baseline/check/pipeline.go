@@ -141,7 +141,9 @@ func (p *Pipeline) Compare(ctx context.Context, path string, scan Scan, visit fu
 	if scan.Fast {
 		w.Known = baseline.KnownFrom(p.entries)
 	}
-	res, n, err := walk.Compare(ctx, w, p.entries, path, visit)
+	c := baseline.NewScopedComparer(p.entries, p.rules, path)
+	c.Accept(p.opts.Manifest.Header.AcceptedUnreadable)
+	res, n, err := walk.CompareWith(ctx, w, c, path, visit)
 	if err != nil {
 		return Result{}, err
 	}

@@ -10,7 +10,12 @@ import (
 // what it finds with base. visit, when set, also sees each batch. It
 // returns the result and the number of entries walked.
 func Compare(ctx context.Context, w *Walker, base []baseline.Entry, path string, visit func([]baseline.Entry)) (baseline.Result, int, error) {
-	c := baseline.NewScopedComparer(base, w.Rules, path)
+	return CompareWith(ctx, w, baseline.NewScopedComparer(base, w.Rules, path), path, visit)
+}
+
+// CompareWith is Compare with a comparer the caller made (and set up:
+// see Comparer.Accept); it must be scoped to path.
+func CompareWith(ctx context.Context, w *Walker, c *baseline.Comparer, path string, visit func([]baseline.Entry)) (baseline.Result, int, error) {
 	n := 0
 	err := w.WalkPathFunc(ctx, path, func(batch []baseline.Entry) {
 		n += len(batch)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"time"
 
 	"driftd/baseline"
@@ -22,6 +23,7 @@ func runBake(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	configPath, root := scopeFlags(fs)
 	keyPath := fs.String("key", "", "private key that signs the baseline (from driftd keygen)")
 	out := fs.String("out", "", "where to write the manifest")
+	allowUnreadable := fs.Bool("allow-unreadable", false, "bake even when some paths could not be read in full; the manifest records them as accepted, and every check says so")
 	lbls := labels{}
 	fs.Var(lbls, "label", "a key=value label for the image; repeatable")
 	if _, err := parse(fs, args, 0); err != nil {
@@ -60,15 +62,21 @@ func runBake(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if p.err != nil {
 		return p.err
 	}
+	unreadable := unreadablePaths(entries)
+	if len(unreadable) > 0 && !*allowUnreadable {
+		return fmt.Errorf("%d paths could not be read in full, so no host of this image could verify them: %s (fix them, narrow the rules, or pass --allow-unreadable)",
+			len(unreadable), describeUnreadable(entries))
+	}
 	m := &baseline.Manifest{
 		Header: baseline.Header{
-			DriftdVersion:   version,
-			Created:         created,
-			Labels:          lbls,
-			RulesDigest:     s.config.Rules.Digest(),
-			PackageManagers: p.inv.Managers,
-			OS:              pkgdb.ReadOSRelease(s.root),
-			SSHPaths:        sshPaths,
+			AcceptedUnreadable: unreadable,
+			DriftdVersion:      version,
+			Created:            created,
+			Labels:             lbls,
+			RulesDigest:        s.config.Rules.Digest(),
+			PackageManagers:    p.inv.Managers,
+			OS:                 pkgdb.ReadOSRelease(s.root),
+			SSHPaths:           sshPaths,
 		},
 		Entries:  entries,
 		Packages: p.inv.Packages,
@@ -87,10 +95,40 @@ func runBake(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			fmt.Fprintf(stderr, "warning: %s\n", st.Reason)
 		}
 	}
-	if c.Errors > 0 {
-		fmt.Fprintf(stderr, "warning: %d entries could not be read in full; checks will report them as unverified (driftd show lists them)\n", c.Errors)
+	if len(unreadable) > 0 {
+		fmt.Fprintf(stderr, "warning: %d paths could not be read in full and are accepted as such (--allow-unreadable); every check says so: %s\n",
+			len(unreadable), describeUnreadable(entries))
 	}
 	return nil
+}
+
+// unreadablePaths are the entries the walk could not read in full.
+func unreadablePaths(entries []baseline.Entry) []string {
+	var out []string
+	for i := range entries {
+		if entries[i].Err != "" {
+			out = append(out, entries[i].Path)
+		}
+	}
+	return out
+}
+
+// describeUnreadable names the first few unreadable entries and why, on
+// one line.
+func describeUnreadable(entries []baseline.Entry) string {
+	var parts []string
+	n := 0
+	for i := range entries {
+		if e := &entries[i]; e.Err != "" {
+			if n++; n <= 5 {
+				parts = append(parts, reporter.DisplayPath(e.Path)+" ("+e.Err+")")
+			}
+		}
+	}
+	if n > 5 {
+		parts = append(parts, fmt.Sprintf("and %d more", n-5))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // packagesRead is the package inventory of a root and who owns each path.

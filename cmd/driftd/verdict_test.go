@@ -342,3 +342,49 @@ func TestOneDaemonPerStateDir(t *testing.T) {
 		t.Errorf("the first daemon after the second one tried: %v", res)
 	}
 }
+
+// A bake that could not read a path fails, naming it, unless told to
+// accept it; then every check says it was accepted, and is not held back
+// by it.
+func TestBakeUnreadable(t *testing.T) {
+	f := newFixture(t)
+	// A file the bake cannot read in full: a directory it may not list.
+	secret := filepath.Join(f.root, "usr/share/secret")
+	writeTree(t, f.root, map[string]string{"usr/share/secret/key": "k\n"})
+	// Run the bake as nobody, so that a mode of 0 means "unreadable".
+	os.Chmod(secret, 0)
+	for p := f.root; p != "/"; p = filepath.Dir(p) {
+		fi, _ := os.Stat(p)
+		os.Chmod(p, fi.Mode().Perm()|0o005)
+	}
+	os.Chmod(f.key, 0o644)
+	os.Chmod(f.config, 0o644)
+	out := filepath.Join(t.TempDir(), "b.manifest")
+	os.Chmod(filepath.Dir(out), 0o777)
+	bake := func(extra ...string) result {
+		cmd := exec.Command(driftdBin, append([]string{"bake", "--config", f.config, "--root", f.root, "--key", f.key, "--out", out}, extra...)...)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		return driftdCmd(t, cmd, nil)
+	}
+	r := bake()
+	if r.code != exitUnverified || !strings.Contains(r.stderr, "/usr/share/secret") || !strings.Contains(r.stderr, "--allow-unreadable") {
+		t.Fatalf("bake of an unreadable path: want exit 2 naming it\n%v", r)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Error("the failed bake wrote a manifest")
+	}
+	if r = bake("--allow-unreadable"); r.code != exitOK || !strings.Contains(r.stderr, "accepted") {
+		t.Fatalf("bake --allow-unreadable: want exit 0 and a warning\n%v", r)
+	}
+	c := driftd(t, nil, "check", "--config", f.config, "--root", f.root, "--baseline", out, "--pubkey", f.pub, "--format", "json")
+	var j reporter.CheckJSON
+	json.Unmarshal([]byte(c.stdout), &j)
+	if len(j.Accepted) != 1 || j.Accepted[0].Path != "/usr/share/secret" {
+		t.Errorf("check: accepted %+v, want /usr/share/secret\n%v", j.Accepted, c)
+	}
+	for _, u := range j.Unverified {
+		if u.Path == "/usr/share/secret" {
+			t.Errorf("an accepted path is reported unverified: %+v", u)
+		}
+	}
+}
