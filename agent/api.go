@@ -74,7 +74,7 @@ func (d *Daemon) serveLocal() (*http.Server, string, error) {
 		l.Close()
 		return nil, "", fmt.Errorf("socket %s: %w", socket, err)
 	}
-	srv := &http.Server{Handler: reporter.NewLocalHandler(localAPI{d}), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: reporter.NewLocalHandler(localAPI{d}), ReadHeaderTimeout: 10 * time.Second, ConnContext: reporter.WithPeer}
 	go srv.Serve(l)
 	return srv, socket, nil
 }
@@ -127,7 +127,8 @@ func (a localAPI) Status(ctx context.Context, path string) (s reporter.StatusJSO
 
 // ClearTaint clears the latch for reason.
 func (a localAPI) ClearTaint(ctx context.Context, reason string) (was reporter.Taint, err error) {
-	if lerr := a.d.inLoop(ctx, func() { was = *a.d.latch.Taint; err = a.d.clearTaint(reason) }); lerr != nil {
+	by := reporter.PeerOf(ctx)
+	if lerr := a.d.inLoop(ctx, func() { was = *a.d.latch.Taint; err = a.d.clearTaint(reason, by) }); lerr != nil {
 		return was, lerr
 	}
 	return was, err
@@ -209,10 +210,17 @@ func (d *Daemon) buildStatus(path string) reporter.StatusJSON {
 		}
 		slices.SortFunc(s.Pending, func(a, b reporter.FindingJSON) int { return strings.Compare(a.Path, b.Path) })
 	}
+	for p, t := range d.tamper {
+		if path == "" || p == path {
+			s.Findings = append(s.Findings, reporter.TrackedJSON{FindingJSON: reporter.NewFindingJSON(&t.Finding), FirstSeen: t.FirstSeen})
+		}
+	}
 	if d.watch != nil {
 		s.Watch = d.watch.stats()
 	}
 	switch {
+	case len(d.tamper) > 0:
+		s.Status = reporter.StatusDrift // driftd itself was tampered with, whatever else holds
 	case !s.BaselineVerified || len(d.state.unverified) > 0 || len(s.PackagesUnverified) > 0:
 		s.Status = reporter.StatusUnverified
 	case !d.checked || !d.pkgs.read:

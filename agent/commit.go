@@ -6,6 +6,7 @@ import (
 	"runtime/debug"
 	"time"
 
+	"driftd/baseline"
 	"driftd/baseline/check"
 	"driftd/reporter"
 )
@@ -24,7 +25,14 @@ const (
 	EventHook         Event = "hook"
 	EventSSHLogin     Event = "ssh_login"
 	EventSSHSession   Event = "ssh_session" // open when the daemon started
+	// EventBaselineRefused is another baseline or key than the pinned one.
+	EventBaselineRefused Event = "baseline_refused"
+	EventReloadFailed    Event = "reload_failed"
 )
+
+// DriftdCategory is the category of findings about driftd itself: its
+// baseline, its key, its config and binary.
+const DriftdCategory = "driftd"
 
 // commit takes the comparison of the scopes into the state, announces what
 // changed, and updates the metrics and the saved state.
@@ -76,7 +84,12 @@ func (d *Daemon) exportDrift() {
 	if d.pipe != nil {
 		d.metrics.SetClasses(d.pipe.Rules().Classes())
 	}
-	d.metrics.SetDrift(d.state.classes())
+	d.metrics.SetClasses([]baseline.Class{{Category: DriftdCategory, Severity: baseline.SeverityCritical}})
+	counts := d.state.classes()
+	for _, t := range d.tamper {
+		counts[baseline.Class{Category: t.Rule.Category, Severity: t.Rule.Severity}]++
+	}
+	d.metrics.SetDrift(counts)
 	d.metrics.UnverifiedPaths.Set(float64(len(d.state.unverified)))
 }
 

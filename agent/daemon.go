@@ -63,6 +63,7 @@ type Daemon struct {
 	baseReason string             // why it is not
 	pipe       *check.Pipeline    // the baseline's pipeline; nil with no baseline
 	state      *findings
+	tamper     map[string]*tracked // findings about driftd itself, which no scan makes or clears
 	pkgs       packages
 	ssh        sessions
 	latch      *policy.Latch

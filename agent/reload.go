@@ -1,7 +1,10 @@
 package agent
 
 import (
+	"context"
 	"crypto/ed25519"
+	"errors"
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"time"
@@ -11,6 +14,7 @@ import (
 	"driftd/baseline/check"
 	"driftd/baseline/manifest"
 	"driftd/baseline/pkgdb"
+	"driftd/reporter"
 )
 
 // loadBaseline reads and verifies the baseline a config names.
@@ -27,9 +31,15 @@ func (d *Daemon) loadBaseline(cfg *config.Loaded) (*baseline.Manifest, error) {
 }
 
 // setBaseline puts a loaded baseline in force, with its pipeline, or
-// records why there is none.
+// records why there is none. A baseline other than the one the host is
+// pinned to is refused.
 func (d *Daemon) setBaseline(m *baseline.Manifest, err error) {
 	var p *check.Pipeline
+	if err == nil {
+		if err = checkPin(d.stateDir, m); errors.Is(err, errPinned) {
+			d.refuseBaseline(m, err)
+		}
+	}
 	if err == nil {
 		p, err = check.New(check.Options{
 			Root:             d.opts.Root,
@@ -105,9 +115,19 @@ func (d *Daemon) reload() {
 	if err == nil {
 		m, err = d.loadBaseline(cfg)
 	}
+	if err == nil && d.base != nil {
+		if err = checkPin(d.stateDir, m); errors.Is(err, errPinned) {
+			d.refuseBaseline(m, err)
+		}
+	}
 	if err != nil {
 		d.metrics.ConfigReloadSuccessful.Set(0)
+		d.metrics.ReloadFailures.Inc()
 		d.log.Error("reload failed: the previous config and baseline stay in force", "err", err)
+		d.events.LogAttrs(context.Background(), slog.LevelWarn, string(EventReloadFailed), slog.String("err", err.Error()),
+			slog.String("by", "SIGHUP"), slog.String("baseline_id", d.baselineID()))
+		d.remember(reporter.EventJSON{Time: time.Now(), Event: string(EventReloadFailed)})
+		d.publish()
 		return
 	}
 	changed := d.base == nil || m.Digest != d.base.Digest
@@ -150,4 +170,29 @@ func (d *Daemon) deriveSSHPaths() {
 	d.metrics.SetClasses(p.Rules().Classes())
 	d.log.Info("SSH paths changed with the users or the sshd config: scanning", "paths", len(p.SSHPaths()))
 	d.requestScan(ModeFast)
+}
+
+// refuseBaseline says that a baseline other than the pinned one was
+// offered: counted, an event, a critical finding in driftd's own category
+// that no scan clears, and the taint the policy gives it.
+func (d *Daemon) refuseBaseline(m *baseline.Manifest, err error) {
+	d.metrics.BaselineChanges.WithLabelValues("refused").Inc()
+	d.log.Error("baseline refused: this host is pinned to its image's baseline for life; a new image means a new host", "err", err)
+	d.events.LogAttrs(context.Background(), slog.LevelError, string(EventBaselineRefused), slog.String("err", err.Error()),
+		slog.String("offered", m.ID()), slog.String("key_id", m.Header.KeyID))
+	f := baseline.Finding{
+		Path: "/" + strings.TrimPrefix(d.cfg.Baseline.Path, "/"), Kind: baseline.Modified, Changes: baseline.AttrContent,
+		Rule: &baseline.Rule{Pattern: "(pinned baseline)", Category: DriftdCategory, Severity: baseline.SeverityCritical},
+	}
+	if d.tamper == nil {
+		d.tamper = map[string]*tracked{}
+	}
+	if _, seen := d.tamper[f.Path]; !seen {
+		d.tamper[f.Path] = &tracked{Finding: f, FirstSeen: time.Now()}
+		d.metrics.DriftEvents.WithLabelValues(DriftdCategory, f.Kind.String()).Inc()
+		j := reporter.NewFindingJSON(&f)
+		d.remember(reporter.EventJSON{Time: time.Now(), Event: string(EventBaselineRefused), Find: &j})
+	}
+	d.trip(d.cfg.Policy.ForFinding(&f))
+	d.exportDrift()
 }

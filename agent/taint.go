@@ -77,7 +77,7 @@ func (d *Daemon) saveTaint() {
 
 // clearTaint clears the latch on an operator's word, undoes the actions
 // that can be undone, and says so in the events.
-func (d *Daemon) clearTaint(reason string) error {
+func (d *Daemon) clearTaint(reason string, by reporter.Peer) error {
 	d.stopHook()
 	was, err := d.latch.Clear(reason)
 	if was == nil {
@@ -88,9 +88,10 @@ func (d *Daemon) clearTaint(reason string) error {
 	}
 	d.metrics.ReplacementRequired.Set(0)
 	d.metrics.ReplacementSince.Set(0)
+	d.metrics.TaintClears.Inc()
 	d.events.LogAttrs(context.Background(), slog.LevelWarn, string(EventTaintCleared),
 		slog.String("reason", reason), slog.String("was", was.Reason), slog.Time("since", was.Since),
-		slog.String("baseline_id", d.baselineID()))
+		slog.Any("by", peerAttr(by)), slog.String("baseline_id", d.baselineID()))
 	d.remember(reporter.EventJSON{Time: time.Now(), Event: string(EventTaintCleared), Taint: &reporter.TaintEventJSON{Reason: reason, Was: was.Reason}})
 	d.publish()
 	return nil
@@ -154,4 +155,13 @@ func (d *Daemon) hookAttempted(a policy.Attempt) {
 	}
 	d.events.LogAttrs(context.Background(), level, string(EventHook), slog.Int("attempt", a.N), slog.String("outcome", a.Outcome),
 		slog.String("detail", a.Detail), slog.Bool("final", a.Final), slog.String("baseline_id", d.baselineID()))
+}
+
+// peerAttr is who asked, for an event: the local socket peer's uid and
+// pid as the kernel gave them.
+func peerAttr(p reporter.Peer) any {
+	if !p.Known {
+		return "unknown"
+	}
+	return map[string]int{"uid": p.UID, "pid": p.PID}
 }

@@ -3,11 +3,14 @@ package reporter
 import (
 	"context"
 	"encoding/json"
+	"net"
 	"net/http"
 	"net/http/pprof"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"golang.org/x/sys/unix"
 )
 
 // WebConfig is the [web] section: the network listener for /metrics and
@@ -139,6 +142,41 @@ type LocalAPI interface {
 	ClearTaint(ctx context.Context, reason string) (Taint, error)
 	// Seal records the first-boot paths now; an error if already sealed.
 	Seal(ctx context.Context) (SealJSON, error)
+}
+
+// peerKey is the context key of the local socket peer's credentials.
+type peerKey struct{}
+
+// Peer is who is at the other end of a local API request: the kernel's
+// word (SO_PEERCRED), not the client's.
+type Peer struct {
+	UID, PID int
+	Known    bool
+}
+
+// WithPeer is an http.Server ConnContext for the unix socket: it records
+// the peer's credentials, which the events of an operator's command name.
+func WithPeer(ctx context.Context, c net.Conn) context.Context {
+	uc, ok := c.(*net.UnixConn)
+	if !ok {
+		return ctx
+	}
+	raw, err := uc.SyscallConn()
+	if err != nil {
+		return ctx
+	}
+	var cred *unix.Ucred
+	raw.Control(func(fd uintptr) { cred, err = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED) })
+	if err != nil || cred == nil {
+		return ctx
+	}
+	return context.WithValue(ctx, peerKey{}, Peer{UID: int(cred.Uid), PID: int(cred.Pid), Known: true})
+}
+
+// PeerOf returns the local API peer of a request's context.
+func PeerOf(ctx context.Context) Peer {
+	p, _ := ctx.Value(peerKey{}).(Peer)
+	return p
 }
 
 // NewLocalHandler serves the local API for `driftd status`, `driftd taint

@@ -113,6 +113,11 @@ type Metrics struct {
 	sshOnce                sync.Once
 	ReplacementSince       prometheus.Gauge
 	HookRuns               *prometheus.CounterVec // outcome
+	// The steps of a cover-up, each counted: a restart resets them, so
+	// rules read them with increase(), which takes resets in its stride.
+	TaintClears     prometheus.Counter
+	BaselineChanges *prometheus.CounterVec // outcome: refused, accepted
+	ReloadFailures  prometheus.Counter
 }
 
 // EnableSSH registers the SSH session metrics, once driftd has found
@@ -148,6 +153,15 @@ func NewMetrics(version string, cfg MetricsConfig) *Metrics {
 		ReplacementSince: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "driftd_replacement_required_timestamp_seconds", Help: "When the host was tainted; 0 when it is not.",
 		}),
+		TaintClears: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "driftd_taint_clears_total", Help: "Clears of the taint latch (driftd taint clear) since driftd started.",
+		}),
+		BaselineChanges: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "driftd_baseline_changes_total", Help: "Attempts to put another baseline or key in force on this host, by outcome (refused, accepted).",
+		}, []string{"outcome"}),
+		ReloadFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "driftd_config_reload_failures_total", Help: "Reloads (SIGHUP) that failed and kept the previous config and baseline.",
+		}),
 		HookRuns: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "driftd_hook_runs_total", Help: "Runs of the replacement hook, by outcome (success, failure, timeout).",
 		}, []string{"outcome"}),
@@ -163,9 +177,13 @@ func NewMetrics(version string, cfg MetricsConfig) *Metrics {
 	}, []string{"version", "goversion"})
 	buildInfo.WithLabelValues(version, runtime.Version()).Set(1)
 	m.ConfigReloadSuccessful.Set(1)
+	for _, o := range []string{"refused", "accepted"} {
+		m.BaselineChanges.WithLabelValues(o) // present at 0 from the start, so increase() sees the first
+	}
 	m.Registry.MustRegister(m.collectors()...)
 	m.Registry.MustRegister(buildInfo, m.DriftEvents, m.ScanErrors, m.WatchDirectories, m.WatchUnwatched,
 		m.WatchOverflows, m.ConfigReloadSuccessful, m.ReplacementRequired, m.ReplacementSince, m.HookRuns,
+		m.TaintClears, m.BaselineChanges, m.ReloadFailures,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
