@@ -28,11 +28,11 @@ const (
 	// EventBaselineRefused is another baseline or key than the pinned one.
 	EventBaselineRefused Event = "baseline_refused"
 	EventReloadFailed    Event = "reload_failed"
+	// EventSealTampered is a seal missing or not the one driftd wrote.
+	EventSealTampered Event = "seal_tampered"
+	// EventStateTampered is a write to the state dir driftd did not make.
+	EventStateTampered Event = "state_tampered"
 )
-
-// DriftdCategory is the category of findings about driftd itself: its
-// baseline, its key, its config and binary.
-const DriftdCategory = "driftd"
 
 // commit takes the comparison of the scopes into the state, announces what
 // changed, and updates the metrics and the saved state.
@@ -84,7 +84,7 @@ func (d *Daemon) exportDrift() {
 	if d.pipe != nil {
 		d.metrics.SetClasses(d.pipe.Rules().Classes())
 	}
-	d.metrics.SetClasses([]baseline.Class{{Category: DriftdCategory, Severity: baseline.SeverityCritical}})
+	d.metrics.SetClasses([]baseline.Class{{Category: baseline.DriftdCategory, Severity: baseline.SeverityCritical}})
 	counts := d.state.classes()
 	for _, t := range d.tamper {
 		counts[baseline.Class{Category: t.Rule.Category, Severity: t.Rule.Severity}]++

@@ -135,7 +135,7 @@ func Run(ctx context.Context, opts Options) error {
 	if err := os.MkdirAll(d.stateDir, 0o700); err != nil {
 		return fmt.Errorf("state dir: %w", err)
 	}
-	release, err := lockStateDir(d.stateDir)
+	release, err := check.LockStateDir(d.stateDir)
 	if err != nil {
 		return err
 	}

@@ -36,7 +36,7 @@ func (d *Daemon) loadBaseline(cfg *config.Loaded) (*baseline.Manifest, error) {
 func (d *Daemon) setBaseline(m *baseline.Manifest, err error) {
 	var p *check.Pipeline
 	if err == nil {
-		if err = checkPin(d.stateDir, m); errors.Is(err, errPinned) {
+		if err = check.Pin(d.stateDir, m); errors.Is(err, check.ErrPinned) {
 			d.refuseBaseline(m, err)
 		}
 	}
@@ -60,6 +60,10 @@ func (d *Daemon) setBaseline(m *baseline.Manifest, err error) {
 		return
 	}
 	d.base, d.pipe, d.baseReason = m, p, ""
+	for _, f := range p.TamperFindings() {
+		d.log.Error("the first-boot seal was tampered with", "reason", p.SealState().Tampered)
+		d.addTamper(f, EventSealTampered)
+	}
 	d.pkgs = packages{dbDirs: pkgdb.DatabaseDirs(d.opts.Root)}
 	d.startSeal()
 	if !m.Verified {
@@ -116,7 +120,7 @@ func (d *Daemon) reload() {
 		m, err = d.loadBaseline(cfg)
 	}
 	if err == nil && d.base != nil {
-		if err = checkPin(d.stateDir, m); errors.Is(err, errPinned) {
+		if err = check.Pin(d.stateDir, m); errors.Is(err, check.ErrPinned) {
 			d.refuseBaseline(m, err)
 		}
 	}
@@ -180,18 +184,24 @@ func (d *Daemon) refuseBaseline(m *baseline.Manifest, err error) {
 	d.log.Error("baseline refused: this host is pinned to its image's baseline for life; a new image means a new host", "err", err)
 	d.events.LogAttrs(context.Background(), slog.LevelError, string(EventBaselineRefused), slog.String("err", err.Error()),
 		slog.String("offered", m.ID()), slog.String("key_id", m.Header.KeyID))
-	f := baseline.Finding{
-		Path: "/" + strings.TrimPrefix(d.cfg.Baseline.Path, "/"), Kind: baseline.Modified, Changes: baseline.AttrContent,
-		Rule: &baseline.Rule{Pattern: "(pinned baseline)", Category: DriftdCategory, Severity: baseline.SeverityCritical},
-	}
+	d.addTamper(check.Tampered("/"+strings.TrimPrefix(d.cfg.Baseline.Path, "/"), "pinned baseline"), EventBaselineRefused)
+}
+
+// addTamper holds a finding about driftd itself: it stays until the host
+// is replaced (no scan makes or clears it), and trips the policy.
+func (d *Daemon) addTamper(f baseline.Finding, event Event) {
 	if d.tamper == nil {
 		d.tamper = map[string]*tracked{}
 	}
 	if _, seen := d.tamper[f.Path]; !seen {
 		d.tamper[f.Path] = &tracked{Finding: f, FirstSeen: time.Now()}
-		d.metrics.DriftEvents.WithLabelValues(DriftdCategory, f.Kind.String()).Inc()
+		d.metrics.DriftEvents.WithLabelValues(f.Rule.Category, f.Kind.String()).Inc()
+		path, _ := reporter.RawString(f.Path)
+		d.events.LogAttrs(context.Background(), slog.LevelError, string(EventDrift), slog.String("path", path),
+			slog.String("kind", f.Kind.String()), slog.String("category", f.Rule.Category), slog.String("severity", f.Rule.Severity.String()),
+			slog.String("rule", f.Rule.Pattern), slog.String("baseline_id", d.baselineID()))
 		j := reporter.NewFindingJSON(&f)
-		d.remember(reporter.EventJSON{Time: time.Now(), Event: string(EventBaselineRefused), Find: &j})
+		d.remember(reporter.EventJSON{Time: time.Now(), Event: string(event), Find: &j})
 	}
 	d.trip(d.cfg.Policy.ForFinding(&f))
 	d.exportDrift()

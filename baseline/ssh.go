@@ -14,6 +14,10 @@ const (
 	SSHSeverity = "critical"
 )
 
+// DriftdCategory is the category of findings about driftd itself (its
+// binary, units, config, key, baseline and state): always critical.
+const DriftdCategory = "driftd"
+
 // CanonicalPatterns cleans a list of path patterns, drops those no glob
 // can express (the fixed rules still apply to them), sorts it, and drops
 // duplicates and patterns a "dir/**" in the list covers: fewer patterns,

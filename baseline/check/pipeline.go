@@ -2,6 +2,7 @@ package check
 
 import (
 	"context"
+	"encoding/hex"
 	"slices"
 	"time"
 
@@ -28,6 +29,9 @@ type Options struct {
 	// all the same. A zero WindowStart waits for cloud-init alone.
 	WindowStart      time.Time
 	CloudInitTimeout time.Duration
+	// ReadOnly: another driftd (the daemon) holds the state dir; this
+	// pipeline reads the seal and record but writes neither.
+	ReadOnly bool
 }
 
 // Pipeline compares a root with its baseline. It does not change once
@@ -54,14 +58,9 @@ func New(opts Options) (*Pipeline, error) {
 	case opts.StateDir == "":
 		p.seal = SealState{Mode: NoFirstBoot, Reason: "an image checked from outside: no first boot"}
 	default:
-		m, err := ReadSeal(opts.StateDir)
-		switch {
-		case err != nil:
-			p.seal = SealState{Mode: Unsealed, Unreadable: true, Reason: "seal unreadable: " + err.Error()}
-		case m == nil:
-			p.seal = SealState{Mode: Unsealed, Reason: "not sealed yet"}
-		default:
-			p.useSeal(m, "sealed before")
+		p.seal = openSeal(opts.StateDir)
+		if p.seal.Mode == Sealed {
+			p.useSeal(p.seal.Seal, p.seal.Reason)
 		}
 	}
 	return p, nil
@@ -175,7 +174,7 @@ type Verdict struct {
 // it sealed).
 func (p *Pipeline) Check(ctx context.Context, scan Scan, visit func([]baseline.Entry)) (*Pipeline, Verdict, error) {
 	var v Verdict
-	if why, due := p.SealDue(time.Now()); due {
+	if why, due := p.SealDue(time.Now()); due && !p.opts.ReadOnly {
 		sealed, err := p.Seal(ctx, why)
 		if err != nil {
 			return p, v, err
@@ -190,5 +189,39 @@ func (p *Pipeline) Check(ctx context.Context, scan Scan, visit func([]baseline.E
 	v.Packages = p.Packages(ctx)
 	v.Packages.Explain(v.Findings)
 	v.Packages.Explain(v.Pending)
+	v.Findings = append(v.Findings, p.TamperFindings()...)
 	return p, v, nil
+}
+
+// openSeal reads a live host's seal and checks it against the host's
+// record: a seal the record does not know (other content, another key), or
+// none where the record says the host was sealed, is tampering.
+func openSeal(stateDir string) SealState {
+	rec, rerr := ReadRecord(stateDir)
+	m, err := ReadSeal(stateDir)
+	sealedBefore := rec != nil && !rec.Sealed.IsZero()
+	switch {
+	case rerr != nil:
+		return SealState{Mode: NoFirstBoot, Tampered: "host record unreadable: " + rerr.Error()}
+	case m == nil && err == nil && sealedBefore:
+		return SealState{Mode: NoFirstBoot, Tampered: "seal missing: the host was sealed " + rec.Sealed.Format(time.RFC3339)}
+	case err != nil && sealedBefore:
+		return SealState{Mode: NoFirstBoot, Tampered: "seal unreadable: " + err.Error()}
+	case err != nil:
+		return SealState{Mode: Unsealed, Unreadable: true, Reason: "seal unreadable: " + err.Error()}
+	case m == nil:
+		return SealState{Mode: Unsealed, Reason: "not sealed yet"}
+	case !sealedBefore || rec.SealDigest != hex.EncodeToString(m.Digest[:]):
+		return SealState{Mode: NoFirstBoot, Tampered: "seal not written by driftd: its digest is not the one recorded"}
+	}
+	return SealState{Mode: Sealed, Seal: m, Reason: "sealed " + rec.Sealed.Format(time.RFC3339)}
+}
+
+// TamperFindings are the findings the seal's state makes: one, on the
+// seal's path, when it was tampered with.
+func (p *Pipeline) TamperFindings() []baseline.Finding {
+	if p.seal.Tampered == "" {
+		return nil
+	}
+	return []baseline.Finding{Tampered(SealPath(p.opts.StateDir), p.seal.Tampered)}
 }

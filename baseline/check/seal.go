@@ -62,6 +62,9 @@ func WriteSeal(ctx context.Context, root string, rules *baseline.Rules, workers 
 	if err := manifest.Write(SealPath(stateDir), m, key); err != nil {
 		return nil, err
 	}
+	if err := recordSeal(stateDir, m); err != nil {
+		return nil, err
+	}
 	return m, nil
 }
 
@@ -94,6 +97,11 @@ type SealState struct {
 	// Unreadable: a seal exists but cannot be read. It is never made
 	// again (that would absorb what changed since).
 	Unreadable bool
+	// Tampered says why the host's seal cannot be trusted though its
+	// window has closed for good: missing, or not the one driftd wrote.
+	// The first-boot paths are then compared with the baseline, with no
+	// exemption, and the tampering is a critical finding.
+	Tampered string
 }
 
 func (p *Pipeline) cloudInitInstalled() bool {
@@ -135,6 +143,9 @@ func (p *Pipeline) SealDue(now time.Time) (why string, due bool) {
 func (p *Pipeline) Seal(ctx context.Context, why string) (*Pipeline, error) {
 	if p.seal.Mode == Sealed {
 		return nil, ErrSealed
+	}
+	if p.opts.ReadOnly {
+		return nil, errors.New("check: the state dir is held by another driftd: it seals, not this one")
 	}
 	if p.opts.StateDir == "" || !p.rules.HasFirstBoot() {
 		return nil, errors.New("check: nothing to seal: no state dir, or no rule marks first_boot paths")

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/ed25519"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -67,6 +68,30 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		*stateDir = s.config.Daemon.StateDir
 	}
 
+	// One writer per state dir: where the daemon runs, it seals and
+	// taints; this check reads what it wrote and writes nothing.
+	readOnly := false
+	var tampered []baseline.Finding
+	if *stateDir != "" {
+		release, err := check.LockStateDir(*stateDir)
+		switch {
+		case errors.Is(err, check.ErrLocked):
+			readOnly = true
+		case err != nil:
+			return err
+		default:
+			defer release()
+		}
+		if m.Verified && !readOnly {
+			if err := check.Pin(*stateDir, m); errors.Is(err, check.ErrPinned) {
+				fmt.Fprintf(stderr, "driftd check: baseline refused: %v\n", err)
+				tampered = append(tampered, check.Tampered("/"+strings.TrimPrefix(s.config.Baseline.Path, "/"), "pinned baseline"))
+			} else if err != nil {
+				return err
+			}
+		}
+	}
+
 	start := time.Now()
 	p, err := check.New(check.Options{
 		Root:             s.root,
@@ -78,6 +103,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Version:          version,
 		WindowStart:      bootTime(s.root),
 		CloudInitTimeout: s.config.FirstBoot.CloudInitTimeout.Duration,
+		ReadOnly:         readOnly,
 	})
 	if err != nil {
 		return err
@@ -89,7 +115,11 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	v.Findings = append(v.Findings, tampered...)
 	seal := p.SealState()
+	if seal.Tampered != "" {
+		fmt.Fprintf(stderr, "driftd check: %s\n", seal.Tampered)
+	}
 	rep := &reporter.CheckReport{
 		Root:     s.root,
 		Manifest: m,
@@ -114,7 +144,12 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if m.Header.RulesDigest != s.config.Rules.Digest() {
 		rep.Warnings = append(rep.Warnings, "the rules differ from those the baseline was baked with: paths whose scope changed show as added or removed")
 	}
-	if *stateDir != "" && m.Verified {
+	if readOnly {
+		rep.Warnings = append(rep.Warnings, "the daemon holds the state dir: this check neither seals nor taints (the daemon does)")
+		if t, err := policy.Read(*stateDir); err == nil {
+			rep.Taint = t
+		}
+	} else if *stateDir != "" && m.Verified {
 		pol := s.config.Policy.ForRoot(s.root)
 		latch, err := applyPolicy(ctx, &pol, s.config.PackageSeverity(), *stateDir, m.ID(), &v, stderr)
 		if err != nil {

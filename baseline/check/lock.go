@@ -1,4 +1,4 @@
-package agent
+package check
 
 import (
 	"errors"
@@ -11,11 +11,14 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// lockStateDir takes the state dir for this daemon alone: an exclusive
-// lock on driftd.lock, held until release. A second daemon on the same
-// state dir gets an error naming the holder's pid, and has touched
+// ErrLocked is a state dir another driftd holds.
+var ErrLocked = errors.New("check: the state dir is in use by another driftd")
+
+// LockStateDir takes the state dir for one writer alone (the daemon, or a
+// check where no daemon runs): an exclusive lock on driftd.lock, held until
+// release. Another gets ErrLocked, with the holder's pid, and has touched
 // nothing: not the socket, not the state.
-func lockStateDir(dir string) (release func(), err error) {
+func LockStateDir(dir string) (release func(), err error) {
 	path := filepath.Join(dir, "driftd.lock")
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
@@ -25,7 +28,7 @@ func lockStateDir(dir string) (release func(), err error) {
 		holder, _ := os.ReadFile(path)
 		f.Close()
 		if errors.Is(err, unix.EWOULDBLOCK) {
-			return nil, fmt.Errorf("state dir %s is in use by another driftd (pid %s): one daemon per state dir", dir, strings.TrimSpace(string(holder)))
+			return nil, fmt.Errorf("%w: %s is held by pid %s (one writer per state dir)", ErrLocked, dir, strings.TrimSpace(string(holder)))
 		}
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}
