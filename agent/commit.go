@@ -122,7 +122,9 @@ func (d *Daemon) save() {
 	if !d.unsaved || d.base == nil {
 		return
 	}
-	if err := d.state.save(d.statePath(), d.base.ID(), d.pkgs.check.Findings); err != nil {
+	err := d.state.save(d.statePath(), d.base.ID(), d.pkgs.check.Findings)
+	d.guard.wrote("findings.json")
+	if err != nil {
 		d.log.Error("findings state not saved", "err", err)
 		return
 	}

@@ -67,6 +67,7 @@ type Daemon struct {
 	pkgs       packages
 	ssh        sessions
 	latch      *policy.Latch
+	guard      *stateGuard // the state dir: only the daemon writes there
 	hook       *hookRunner // running the hook for the taint, if any
 	sealWait   bool        // an unsealed host waiting for its window to close
 	sealing    bool        // a seal job is running
@@ -170,11 +171,14 @@ func Run(ctx context.Context, opts Options) error {
 	}()
 
 	d.addr, d.socket = addr, socket
+	d.guard = newStateGuard(d.stateDir, d.log)
+	defer d.guard.close()
 	sessionsChanged := newSessionWatcher(cfg.SSH, d.log)
 	defer sessionsChanged.close()
 	d.loadTaint()
 	d.refreshSessions(ctx)
 	d.setBaseline(d.loadBaseline(cfg))
+	d.checkState() // a file planted in the state dir while the daemon was down
 	d.publish()
 	if d.base != nil {
 		d.start() // READY follows the first check
@@ -224,7 +228,7 @@ func (d *Daemon) loop(ctx context.Context, sessionsChanged <-chan struct{}) erro
 	}
 	saveTick := time.NewTicker(saveEvery)
 	defer saveTick.Stop()
-	var debounce, packagesSettled <-chan time.Time
+	var debounce, packagesSettled, stateSettled <-chan time.Time
 	sealPoll := time.NewTicker(cloudInitPoll)
 	defer sealPoll.Stop()
 	for {
@@ -246,6 +250,13 @@ func (d *Daemon) loop(ctx context.Context, sessionsChanged <-chan struct{}) erro
 			d.handBack(0)
 		case <-d.opts.Reload:
 			d.reload()
+		case <-d.guard.notify:
+			if stateSettled == nil {
+				stateSettled = time.After(d.cfg.Watch.Debounce.Duration)
+			}
+		case <-stateSettled:
+			stateSettled = nil
+			d.checkState()
 		case mode := <-d.opts.Scan:
 			d.requestScan(mode)
 		case <-notify:

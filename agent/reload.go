@@ -36,7 +36,9 @@ func (d *Daemon) loadBaseline(cfg *config.Loaded) (*baseline.Manifest, error) {
 func (d *Daemon) setBaseline(m *baseline.Manifest, err error) {
 	var p *check.Pipeline
 	if err == nil {
-		if err = check.Pin(d.stateDir, m); errors.Is(err, check.ErrPinned) {
+		err = check.Pin(d.stateDir, m)
+		d.guard.wrote("host.json")
+		if errors.Is(err, check.ErrPinned) {
 			d.refuseBaseline(m, err)
 		}
 	}
@@ -51,6 +53,7 @@ func (d *Daemon) setBaseline(m *baseline.Manifest, err error) {
 			Version:          d.opts.Version,
 			WindowStart:      time.Now(),
 			CloudInitTimeout: d.cfg.FirstBoot.CloudInitTimeout.Duration,
+			PublicKey:        d.cfg.Baseline.PublicKey,
 		})
 	}
 	if err != nil {
@@ -120,7 +123,9 @@ func (d *Daemon) reload() {
 		m, err = d.loadBaseline(cfg)
 	}
 	if err == nil && d.base != nil {
-		if err = check.Pin(d.stateDir, m); errors.Is(err, check.ErrPinned) {
+		err = check.Pin(d.stateDir, m)
+		d.guard.wrote("host.json")
+		if errors.Is(err, check.ErrPinned) {
 			d.refuseBaseline(m, err)
 		}
 	}

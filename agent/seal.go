@@ -91,6 +91,8 @@ func (d *Daemon) requestSeal(why string, reply chan<- error) {
 // paths with it from now on.
 func (d *Daemon) applySeal(r sealResult) {
 	d.sealing = false
+	d.guard.wrote("seal.manifest", "host.json")
+	defer d.checkState()
 	if r.reply != nil {
 		r.reply <- r.err
 	}

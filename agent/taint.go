@@ -36,6 +36,7 @@ func (d *Daemon) loadTaint() {
 // on it.
 func (d *Daemon) trip(trip *policy.Trip) {
 	tripped, err := d.latch.Trip(trip, d.baselineID())
+	d.guard.wrote("taint.json")
 	if err != nil {
 		d.log.Error("taint not saved: it holds in memory", "err", err)
 	}
@@ -70,7 +71,9 @@ func (d *Daemon) applyTaint() {
 // saveTaint writes the latch; a failure is logged (the latch holds in
 // memory, and the next save tries again).
 func (d *Daemon) saveTaint() {
-	if err := d.latch.Save(); err != nil {
+	err := d.latch.Save()
+	d.guard.wrote("taint.json")
+	if err != nil {
 		d.log.Error("taint not saved", "err", err)
 	}
 }
@@ -80,6 +83,7 @@ func (d *Daemon) saveTaint() {
 func (d *Daemon) clearTaint(reason string, by reporter.Peer) error {
 	d.stopHook()
 	was, err := d.latch.Clear(reason)
+	d.guard.wrote("taint.json")
 	if was == nil {
 		return err
 	}
@@ -145,7 +149,9 @@ func (d *Daemon) hookAttempted(a policy.Attempt) {
 		<-d.hook.done // it returns right after a final attempt
 		d.hook = nil
 	}
-	if err := d.latch.HookAttempted(a); err != nil {
+	err := d.latch.HookAttempted(a)
+	d.guard.wrote("taint.json")
+	if err != nil {
 		d.log.Error("taint not saved", "err", err)
 	}
 	d.metrics.HookRuns.WithLabelValues(a.Outcome).Inc()

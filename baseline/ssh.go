@@ -64,12 +64,44 @@ func dropCovered(sorted []string) []string {
 // any ignore; the digest stays that of the configured rules, since the
 // paths are derived from the tree itself.
 func (rs *Rules) WithSSH(paths []string) (*Rules, error) {
+	return rs.withDerived(paths, SSHCategory, SSHSeverity)
+}
+
+// SelfPaths are driftd's own files in a root: its binary, its units and
+// their drop-ins, its config and drop-ins, and the key that verifies the
+// baseline (publicKey, from the config). Not the baseline itself: a host
+// is pinned to its baseline (see baseline/check), and the manifest cannot
+// record itself.
+func SelfPaths(publicKey string) []string {
+	paths := []string{
+		"/usr/bin/driftd", "/usr/sbin/driftd", "/usr/local/bin/driftd",
+		"/usr/lib/systemd/system/driftd*", "/lib/systemd/system/driftd*",
+		"/etc/systemd/system/driftd*", "/etc/systemd/system/driftd*/**", "/etc/systemd/system/*.wants/driftd*",
+		"/etc/driftd/driftd.toml", "/etc/driftd/driftd.d/**",
+	}
+	if publicKey != "" {
+		paths = append(paths, "/"+strings.TrimPrefix(publicKey, "/"))
+	}
+	return CanonicalPatterns(paths)
+}
+
+// WithSelf returns the rules with driftd's own paths (SelfPaths) appended
+// as rules of category driftd and severity critical: last of all, so no
+// ignore hides them.
+func (rs *Rules) WithSelf(paths []string) (*Rules, error) {
+	return rs.withDerived(paths, DriftdCategory, "critical")
+}
+
+// withDerived appends rules of one category and severity for paths
+// derived from the tree or from driftd itself; the digest stays that of
+// the configured rules.
+func (rs *Rules) withDerived(paths []string, category, severity string) (*Rules, error) {
 	if len(paths) == 0 {
 		return rs, nil
 	}
-	extra, err := CompileRules([]RuleConfig{{Paths: paths, Category: SSHCategory, Severity: SSHSeverity}})
+	extra, err := CompileRules([]RuleConfig{{Paths: paths, Category: category, Severity: severity}})
 	if err != nil {
-		return nil, fmt.Errorf("ssh paths: %w", err)
+		return nil, fmt.Errorf("%s paths: %w", category, err)
 	}
 	out := &Rules{
 		rules:     slices.Clone(rs.rules),

@@ -188,7 +188,7 @@ func TestRpm(t *testing.T) {
 // unit tests.
 func TestAlertRules(t *testing.T) {
 	out := run(t, "promtool", "check", "rules", "prometheus/driftd-alerts.yml")
-	if !strings.Contains(out, "SUCCESS: 13 rules found") {
+	if !strings.Contains(out, "SUCCESS: 14 rules found") {
 		t.Errorf("promtool check rules:\n%s", out)
 	}
 	cmd := exec.Command("promtool", "test", "rules", "driftd-alerts_test.yml")
@@ -198,7 +198,7 @@ func TestAlertRules(t *testing.T) {
 	}
 	// Every alert the issue names is there, and each has a unit test.
 	rules, tests := string(mustRead(t, "prometheus/driftd-alerts.yml")), string(mustRead(t, "prometheus/driftd-alerts_test.yml"))
-	for _, a := range []string{"DriftDetected", "SSHDrift", "SSHLogin", "HostReplacementRequired", "BaselineUnverified", "DriftAgentDown", "ScanStale", "CheckStale", "WatchDegraded", "PackageDrift", "TaintCleared", "BaselineChanged", "ConfigReloadFailed"} {
+	for _, a := range []string{"DriftDetected", "SSHDrift", "SSHLogin", "HostReplacementRequired", "BaselineUnverified", "DriftAgentDown", "ScanStale", "CheckStale", "WatchDegraded", "PackageDrift", "TaintCleared", "BaselineChanged", "ConfigReloadFailed", "DriftdTampered"} {
 		if !strings.Contains(rules, "alert: "+a+"\n") {
 			t.Errorf("no alert %s", a)
 		}

@@ -29,6 +29,9 @@ type Options struct {
 	// all the same. A zero WindowStart waits for cloud-init alone.
 	WindowStart      time.Time
 	CloudInitTimeout time.Duration
+	// PublicKey is the config's baseline.public_key, root-relative: one of
+	// driftd's own paths (baseline.SelfPaths), watched at critical.
+	PublicKey string
 	// ReadOnly: another driftd (the daemon) holds the state dir; this
 	// pipeline reads the seal and record but writes neither.
 	ReadOnly bool
@@ -68,6 +71,9 @@ func New(opts Options) (*Pipeline, error) {
 
 func (p *Pipeline) setSSHPaths(paths []string) error {
 	rules, err := p.opts.Rules.WithSSH(paths)
+	if err == nil {
+		rules, err = rules.WithSelf(baseline.SelfPaths(p.opts.PublicKey))
+	}
 	if err != nil {
 		return err
 	}

@@ -43,6 +43,11 @@ func WriteSeal(ctx context.Context, root string, rules *baseline.Rules, workers 
 	if _, err := os.Stat(SealPath(stateDir)); err == nil {
 		return nil, ErrSealed
 	}
+	// A host is sealed once: with its seal gone, the record still says
+	// so, and a new seal would absorb whatever changed since.
+	if rec, err := ReadRecord(stateDir); err != nil || rec != nil && !rec.Sealed.IsZero() {
+		return nil, fmt.Errorf("%w (the host record says so: a missing seal is not made again)", ErrSealed)
+	}
 	w := &walk.Walker{Root: root, Rules: rules.FirstBootRules(), Workers: workers}
 	entries, err := w.Walk(ctx)
 	if err != nil {

@@ -104,6 +104,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		WindowStart:      bootTime(s.root),
 		CloudInitTimeout: s.config.FirstBoot.CloudInitTimeout.Duration,
 		ReadOnly:         readOnly,
+		PublicKey:        s.config.Baseline.PublicKey,
 	})
 	if err != nil {
 		return err

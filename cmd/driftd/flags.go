@@ -103,9 +103,13 @@ func loadScope(configPath, root string) (*scope, error) {
 	return &scope{config: cfg, rules: cfg.Rules, root: root, stopProgress: func() {}}, nil
 }
 
-// withSSH adds rules for the SSH paths derived from the root.
+// withSSH adds rules for the SSH paths derived from the root, and for
+// driftd's own files, as check and the daemon add them.
 func (s *scope) withSSH(paths []string) error {
 	rules, err := s.config.Rules.WithSSH(paths)
+	if err == nil {
+		rules, err = rules.WithSelf(baseline.SelfPaths(s.config.Baseline.PublicKey))
+	}
 	if err != nil {
 		return err
 	}

@@ -18,7 +18,13 @@ import (
 // host must never be exported as clean.
 func TestIntruderPlaybook(t *testing.T) {
 	t.Parallel()
-	f := newDaemonFixture(t, "")
+	// A host with a first-boot path (so it is sealed at the start) and
+	// driftd's own config in the image.
+	f := newDaemonFixture(t, "\n[[rule]]\npaths = [\"/etc/hostname\"]\nfirst_boot = true\n")
+	writeTree(t, f.root, map[string]string{"etc/driftd/driftd.toml": "# the image's driftd config\n"})
+	if r := f.bake(t, f.manifest); r.code != 0 {
+		t.Fatal(r)
+	}
 	state := t.TempDir()
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	d := startDaemon(t, f, state, "--web.listen-address", addr)
@@ -41,6 +47,11 @@ func TestIntruderPlaybook(t *testing.T) {
 		t.Helper()
 		start := time.Now()
 		do()
+		defer func() {
+			if t.Failed() {
+				t.Logf("driftd's metrics:\n%s", grepMetrics(d.metrics(), "driftd_drift_paths")+grepMetrics(d.metrics(), "driftd_baseline_verified"))
+			}
+		}()
 		waitFor(t, 5*time.Second, seen+" after: "+name, func() bool {
 			if strings.ContainsAny(seen, "{(") {
 				return strings.Contains(promQuery(t, prom, seen), `"value"`)
@@ -62,6 +73,22 @@ func TestIntruderPlaybook(t *testing.T) {
 	if ev := d.events(); !strings.Contains(ev, `"msg":"taint_cleared"`) || !strings.Contains(ev, `"by":{"pid":`) || !strings.Contains(ev, `"uid":0}`) {
 		t.Errorf("the taint_cleared event does not name who asked:\n%s", ev)
 	}
+	driftdFindings := func(n int) string {
+		return fmt.Sprintf(`driftd_drift_paths{category="driftd",severity="critical"} >= %d`, n)
+	}
+	step("edit driftd's config", "DriftdTampered", func() {
+		writeTree(t, f.root, map[string]string{"etc/driftd/driftd.toml": "[policy]\nmin_severity = \"none\"\n"})
+	})
+	step("replace the seal with a seal of the drifted host", driftdFindings(2), func() {
+		forged := t.TempDir()
+		if r := driftd(t, nil, "seal", "--config", f.config, "--root", f.root, "--state-dir", forged); r.code != 0 {
+			t.Fatal(r)
+		}
+		copyFile(t, filepath.Join(forged, "seal.manifest"), filepath.Join(state, "seal.manifest"))
+	})
+	step("plant a file in the state dir", driftdFindings(3), func() {
+		writeTree(t, state, map[string]string{"findings.json.bak": "{}"})
+	})
 	// A new key and a baseline of the drifted host, put in place.
 	newKey := filepath.Join(t.TempDir(), "evil")
 	if r := driftd(t, nil, "keygen", "--out", newKey); r.code != 0 {
@@ -94,9 +121,11 @@ func TestIntruderPlaybook(t *testing.T) {
 		t.Errorf("a second daemon: %v", second)
 	}
 
-	// Restart with the new key: refused at start, the host stays marked.
+	// Restart with the new key, the seal deleted: refused at start, the
+	// seal missing, the host stays marked.
 	d.stop()
-	step("restart with the new key and baseline", `driftd_drift_paths{category="driftd",severity="critical"} == 1 and on() driftd_baseline_verified == 0`, func() {
+	os.Remove(filepath.Join(state, "seal.manifest"))
+	step("restart with the new key and baseline", `driftd_drift_paths{category="driftd",severity="critical"} >= 1 and on() driftd_baseline_verified == 0`, func() {
 		d = startDaemon(t, f, state, "--web.listen-address", addr)
 	})
 	if a := promAlerts(t, prom); a["BaselineChanged"] != "firing" || a["HostReplacementRequired"] != "firing" {
@@ -105,8 +134,15 @@ func TestIntruderPlaybook(t *testing.T) {
 	if code, _ := d.get("/healthz"); code != 503 {
 		t.Errorf("after the restart onto another baseline /healthz %d", code)
 	}
-	if m := grepMetrics(d.metrics(), "driftd_drift_paths"); !strings.Contains(m, `driftd_drift_paths{category="driftd",severity="critical"} 1`) {
-		t.Errorf("the refused baseline is not a critical driftd finding:\n%s", m)
+	s, _ := d.status()
+	var tampered []string
+	for _, f := range s.Findings {
+		if f.Category == "driftd" {
+			tampered = append(tampered, f.Path+" "+f.Rule)
+		}
+	}
+	if len(tampered) < 1 || !strings.Contains(strings.Join(tampered, "\n"), "(pinned baseline)") {
+		t.Errorf("after the restart, driftd findings: %q", tampered)
 	}
 	t.Logf("cover-up step, alert, seconds to firing:\n%s", strings.Join(table, "\n"))
 }

@@ -388,3 +388,51 @@ func TestBakeUnreadable(t *testing.T) {
 		}
 	}
 }
+
+// Once sealed, a host's first-boot window is closed for good: a seal
+// deleted, or replaced by one driftd did not write, is a critical driftd
+// finding, never "unsealed", and the first-boot paths lose their
+// exemption.
+func TestSealMissingOrForged(t *testing.T) {
+	f := firstBootFixture(t, nil)
+	state := t.TempDir()
+	check := func() (result, map[string]reporter.FindingJSON) {
+		r := driftd(t, nil, "check", "--root", f.root, "--baseline", f.manifest, "--pubkey", f.pub, "--state-dir", state, "--format", "json")
+		return r, findingsOf(t, r)
+	}
+	if r, _ := check(); r.code != exitOK || !strings.Contains(r.stdout, `"sealed_now"`) {
+		t.Fatalf("the first check seals: %v", r)
+	}
+	writeTree(t, f.root, map[string]string{"root/.ssh/authorized_keys": "ssh-ed25519 AAAAnew first@boot\n"})
+	seal := filepath.Join(state, "seal.manifest")
+	for _, tamper := range []struct {
+		name string
+		do   func()
+	}{
+		{"deleted", func() {
+			os.Remove(seal)
+			if r := driftd(t, nil, "seal", "--root", f.root, "--state-dir", state); r.code == 0 {
+				t.Errorf("driftd seal made a new seal where one was deleted: %v", r)
+			}
+		}},
+		{"forged", func() {
+			forged := t.TempDir()
+			if r := driftd(t, nil, "seal", "--root", f.root, "--state-dir", forged); r.code != 0 {
+				t.Fatal(r)
+			}
+			copyFile(t, filepath.Join(forged, "seal.manifest"), seal)
+		}},
+	} {
+		tamper.do()
+		r, got := check()
+		if r.code != exitDrift || strings.Contains(r.stdout, `"unsealed"`) {
+			t.Errorf("seal %s: want drift, never unsealed\n%v", tamper.name, r)
+		}
+		if g := got[seal]; g.Category != "driftd" || g.Severity != "critical" {
+			t.Errorf("seal %s: finding on the seal %+v", tamper.name, g)
+		}
+		if g := got["/root/.ssh/authorized_keys"]; g.Category != "ssh" {
+			t.Errorf("seal %s: the first-boot change kept its exemption: %+v", tamper.name, g)
+		}
+	}
+}
