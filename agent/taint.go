@@ -26,6 +26,7 @@ func (d *Daemon) loadTaint() {
 		d.log.Error("taint state unreadable: the host is taken as tainted", "err", err)
 	}
 	d.latch = l
+	d.metrics.TaintClears.Add(float64(l.Taint.Clears)) // clears over the host's life, the command's too
 	if t := l.Taint; t.Tainted {
 		d.log.Warn("host is tainted: replacement required", "since", t.Since, "reason", t.Reason)
 		d.applyTaint()

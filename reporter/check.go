@@ -275,6 +275,11 @@ func (r *CheckReport) WriteTextfile(path string) error {
 	if r.Taint != nil && r.Taint.Tainted {
 		m.ReplacementRequired.Set(1)
 	}
+	if r.Taint != nil {
+		clears := prometheus.NewCounter(prometheus.CounterOpts{Name: "driftd_taint_clears_total", Help: taintClearsHelp})
+		clears.Add(float64(r.Taint.Clears))
+		reg.MustRegister(clears)
+	}
 	m.UnverifiedPaths.Set(float64(len(r.Result.Unverified)))
 	m.LastScan.WithLabelValues("check").Set(float64(r.Started.Add(r.Duration).Unix()))
 	m.ScanDuration.WithLabelValues("check").Set(r.Duration.Seconds())

@@ -95,6 +95,10 @@ func (c *checkMetrics) collectors() []prometheus.Collector {
 	return []prometheus.Collector{c.baselineInfo, c.BaselineVerified, c.DriftPaths, c.UnverifiedPaths, c.PackageDrift, c.LastScan, c.ScanDuration}
 }
 
+// taintClearsHelp is driftd_taint_clears_total's help, in the daemon and
+// the textfile alike.
+const taintClearsHelp = "Clears of the taint latch (driftd taint clear) over the host's life."
+
 // Metrics are the daemon's metrics, in a private registry. Their names and
 // labels are a contract (design.md): alert rules and dashboards use them.
 // No label carries a path or anything else unbounded.
@@ -154,7 +158,7 @@ func NewMetrics(version string, cfg MetricsConfig) *Metrics {
 			Name: "driftd_replacement_required_timestamp_seconds", Help: "When the host was tainted; 0 when it is not.",
 		}),
 		TaintClears: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "driftd_taint_clears_total", Help: "Clears of the taint latch (driftd taint clear) since driftd started.",
+			Name: "driftd_taint_clears_total", Help: taintClearsHelp,
 		}),
 		BaselineChanges: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "driftd_baseline_changes_total", Help: "Attempts to put another baseline or key in force on this host, by outcome (refused, accepted).",

@@ -22,6 +22,10 @@ type Taint struct {
 	Hook    HookState      `json:"hook"`
 	// Cleared is the last clear, kept for the record.
 	Cleared *Cleared `json:"cleared,omitempty"`
+	// Clears counts the clears over the host's life, the daemon's and the
+	// command's alike: driftd_taint_clears_total starts from it, so a clear
+	// made while the daemon was down still shows.
+	Clears int `json:"clears,omitempty"`
 }
 
 // Trigger is what tripped the latch.

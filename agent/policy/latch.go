@@ -60,7 +60,7 @@ func Clear(stateDir, reason string) (was *reporter.Taint, err error) {
 // cleared is the latch after a clear: not tainted, with the record of the
 // clear and of the taint it cleared.
 func cleared(was *reporter.Taint, reason string) *reporter.Taint {
-	return &reporter.Taint{Cleared: &reporter.Cleared{Time: time.Now().UTC(), Reason: reason, Was: was.Reason}}
+	return &reporter.Taint{Cleared: &reporter.Cleared{Time: time.Now().UTC(), Reason: reason, Was: was.Reason}, Clears: was.Clears + 1}
 }
 
 // Latch is the taint latch of one state dir, held by its one user (the
@@ -94,7 +94,7 @@ func (l *Latch) Trip(trip *Trip, baselineID string) (bool, error) {
 		return false, nil
 	}
 	l.Taint = &reporter.Taint{Tainted: true, Since: time.Now().UTC(), Reason: trip.Reason, BaselineID: baselineID,
-		Trigger: trip.Trigger, Cleared: l.Taint.Cleared}
+		Trigger: trip.Trigger, Cleared: l.Taint.Cleared, Clears: l.Taint.Clears}
 	return true, l.Save()
 }
 

@@ -219,6 +219,14 @@ func TestCheckOnlyHost(t *testing.T) {
 	if taint := driftd(t, nil, "taint", "status", "--state-dir", state); taint.code != exitDrift {
 		t.Errorf("the latch did not hold:\n%v", taint)
 	}
+	// A clear with no daemon still shows: the next check counts it.
+	if r := driftd(t, nil, "taint", "clear", "--state-dir", state, "--config", config, "--reason", "test"); r.code != 0 {
+		t.Fatal(r)
+	}
+	check()
+	if prom, _ = os.ReadFile(textfile); !strings.Contains(string(prom), "driftd_taint_clears_total 1") {
+		t.Errorf("the textfile after a clear:\n%s", prom)
+	}
 }
 
 // The daemon and every client command find the local socket the same way:
