@@ -137,7 +137,8 @@ func (a localAPI) ClearTaint(ctx context.Context, reason string) (was reporter.T
 // Seal seals the host now, and waits for the seal job.
 func (a localAPI) Seal(ctx context.Context) (s reporter.SealJSON, err error) {
 	reply := make(chan error, 1)
-	if err := a.d.inLoop(ctx, func() { a.d.requestSeal("driftd seal", reply) }); err != nil {
+	by := peerAttr(reporter.PeerOf(ctx))
+	if err := a.d.inLoop(ctx, func() { a.d.requestSeal("driftd seal", reply, by) }); err != nil {
 		return s, err
 	}
 	select {

@@ -28,7 +28,7 @@ func (d *Daemon) startSeal() {
 		d.log.Error("seal unreadable: first-boot paths are not checked", "reason", s.Reason)
 	default:
 		if why, due := d.pipe.SealDue(time.Now()); due {
-			d.requestSeal(why, nil)
+			d.requestSeal(why, nil, "driftd")
 			return
 		}
 		d.sealWait = true
@@ -46,7 +46,7 @@ func (d *Daemon) pollSeal() {
 	if why != check.CloudInitFinished {
 		d.log.Warn("sealing without waiting for cloud-init any longer", "why", why)
 	}
-	d.requestSeal(why, nil)
+	d.requestSeal(why, nil, "driftd")
 }
 
 // sealResult is a finished seal job.
@@ -55,11 +55,12 @@ type sealResult struct {
 	why          string
 	err          error
 	reply        chan<- error // the local API's request, if it asked
+	by           any          // who asked: the socket peer, or driftd itself
 }
 
 // requestSeal seals the host as a job: the first-boot paths (all of /home
 // by default) are walked off the loop. reply, when set, gets the outcome.
-func (d *Daemon) requestSeal(why string, reply chan<- error) {
+func (d *Daemon) requestSeal(why string, reply chan<- error, by any) {
 	answer := func(err error) {
 		if reply != nil {
 			reply <- err
@@ -81,7 +82,7 @@ func (d *Daemon) requestSeal(why string, reply chan<- error) {
 	d.jobs.Go(func() {
 		sealed, err := p.Seal(ctx, why)
 		select {
-		case d.sealDone <- sealResult{from: p, sealed: sealed, why: why, err: err, reply: reply}:
+		case d.sealDone <- sealResult{from: p, sealed: sealed, why: why, err: err, reply: reply, by: by}:
 		case <-ctx.Done():
 		}
 	})
@@ -111,7 +112,7 @@ func (d *Daemon) applySeal(r sealResult) {
 	}
 	s := d.pipe.SealState()
 	d.events.LogAttrs(context.Background(), slog.LevelInfo, string(EventSealed), slog.String("why", r.why),
-		slog.Int("paths", len(s.Seal.Entries)), slog.String("baseline_id", d.baselineID()))
+		slog.Int("paths", len(s.Seal.Entries)), slog.Any("by", r.by), slog.String("baseline_id", d.baselineID()))
 	d.remember(reporter.EventJSON{Time: time.Now(), Event: string(EventSealed)})
 	d.requestScan(ModeFast) // the first-boot paths are compared from now on
 }
