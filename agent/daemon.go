@@ -68,6 +68,9 @@ type Daemon struct {
 	ssh        sessions
 	latch      *policy.Latch
 	guard      *stateGuard // the state dir: only the daemon writes there
+	baseFile   string      // the baseline's file (host path), and its root-relative path
+	baseRel    string
+	baseStamp  stamp       // the file as loaded
 	hook       *hookRunner // running the hook for the taint, if any
 	sealWait   bool        // an unsealed host waiting for its window to close
 	sealing    bool        // a seal job is running
@@ -274,6 +277,9 @@ func (d *Daemon) loop(ctx context.Context, sessionsChanged <-chan struct{}) erro
 			}
 			if slices.ContainsFunc(paths, sshConfigPath) {
 				d.deriveSSHPaths()
+			}
+			if slices.Contains(paths, d.baseRel) {
+				d.checkBaselineFile()
 			}
 			d.backlog = append(d.backlog, paths...)
 			d.requestRecheck()

@@ -32,6 +32,7 @@ type stateGuard struct {
 // the cheap part moved.
 type stamp struct {
 	size, mtime int64
+	ctime       int64 // no one sets it back: a write always moves it
 	ino         uint64
 	digest      [32]byte
 	dir         bool // a socket or directory: no content to hash
@@ -95,7 +96,7 @@ func stampOf(path string, hash bool) (stamp, error) {
 	}
 	st := stamp{size: fi.Size(), mtime: fi.ModTime().UnixNano()}
 	if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
-		st.ino = sys.Ino
+		st.ino, st.ctime = sys.Ino, sys.Ctim.Nano()
 	}
 	if !fi.Mode().IsRegular() {
 		st.dir = true
@@ -154,7 +155,7 @@ func (g *stateGuard) verify() map[string]string {
 		if err != nil {
 			continue // gone since the listing: the next event says so
 		}
-		if got.size == want.size && got.mtime == want.mtime && got.ino == want.ino {
+		if got.size == want.size && got.mtime == want.mtime && got.ino == want.ino && got.ctime == want.ctime {
 			continue
 		}
 		if got, err = stampOf(filepath.Join(g.dir, name), true); err == nil && !want.dir && got.digest == want.digest {
@@ -182,4 +183,23 @@ func (d *Daemon) checkState() {
 		d.log.Error("the state dir was written by another process", "path", path, "why", why)
 		d.addTamper(check.Tampered(path, "state dir: "+why), EventStateTampered)
 	}
+}
+
+// checkBaselineFile holds a change to the baseline file on disk (a new
+// manifest put over it, ahead of a reload) as an attempt to change the
+// pinned baseline: it will be refused, and the fleet hears of it now.
+func (d *Daemon) checkBaselineFile() {
+	if d.base == nil || d.baseFile == "" {
+		return
+	}
+	st, err := stampOf(d.baseFile, false)
+	if err == nil && st.size == d.baseStamp.size && st.mtime == d.baseStamp.mtime && st.ino == d.baseStamp.ino && st.ctime == d.baseStamp.ctime {
+		return
+	}
+	if _, held := d.tamper[d.baseRel]; held {
+		return
+	}
+	d.metrics.BaselineChanges.WithLabelValues("refused").Inc()
+	d.log.Error("the baseline file changed on disk: the pinned baseline stays in force", "path", d.baseFile)
+	d.addTamper(check.Tampered(d.baseRel, "baseline file changed on disk"), EventBaselineRefused)
 }

@@ -63,6 +63,9 @@ func (d *Daemon) setBaseline(m *baseline.Manifest, err error) {
 		return
 	}
 	d.base, d.pipe, d.baseReason = m, p, ""
+	d.baseFile = override(d.opts.BaselinePath, filepath.Join(d.opts.Root, d.cfg.Baseline.Path))
+	d.baseRel = "/" + strings.TrimPrefix(d.cfg.Baseline.Path, "/")
+	d.baseStamp, _ = stampOf(d.baseFile, false)
 	for _, f := range p.TamperFindings() {
 		d.log.Error("the first-boot seal was tampered with", "reason", p.SealState().Tampered)
 		d.addTamper(f, EventSealTampered)

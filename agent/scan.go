@@ -96,6 +96,7 @@ func (d *Daemon) applyScan(r scanResult) {
 		d.metrics.ScanErrors.Inc()
 	}
 	d.commit(scopes{"/": true}, r.res)
+	d.checkBaselineFile() // where the watch cannot see it (a --baseline outside the root)
 	d.checked = true
 	d.requestPackages(false)
 	if d.pkgs.read {
