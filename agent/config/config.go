@@ -4,8 +4,9 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
-	"os"
+	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -145,54 +146,84 @@ func (c *Config) validate() error {
 // Loaded is a config that decoded and validated, with what it compiles to.
 type Loaded struct {
 	Config
-	Name  string // the file it came from
+	Name  string // the file it came from: the last layer
 	Rules *baseline.Rules
+	// Layers are the files it was put together from, in order, and
+	// Origins says which of them set each key ("policy.min_severity") and
+	// each rule ("rule.3"), for `driftd config show`.
+	Layers  []string
+	Origins map[string]string
 }
 
-// Load reads the config at path, or the embedded default when path is
-// empty.
-func Load(path string) (*Loaded, error) {
-	if path == "" {
-		return Parse(Default, DefaultName)
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read config: %w", err)
-	}
-	return Parse(data, path)
-}
-
-// Parse decodes a config strictly: an unknown key or a value of the
-// wrong type is an error that names the file, the line and the key.
+// Parse decodes one config file strictly over the built-in defaults: an
+// unknown key or a value of the wrong type is an error that names the
+// file, the line and the key.
 func Parse(data []byte, name string) (*Loaded, error) {
 	c := defaults()
-	md, err := toml.Decode(string(data), &c)
+	l := &Loaded{Origins: map[string]string{}}
+	if err := decodeLayer(&c, l, data, name); err != nil {
+		return nil, err
+	}
+	return l.finish(c)
+}
+
+// decodeLayer decodes one file onto c: the keys it sets replace those
+// before it, and its [[rule]] tables come after the rules before it. A
+// file whose rules begin with exactly the rules so far (the packaged
+// config, a copy of the embedded default, perhaps with rules added at its
+// end) restates those and adds only the rest.
+func decodeLayer(c *Config, l *Loaded, data []byte, name string) error {
+	before := c.Rules
+	c.Rules = nil
+	md, err := toml.Decode(string(data), c)
 	if err != nil {
+		c.Rules = before
 		line, key, msg := decodeError(err)
 		switch {
 		case key != "":
 			line = typeErrorLine(data, strings.Split(key, "."), line)
-			return nil, fmt.Errorf("config %s: line %d: key %s: %s", name, line, escapeLines(key), escapeLines(msg))
+			return fmt.Errorf("config %s: line %d: key %s: %s", name, line, escapeLines(key), escapeLines(msg))
 		case line > 0:
-			return nil, fmt.Errorf("config %s: line %d: %s", name, line, escapeLines(msg))
+			return fmt.Errorf("config %s: line %d: %s", name, line, escapeLines(msg))
 		}
-		return nil, fmt.Errorf("config %s: %s", name, escapeLines(msg))
+		return fmt.Errorf("config %s: %s", name, escapeLines(msg))
 	}
 	if undecoded := md.Undecoded(); len(undecoded) > 0 {
 		k := undecoded[0]
 		if line := keyLine(data, k); line > 0 {
-			return nil, fmt.Errorf("config %s: line %d: unknown key %s", name, line, escapeLines(k.String()))
+			return fmt.Errorf("config %s: line %d: unknown key %s", name, line, escapeLines(k.String()))
 		}
-		return nil, fmt.Errorf("config %s: unknown key %s", name, escapeLines(k.String()))
+		return fmt.Errorf("config %s: unknown key %s", name, escapeLines(k.String()))
 	}
+	added := c.Rules
+	if len(added) >= len(before) && len(before) > 0 && reflect.DeepEqual(added[:len(before)], before) {
+		added = added[len(before):]
+	}
+	c.Rules = append(slices.Clip(before), added...)
+	for i := range added {
+		l.Origins[fmt.Sprintf("rule.%d", len(before)+i)] = name
+	}
+	for _, k := range md.Keys() {
+		if k[0] != "rule" {
+			l.Origins[k.String()] = name
+		}
+	}
+	l.Layers = append(l.Layers, name)
+	l.Name = name
+	return nil
+}
+
+// finish validates the put-together config and compiles its rules.
+func (l *Loaded) finish(c Config) (*Loaded, error) {
 	rules, err := c.Config.Validate()
 	if err == nil {
 		err = c.validate()
 	}
 	if err != nil {
-		return nil, fmt.Errorf("config %s: %s", name, escapeLines(err.Error()))
+		return nil, fmt.Errorf("config %s: %s", strings.Join(l.Layers, " + "), escapeLines(err.Error()))
 	}
-	return &Loaded{Config: c, Name: name, Rules: rules}, nil
+	l.Config, l.Rules = c, rules
+	return l, nil
 }
 
 // typeError is how the TOML library words a value of the wrong type.

@@ -2,9 +2,12 @@ package config
 
 import (
 	"bytes"
+	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"driftd/agent/policy"
 )
@@ -164,5 +167,83 @@ func TestDefaultMarkerIsTheHosts(t *testing.T) {
 	}
 	if c.Policy.MarkerFile != policy.HostMarker {
 		t.Errorf("default marker %q, policy.HostMarker %q", c.Policy.MarkerFile, policy.HostMarker)
+	}
+}
+
+// layered writes a main config and drop-ins into a temporary /etc/driftd
+// and returns the main file's path.
+func layered(t *testing.T, main string, dropIns map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, DropInDir), 0o755)
+	path := filepath.Join(dir, "driftd.toml")
+	os.WriteFile(path, []byte(main), 0o644)
+	for name, body := range dropIns {
+		os.WriteFile(filepath.Join(dir, DropInDir, name), []byte(body), 0o644)
+	}
+	return path
+}
+
+func TestLayering(t *testing.T) {
+	path := layered(t, "[policy]\nmin_severity = \"high\"\n[schedule]\nfast_interval = \"5m\"\n", map[string]string{
+		// Lexical order: 20 comes after 10 and wins.
+		"20-later.toml": "[schedule]\nfast_interval = \"2m\"\n",
+		"10-rules.toml": "[[rule]]\npaths = [\"/work/**\"]\nignore = true\n",
+		"README":        "not a drop-in: no .toml",
+	})
+	l, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Dir(path)
+	if l.Policy.MinSeverity != "high" || l.Schedule.FastInterval.Duration != 2*time.Minute {
+		t.Errorf("precedence: min_severity %q, fast_interval %s", l.Policy.MinSeverity, l.Schedule.FastInterval)
+	}
+	if l.Baseline.Path != "/etc/driftd/baseline.manifest" || l.Schedule.FullInterval.Duration != 24*time.Hour {
+		t.Errorf("a partial file lost the default's values: %+v", l.Config.Baseline)
+	}
+	def, _ := Load("")
+	if len(l.Config.Rules) != len(def.Config.Rules)+1 || !l.Rules.Match("/work/x").Ignore || l.Rules.Match("/usr/bin/ls").Category != "binaries" {
+		t.Errorf("rules: %d, want the default's %d and one more", len(l.Config.Rules), len(def.Config.Rules))
+	}
+	for key, want := range map[string]string{
+		"policy.min_severity":                         path,
+		"schedule.fast_interval":                      filepath.Join(dir, DropInDir, "20-later.toml"),
+		"schedule.full_interval":                      DefaultName,
+		fmt.Sprintf("rule.%d", len(def.Config.Rules)): filepath.Join(dir, DropInDir, "10-rules.toml"),
+	} {
+		if got := l.Origins[key]; got != want {
+			t.Errorf("origin of %s: %q, want %q", key, got, want)
+		}
+	}
+	var shown bytes.Buffer
+	if err := l.Show(&shown); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(shown.String(), `fast_interval = "2m0s"  # from `+filepath.Join(dir, DropInDir, "20-later.toml")) {
+		t.Errorf("config show:\n%s", shown.String())
+	}
+}
+
+// The packaged config is a copy of the default: as the main file it adds
+// no rule twice.
+func TestLayeringPackagedCopy(t *testing.T) {
+	l, err := Load(layered(t, string(Default), nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	def, _ := Load("")
+	if len(l.Config.Rules) != len(def.Config.Rules) || l.Rules.Digest() != def.Rules.Digest() {
+		t.Errorf("the packaged copy gave %d rules, digest %s; the default %d, %s", len(l.Config.Rules), l.Rules.Digest(), len(def.Config.Rules), def.Rules.Digest())
+	}
+}
+
+// A bad drop-in is one line naming its file and line.
+func TestLayeringBadDropIn(t *testing.T) {
+	path := layered(t, "", map[string]string{"50-bad.toml": "# a comment\n[policy]\nmin_severty = \"high\"\n"})
+	_, err := Load(path)
+	want := "config " + filepath.Join(filepath.Dir(path), DropInDir, "50-bad.toml") + ": line 3: unknown key policy.min_severty"
+	if err == nil || err.Error() != want {
+		t.Errorf("error %v, want %s", err, want)
 	}
 }

@@ -11,15 +11,23 @@ import (
 
 func runConfig(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("config", stderr)
+	configPath := fs.String("config", "", "the main config file; its directory's driftd.d/*.toml are layered over it (default: the embedded default alone)")
 	pos, err := parse(fs, args, 1)
 	if err != nil {
 		return err
 	}
-	if pos[0] != "default" {
-		return fmt.Errorf("unknown config command %q (known: default)", pos[0])
+	switch pos[0] {
+	case "default":
+		_, err = stdout.Write(config.Default)
+		return err
+	case "show":
+		l, err := config.Load(*configPath)
+		if err != nil {
+			return err
+		}
+		return l.Show(stdout)
 	}
-	_, err = stdout.Write(config.Default)
-	return err
+	return fmt.Errorf("unknown config command %q (known: default, show)", pos[0])
 }
 
 func runVersion(_ context.Context, args []string, stdout, stderr io.Writer) error {

@@ -45,7 +45,7 @@ var commands = map[string]command{
 	"status":  {runStatus, "the running daemon's view"},
 	"taint":   {runTaint, "the replacement latch: status, or clear --reason"},
 	"seal":    {runSeal, "seal the first-boot paths now"},
-	"config":  {runConfig, "print the embedded default config"},
+	"config":  {runConfig, "config default: the embedded default; config show: the layered config, with where each value came from"},
 	"version": {runVersion, "print the version"},
 }
 

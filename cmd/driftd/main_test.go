@@ -199,7 +199,8 @@ func TestCheckCleanThenDrift(t *testing.T) {
 		`driftd_drift_paths{category="ssh",severity="critical"} 1`,
 		`driftd_baseline_verified 1`,
 		`driftd_unverified_paths 0`,
-		`driftd_baseline_info{baseline_id="` + j["baseline_id"].(string) + `"} 1`,
+		// The bake labels named by metrics.baseline_labels (the default's).
+		`driftd_baseline_info{baseline_id="` + j["baseline_id"].(string) + `",image="web",version="2026.11.27"} 1`,
 	} {
 		if !strings.Contains(string(prom), want) {
 			t.Errorf("textfile lacks %q:\n%s", want, prom)

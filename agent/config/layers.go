@@ -1,0 +1,44 @@
+package config
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+)
+
+// DropInDir is where, beside the main config file, drop-ins live: each
+// *.toml there is a layer over the main file, in lexical order.
+const DropInDir = "driftd.d"
+
+// Load reads the config at path, layered: the embedded default, then the
+// file at path, then the drop-ins of its directory (driftd.d/*.toml, in
+// lexical order). A later file may set any key or add rules, and a partial
+// file is fine; each is decoded strictly, and an error names its file and
+// line. An empty path is the embedded default alone.
+func Load(path string) (*Loaded, error) {
+	c := defaults()
+	l := &Loaded{Origins: map[string]string{}}
+	if err := decodeLayer(&c, l, Default, DefaultName); err != nil {
+		return nil, err
+	}
+	if path == "" {
+		return l.finish(c)
+	}
+	files := []string{path}
+	dropIns, err := filepath.Glob(filepath.Join(filepath.Dir(path), DropInDir, "*.toml"))
+	if err != nil {
+		return nil, fmt.Errorf("config drop-ins: %w", err)
+	}
+	slices.Sort(dropIns)
+	for _, f := range append(files, dropIns...) {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("read config: %w", err)
+		}
+		if err := decodeLayer(&c, l, data, f); err != nil {
+			return nil, err
+		}
+	}
+	return l.finish(c)
+}
