@@ -2,7 +2,6 @@ package agent
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -136,10 +135,7 @@ func Run(ctx context.Context, opts Options) error {
 		loopDone:   make(chan struct{}),
 	}
 	d.stateDir = override(opts.StateDir, cfg.Daemon.StateDir)
-	if err := os.MkdirAll(d.stateDir, 0o700); err != nil {
-		return fmt.Errorf("state dir: %w", err)
-	}
-	release, err := check.LockStateDir(d.stateDir)
+	release, err := check.LockStateDir(d.stateDir) // makes the dir, or says why it cannot
 	if err != nil {
 		return err
 	}

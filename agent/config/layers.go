@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -33,6 +34,9 @@ func Load(path string) (*Loaded, error) {
 	slices.Sort(dropIns)
 	for _, f := range append(files, dropIns...) {
 		data, err := os.ReadFile(f)
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("config %s does not exist (the packages install /etc/driftd/driftd.toml; driftd config default prints one)", f)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("read config: %w", err)
 		}

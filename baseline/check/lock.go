@@ -20,9 +20,12 @@ var ErrLocked = errors.New("check: the state dir is in use by another driftd")
 // nothing: not the socket, not the state.
 func LockStateDir(dir string) (release func(), err error) {
 	path := filepath.Join(dir, "driftd.lock")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, stateDirError(dir, err)
+	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("lock state dir: %w", err)
+		return nil, stateDirError(dir, err)
 	}
 	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		holder, _ := os.ReadFile(path)
@@ -35,4 +38,12 @@ func LockStateDir(dir string) (release func(), err error) {
 	f.Truncate(0)
 	f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
 	return func() { f.Close() }, nil
+}
+
+// stateDirError says what to do about a state dir driftd cannot write.
+func stateDirError(dir string, err error) error {
+	if errors.Is(err, os.ErrPermission) || errors.Is(err, unix.EROFS) {
+		return fmt.Errorf("state dir %s is not writable (%v): run as root, or give a --state-dir you may write", dir, errors.Unwrap(err))
+	}
+	return fmt.Errorf("state dir %s: %w", dir, err)
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -32,6 +33,12 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if *format != "text" && *format != "json" {
 		return fmt.Errorf("--format %q: want text or json", *format)
+	}
+	if *textfile != "" {
+		// Before the scan, not after it: a missing directory is a typo.
+		if fi, err := os.Stat(filepath.Dir(*textfile)); err != nil || !fi.IsDir() {
+			return fmt.Errorf("--textfile %s: directory %s does not exist (node_exporter's textfile directory, e.g. /var/lib/prometheus/node-exporter)", *textfile, filepath.Dir(*textfile))
+		}
 	}
 	s, err := loadScope(*configPath, *root)
 	if err != nil {

@@ -119,6 +119,9 @@ func taintClear(ctx context.Context, stateDir, socket string, cfg *config.Loaded
 // errNoDaemon is a local socket with no daemon behind it.
 var errNoDaemon = errors.New("no daemon")
 
+// errNotRoot is a local socket this user may not open: it is root-only.
+var errNotRoot = errors.New("needs root: the local API is root-only")
+
 // localRequest sends a request to the daemon's local socket and returns
 // the response when it is 200. With no daemon listening it returns
 // errNoDaemon, so that the caller can do the work itself.
@@ -137,6 +140,8 @@ func localRequest(ctx context.Context, socket, method, path string, body []byte)
 	switch {
 	case errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ECONNREFUSED):
 		return nil, errNoDaemon
+	case errors.Is(err, os.ErrPermission):
+		return nil, errNotRoot
 	case err != nil:
 		return nil, fmt.Errorf("daemon socket %s: %w", socket, err)
 	case resp.StatusCode != http.StatusOK:

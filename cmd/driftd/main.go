@@ -73,6 +73,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitDrift
 	case errors.Is(err, errUnverified), errors.Is(err, flag.ErrHelp), errors.Is(err, errUsage):
 		return exitUnverified
+	case errors.Is(err, errNotRoot):
+		fmt.Fprintf(stderr, "driftd %s %v\n", args[0], err)
+		return exitUnverified
 	default:
 		fmt.Fprintf(stderr, "driftd %s: %v\n", args[0], err)
 		return exitUnverified

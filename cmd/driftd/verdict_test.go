@@ -444,3 +444,53 @@ func TestSealMissingOrForged(t *testing.T) {
 		}
 	}
 }
+
+// The common mistakes are one line each that says what to do, exit 2.
+func TestCommonMistakes(t *testing.T) {
+	f := newDaemonFixture(t, "")
+	state := t.TempDir()
+	startDaemon(t, f, state)
+	os.Chmod(state, 0o755) // the socket inside stays root-only (0600)
+	nobody := func(args ...string) result {
+		cmd := exec.Command(driftdBin, args...)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		return driftdCmd(t, cmd, nil)
+	}
+	readOnly := t.TempDir()
+	os.Chmod(readOnly, 0o555)
+	// The fixture readable by nobody: its directories and files.
+	for _, p := range []string{f.config, f.pub, f.manifest, readOnly} {
+		for d := filepath.Dir(p); d != "/"; d = filepath.Dir(d) {
+			if fi, err := os.Stat(d); err == nil {
+				os.Chmod(d, fi.Mode().Perm()|0o005)
+			}
+		}
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
+			os.Chmod(p, fi.Mode().Perm()|0o004)
+		}
+	}
+	tests := []struct {
+		name string
+		run  func() result
+		want string
+	}{
+		{"status as a user", func() result { return nobody("status", "--state-dir", state) },
+			"driftd status needs root: the local API is root-only"},
+		{"textfile directory missing", func() result {
+			return driftd(t, nil, "check", "--config", f.config, "--root", f.root, "--pubkey", f.pub, "--textfile", "/nonexistent/dir/driftd.prom")
+		}, "driftd check: --textfile /nonexistent/dir/driftd.prom: directory /nonexistent/dir does not exist"},
+		{"state dir not writable", func() result {
+			return nobody("check", "--config", f.config, "--root", f.root, "--baseline", f.manifest, "--pubkey", f.pub, "--state-dir", filepath.Join(readOnly, "state"))
+		}, "is not writable (permission denied): run as root, or give a --state-dir you may write"},
+		{"config missing", func() result { return driftd(t, nil, "check", "--config", "/etc/driftd/nope.toml") },
+			"driftd check: config /etc/driftd/nope.toml does not exist (the packages install /etc/driftd/driftd.toml; driftd config default prints one)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := tt.run()
+			if r.code != exitUnverified || !strings.Contains(r.stderr, tt.want) || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+				t.Errorf("want exit 2 and one line with %q\n%v", tt.want, r)
+			}
+		})
+	}
+}

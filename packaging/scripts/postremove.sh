@@ -7,6 +7,10 @@ set -e
 case "$1" in
   purge)
     rm -rf /var/lib/driftd /run/driftd
+    # /etc/driftd goes too when nothing but driftd's own is left there (an
+    # empty drop-in dir): a baseline, a key or a drop-in stays, with dpkg's
+    # warning.
+    rmdir /etc/driftd/driftd.d /etc/driftd 2>/dev/null || true
     ;;
 esac
 
