@@ -262,24 +262,74 @@ func KnownFrom(base []Entry) func(e *Entry) bool {
 	}
 }
 
-// imageDiffRules compares two images on what a rebuild of the same content
-// keeps: everything but times, inodes and link counts.
-var imageDiffRules = func() *Rules {
-	rs, err := CompileRules([]RuleConfig{{
-		Paths:      []string{"/**"},
-		Category:   "image",
-		Severity:   "info",
-		Attributes: ImageDiffAttrs.Names(),
-	}})
-	if err != nil {
-		panic(err)
-	}
-	return rs
-}()
+// Diff returns what changed from image a to image b, each path judged by
+// rules (its category and severity) but compared on what a rebuild of the
+// same content keeps: everything but times, inodes and link counts. Each
+// finding is explained as ExplainDiff says; managerDirs names a package
+// manager's own database directories.
+func Diff(a, b *Manifest, rules *Rules, managerDirs func(manager string) []string) Result {
+	res := Compare(a.Entries, b.Entries, rules.forImageDiff())
+	ExplainDiff(a, b, res.Findings, DiffPackages(a, b), managerDirs)
+	return res
+}
 
-// Diff returns what changed from image a to image b.
-func Diff(a, b *Manifest) Result {
-	return Compare(a.Entries, b.Entries, imageDiffRules)
+// forImageDiff is the rules with each rule's attributes narrowed to what
+// two bakes of the same content share.
+func (rs *Rules) forImageDiff() *Rules {
+	out := *rs
+	out.rules = slices.Clone(rs.rules)
+	for i := range out.rules {
+		out.rules[i].Attrs &= ImageDiffAttrs
+	}
+	return &out
+}
+
+// ExplainDiff fills in each finding's package and whether the package
+// changes between the two images account for it: the package that owns
+// the path (in b, else in a) was added, removed or changed, or the path
+// is in the database of a manager whose packages changed. Pure: the
+// owners are in the manifests.
+func ExplainDiff(a, b *Manifest, findings []Finding, pkgs []PackageFinding, managerDirs func(manager string) []string) {
+	changed := map[string]*PackageFinding{}
+	for i := range pkgs {
+		changed[pkgs[i].Package().Key()] = &pkgs[i]
+	}
+	owner := func(m *Manifest, p string) *Package {
+		if i, ok := m.Find(p); ok {
+			return m.Owner(i)
+		}
+		return nil
+	}
+	for i := range findings {
+		f := &findings[i]
+		f.Owner = owner(b, f.Path)
+		if f.Owner == nil {
+			f.Owner = owner(a, f.Path)
+		}
+		var by *PackageFinding
+		if f.Owner != nil {
+			by = changed[f.Owner.Key()]
+		}
+		for j := 0; by == nil && j < len(pkgs); j++ {
+			if Under(f.Path, managerDirs(pkgs[j].Package().Manager)) {
+				by = &pkgs[j] // the manager's own database changed with its packages
+			}
+		}
+		f.ExplainedBy, f.ByHand = nil, by == nil
+		if by != nil {
+			f.ExplainedBy = &Explanation{Manager: by.Package().Manager, Package: by.Package().Name, Before: by.Before.Version, After: by.After.Version}
+		}
+	}
+}
+
+// Under reports whether path p is one of dirs or lies below one.
+func Under(p string, dirs []string) bool {
+	for _, d := range dirs {
+		if p == d || strings.HasPrefix(p, d+"/") {
+			return true
+		}
+	}
+	return false
 }
 
 // WithSealed returns base with the first-boot paths as a seal recorded

@@ -109,16 +109,17 @@ func WriteManifestJSON(w io.Writer, m *baseline.Manifest) error {
 
 // DiffReport is what changed between two images.
 type DiffReport struct {
-	From, To *baseline.Manifest
-	Result   baseline.Result
-	Packages []baseline.PackageFinding
+	From, To        *baseline.Manifest
+	Result          baseline.Result
+	Packages        []baseline.PackageFinding
+	PackageSeverity baseline.Severity
 }
 
 // WriteText writes the diff for a person.
 func (d *DiffReport) WriteText(w io.Writer) error {
 	fmt.Fprintf(w, "driftd diff %s%s -> %s%s: %d paths and %d packages differ\n",
 		d.From.ID(), labelParens(d.From.Header.Labels), d.To.ID(), labelParens(d.To.Header.Labels), len(d.Result.Findings), len(d.Packages))
-	if err := writeFindingsText(w, d.Result.Findings, d.Packages, baseline.SeverityInfo); err != nil {
+	if err := writeFindingsText(w, d.Result.Findings, d.Packages, d.PackageSeverity); err != nil {
 		return err
 	}
 	for _, u := range d.Result.Unverified {
@@ -148,7 +149,7 @@ func (d *DiffReport) WriteJSON(w io.Writer) error {
 		Unverified: make([]UnverifiedJSON, 0, len(d.Result.Unverified)),
 	}
 	for i := range d.Packages {
-		j.Packages = append(j.Packages, NewPackageFindingJSON(&d.Packages[i], baseline.SeverityInfo))
+		j.Packages = append(j.Packages, NewPackageFindingJSON(&d.Packages[i], d.PackageSeverity))
 	}
 	for i := range d.Result.Findings {
 		j.Findings = append(j.Findings, NewFindingJSON(&d.Result.Findings[i]))

@@ -209,14 +209,7 @@ func DatabaseDirs(root string) []string {
 }
 
 // InDatabase reports whether path lies in one of dirs.
-func InDatabase(p string, dirs []string) bool {
-	for _, d := range dirs {
-		if p == d || strings.HasPrefix(p, d+"/") {
-			return true
-		}
-	}
-	return false
-}
+func InDatabase(p string, dirs []string) bool { return baseline.Under(p, dirs) }
 
 // ManagerDirs are the directories of a package manager's own database:
 // what a package operation rewrites besides the package's files.

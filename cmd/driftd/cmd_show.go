@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 
+	"driftd/agent/config"
 	"driftd/baseline"
 	"driftd/baseline/manifest"
+	"driftd/baseline/pkgdb"
 	"driftd/reporter"
 )
 
@@ -42,6 +44,7 @@ func runShow(_ context.Context, args []string, stdout, stderr io.Writer) error {
 func runDiff(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("diff", stderr)
 	format := fs.String("format", "text", "text or json")
+	configPath := fs.String("config", "", "the config whose rules classify each path (default: the embedded default)")
 	pubPath := fs.String("pubkey", "", "verify both signatures with this public key")
 	pos, err := parse(fs, args, 2)
 	if err != nil {
@@ -58,11 +61,33 @@ func runDiff(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	d := &reporter.DiffReport{From: from, To: to, Result: baseline.Diff(from, to), Packages: baseline.DiffPackages(from, to)}
-	if *format == "json" {
-		return d.WriteJSON(stdout)
+	cfg, err := config.Load(*configPath)
+	if err != nil {
+		return err
 	}
-	return d.WriteText(stdout)
+	// Classified as a check would: the config's rules, the derived SSH
+	// paths of either image, driftd's own files.
+	rules, err := cfg.Rules.WithSSH(baseline.MergeSSHPaths(from.Header.SSHPaths, to.Header.SSHPaths))
+	if err == nil {
+		rules, err = rules.WithSelf(baseline.SelfPaths(cfg.Baseline.PublicKey))
+	}
+	if err != nil {
+		return err
+	}
+	d := &reporter.DiffReport{From: from, To: to, Result: baseline.Diff(from, to, rules, pkgdb.ManagerDirs), Packages: baseline.DiffPackages(from, to),
+		PackageSeverity: cfg.PackageSeverity()}
+	if *format == "json" {
+		err = d.WriteJSON(stdout)
+	} else {
+		err = d.WriteText(stdout)
+	}
+	if err != nil {
+		return err
+	}
+	if len(d.Result.Findings) > 0 || len(d.Packages) > 0 {
+		return errDrift // the images differ: exit 1, as check's drift
+	}
+	return nil
 }
 
 // readForDisplay reads a manifest to look at: verified when a key is given,

@@ -278,9 +278,9 @@ func TestDiff(t *testing.T) {
 	os.Chmod(filepath.Join(f.root, "usr/bin/tool"), 0o700)
 	after := filepath.Join(f.dir, "after.manifest")
 	f.bake(t, after)
-	r := driftd(t, nil, "diff", before, after, "--format", "json", "--pubkey", f.pub)
-	if r.code != 0 {
-		t.Fatalf("diff: %v", r)
+	r := driftd(t, nil, "diff", before, after, "--format", "json", "--pubkey", f.pub, "--config", f.config)
+	if r.code != exitDrift {
+		t.Fatalf("diff of two images that differ: want exit 1: %v", r)
 	}
 	var d struct {
 		Findings []struct {
@@ -295,6 +295,9 @@ func TestDiff(t *testing.T) {
 	got := fmt.Sprint(d.Findings)
 	if want := "[{/usr/bin/new-tool added []} {/usr/bin/tool modified [mode]}]"; got != want {
 		t.Errorf("diff = %s, want %s", got, want)
+	}
+	if r := driftd(t, nil, "diff", before, before); r.code != exitOK {
+		t.Errorf("diff of an image with itself: want exit 0: %v", r)
 	}
 }
 

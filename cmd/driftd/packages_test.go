@@ -508,7 +508,7 @@ func TestDiffPackages(t *testing.T) {
 		t.Fatal(r)
 	}
 	r := driftd(t, nil, "diff", old, p.manifest, "--format", "json")
-	if r.code != 0 {
+	if r.code != exitDrift {
 		t.Fatal(r)
 	}
 	var d struct {
@@ -524,7 +524,54 @@ func TestDiffPackages(t *testing.T) {
 	if want := []string{"removed busybox 1.36-r0>", "changed musl 1.2.4-r0>1.2.5-r0"}; !slices.Equal(got, want) {
 		t.Errorf("diff packages %q, want %q", got, want)
 	}
-	if text := driftd(t, nil, "diff", old, p.manifest).stdout; !strings.Contains(text, "2 packages differ") || !regexp.MustCompile(`modified +info +package +apk musl:x86_64 +1\.2\.4-r0 -> 1\.2\.5-r0`).MatchString(text) {
+	if text := driftd(t, nil, "diff", old, p.manifest).stdout; !strings.Contains(text, "2 packages differ") || !regexp.MustCompile(`modified +high +package +apk musl:x86_64 +1\.2\.4-r0 -> 1\.2\.5-r0`).MatchString(text) {
+		t.Errorf("diff text:\n%s", text)
+	}
+}
+
+// driftd diff of two images before and after a package install: the new
+// binary is classified by the rules (binaries, critical) and explained by
+// its package; the images differ, exit 1.
+func TestDiffClassifiesAndExplains(t *testing.T) {
+	p := newPackageRoot(t)
+	os.MkdirAll(filepath.Join(p.root, "var/lib"), 0o755)
+	runTool(t, "cp", "-a", "/var/lib/dpkg", filepath.Join(p.root, "var/lib/dpkg"))
+	tool := &dpkgTool{root: p.root, dir: t.TempDir()}
+	bake := func(out string) {
+		if r := driftd(t, nil, "bake", "--root", p.root, "--key", p.key, "--out", out); r.code != 0 {
+			t.Fatalf("bake: %v", r)
+		}
+	}
+	before := filepath.Join(p.dir, "before.manifest")
+	bake(before)
+	tool.install(t, "hello", "1.0", map[string]string{"usr/bin/hello": "#!/bin/sh\necho hello\n"})
+	writeTree(t, p.root, map[string]string{"usr/bin/by-hand": "#!/bin/sh\n"})
+	after := filepath.Join(p.dir, "after.manifest")
+	bake(after)
+	r := driftd(t, nil, "diff", before, after, "--format", "json")
+	if r.code != exitDrift {
+		t.Fatalf("diff: want exit 1\n%v", r)
+	}
+	var d reporter.DiffJSON
+	if err := json.Unmarshal([]byte(r.stdout), &d); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]reporter.FindingJSON{}
+	for _, f := range d.Findings {
+		got[f.Path] = f
+	}
+	if f := got["/usr/bin/hello"]; f.Kind != "added" || f.Category != "binaries" || f.Severity != "critical" || f.Package != "hello" ||
+		f.ExplainedBy == nil || f.ExplainedBy.Package != "hello" || f.ExplainedBy.After != "1.0" {
+		t.Errorf("the new binary: %+v", f)
+	}
+	if f := got["/usr/bin/by-hand"]; f.Category != "binaries" || !f.ByHand || f.ExplainedBy != nil {
+		t.Errorf("the file no package installs: %+v", f)
+	}
+	if f := got["/var/lib/dpkg/status"]; f.ExplainedBy == nil || f.ByHand {
+		t.Errorf("dpkg's own database, changed with the install: %+v", f)
+	}
+	text := driftd(t, nil, "diff", before, after).stdout
+	if !regexp.MustCompile(`added +critical +binaries +/usr/bin/hello +explained by hello \(new\) 1\.0`).MatchString(text) {
 		t.Errorf("diff text:\n%s", text)
 	}
 }
