@@ -2,6 +2,7 @@ package reporter
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -55,5 +56,43 @@ func TestDisplayPath(t *testing.T) {
 		if got := DisplayPath(in); got != want {
 			t.Errorf("DisplayPath(%q) = %s, want %s", in, got, want)
 		}
+	}
+}
+
+func TestStatusFilter(t *testing.T) {
+	s := StatusJSON{
+		Status: StatusDrift,
+		Findings: []TrackedJSON{
+			{FindingJSON: FindingJSON{Path: "/etc/ssh/sshd_config", Category: "ssh", Severity: "critical"}},
+			{FindingJSON: FindingJSON{Path: "/etc/motd", Category: "config", Severity: "high"}},
+			{FindingJSON: FindingJSON{Path: "/usr/share/doc/x", Category: "system", Severity: "medium"}},
+		},
+		Packages: []PackageFindingJSON{{Name: "hello", Category: "package", Severity: "high"}},
+	}
+	critical, high := baseline.SeverityCritical, baseline.SeverityHigh
+	tests := []struct {
+		name   string
+		filter StatusFilter
+		want   string
+		status Status
+	}{
+		{"none", StatusFilter{}, "[/etc/ssh/sshd_config /etc/motd /usr/share/doc/x] 1", StatusDrift},
+		{"path", StatusFilter{Path: "/etc"}, "[/etc/ssh/sshd_config /etc/motd] 0", StatusDrift},
+		{"path is not a prefix of a name", StatusFilter{Path: "/et"}, "[] 0", StatusClean},
+		{"category", StatusFilter{Category: "ssh"}, "[/etc/ssh/sshd_config] 0", StatusDrift},
+		{"severity and above", StatusFilter{MinSeverity: &high}, "[/etc/ssh/sshd_config /etc/motd] 1", StatusDrift},
+		{"nothing left is clean", StatusFilter{Path: "/usr", MinSeverity: &critical}, "[] 0", StatusClean},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := tt.filter.Apply(s)
+			var paths []string
+			for _, f := range got.Findings {
+				paths = append(paths, f.Path)
+			}
+			if have := fmt.Sprint(paths, " ", len(got.Packages)); have != tt.want || got.Status != tt.status {
+				t.Errorf("Apply: %s %s, want %s %s", fmt.Sprint(paths, " ", len(got.Packages)), got.Status, tt.want, tt.status)
+			}
+		})
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"driftd/baseline"
 )
 
 // WriteStatusText renders the daemon's view for a person.
@@ -86,4 +88,71 @@ func provenance(pkg string, explained *ExplanationJSON, byHand bool) string {
 		return "by hand"
 	}
 	return pkg
+}
+
+// StatusFilter narrows a status to some findings: at or below a path, of a
+// category, at a severity or above. The verdict follows what is left: a
+// view with no finding left is clean, unless the whole is not verified.
+type StatusFilter struct {
+	Path        string
+	Category    string
+	MinSeverity *baseline.Severity
+}
+
+// Apply returns s with only the findings the filter keeps.
+func (f StatusFilter) Apply(s StatusJSON) StatusJSON {
+	if f.Path == "" && f.Category == "" && f.MinSeverity == nil {
+		return s
+	}
+	keep := func(path, category, severity string) bool {
+		if f.Path != "" && path != f.Path && !strings.HasPrefix(path, strings.TrimSuffix(f.Path, "/")+"/") {
+			return false
+		}
+		if f.Category != "" && category != f.Category {
+			return false
+		}
+		if f.MinSeverity != nil {
+			sev, err := baseline.ParseSeverity(severity)
+			if err != nil || sev < *f.MinSeverity {
+				return false
+			}
+		}
+		return true
+	}
+	findings := s.Findings[:0:0]
+	for _, x := range s.Findings {
+		if keep(x.Path, x.Category, x.Severity) {
+			findings = append(findings, x)
+		}
+	}
+	pkgs := s.Packages[:0:0]
+	for _, x := range s.Packages {
+		if f.Path == "" && keep("", x.Category, x.Severity) {
+			pkgs = append(pkgs, x)
+		}
+	}
+	pending := s.Pending[:0:0]
+	for _, x := range s.Pending {
+		if keep(x.Path, x.Category, x.Severity) {
+			pending = append(pending, x)
+		}
+	}
+	unverified := s.Unverified[:0:0]
+	for _, x := range s.Unverified {
+		if f.Path == "" || keep(x.Path, f.Category, "critical") {
+			unverified = append(unverified, x)
+		}
+	}
+	s.Findings, s.Packages, s.Pending, s.Unverified = findings, pkgs, pending, unverified
+	if s.Status == StatusDrift || s.Status == StatusUnsealed || s.Status == StatusClean {
+		switch {
+		case len(findings) > 0 || len(pkgs) > 0:
+			s.Status = StatusDrift
+		case len(pending) > 0:
+			s.Status = StatusUnsealed
+		default:
+			s.Status = StatusClean
+		}
+	}
+	return s
 }

@@ -10,6 +10,7 @@ import (
 
 	"driftd/agent"
 	"driftd/agent/config"
+	"driftd/baseline"
 	"driftd/reporter"
 )
 
@@ -18,11 +19,22 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	stateDir := fs.String("state-dir", "", "the daemon's state directory: its socket is driftd.sock there (default: daemon.socket of the config, else "+agent.DefaultSocket+")")
 	configPath := fs.String("config", "", "config file, for daemon.socket (default: the embedded default config)")
 	format := fs.String("format", "text", "text or json")
+	var filter reporter.StatusFilter
+	fs.StringVar(&filter.Path, "path", "", "only findings at this path or below it")
+	fs.StringVar(&filter.Category, "category", "", "only findings of this category (ssh, binaries, package, ...)")
+	severity := fs.String("severity", "", "only findings at this severity or above (info, low, medium, high, critical)")
 	if _, err := parse(fs, args, 0); err != nil {
 		return err
 	}
 	if *format != "text" && *format != "json" {
 		return fmt.Errorf("--format %q: want text or json", *format)
+	}
+	if *severity != "" {
+		sev, err := baseline.ParseSeverity(*severity)
+		if err != nil {
+			return fmt.Errorf("--severity: %w", err)
+		}
+		filter.MinSeverity = &sev
 	}
 	cfg, err := config.Load(*configPath)
 	if err != nil {
@@ -41,6 +53,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
 		return fmt.Errorf("daemon socket %s: %w", socket, err)
 	}
+	s = filter.Apply(s)
 	if *format == "json" {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
