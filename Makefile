@@ -23,7 +23,7 @@ PKG_VERSION := $(shell v=$$(git describe --tags --match 'v[0-9]*' 2>/dev/null); 
 	if [ -n "$$v" ]; then echo "$$v" | sed -e 's/^v//' -e 's/-\([0-9]*\)-g/+\1.g/'; \
 	else echo "0.0.0+git$$(git rev-list --count HEAD 2>/dev/null || echo 0).g$$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"; fi)
 
-.PHONY: all build run status test lint bench fuzz package deps-test deps-bench clean
+.PHONY: all build run status test lint bench fuzz package docs deps-test deps-bench clean
 
 all: build
 
@@ -68,8 +68,16 @@ bench: deps-bench
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./cmd/driftd/
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./baseline/...
 
-# driftd_VERSION_ARCH.deb and the .rpm in $(DIST).
-package:
+# Man pages and bash, zsh and fish completions, generated from the
+# commands' own definitions (driftd's hidden docs command), into bin/pkg/docs.
+DOCS := bin/pkg/docs
+docs:
+	@rm -rf $(DOCS)
+	$(GO) run -ldflags '-X main.version=$(PKG_VERSION)' ./cmd/driftd docs --out $(DOCS)
+
+# driftd_VERSION_ARCH.deb and the .rpm in $(DIST), with the man pages and
+# the completions.
+package: docs
 	@mkdir -p $(DIST)
 	CGO_ENABLED=0 GOARCH=$(ARCH) $(GO) build -trimpath -ldflags '-s -w -X main.version=$(PKG_VERSION)' -o bin/pkg/driftd ./cmd/driftd
 	VERSION=$(PKG_VERSION) ARCH=$(ARCH) $(GO) run $(NFPM) pkg -f packaging/nfpm.yaml -p deb -t $(DIST)/

@@ -90,6 +90,9 @@ func TestDeb(t *testing.T) {
 		"/usr/share/doc/driftd/README.md", "/usr/share/doc/driftd/prometheus/driftd-alerts.yml", "/usr/share/doc/driftd/grafana/driftd-dashboard.json",
 		"/usr/share/doc/driftd/examples/packer/driftd.pkr.hcl", "/usr/share/doc/driftd/examples/imagebuilder/driftd-component.yml",
 		"/usr/share/doc/driftd/examples/docker/Dockerfile",
+		"/usr/share/man/man1/driftd.1", "/usr/share/man/man1/driftd-check.1", "/usr/share/man/man1/driftd-taint-clear.1",
+		"/usr/share/bash-completion/completions/driftd", "/usr/share/zsh/vendor-completions/_driftd",
+		"/usr/share/fish/vendor_completions.d/driftd.fish",
 	} {
 		if !slices.Contains(strings.Split(files, "\n"), f) {
 			t.Errorf("the package lacks %s", f)

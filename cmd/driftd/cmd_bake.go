@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"driftd/baseline"
 	"driftd/baseline/manifest"
 	"driftd/baseline/pkgdb"
@@ -18,88 +20,90 @@ import (
 	"driftd/reporter"
 )
 
-func runBake(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("bake", stderr)
+func bakeCommand() *cobra.Command {
+	cmd := newCommand("bake", 0)
+	fs := cmd.Flags()
 	configPath, root := scopeFlags(fs)
 	keyPath := fs.String("key", "", "private key that signs the baseline (from driftd keygen)")
 	out := fs.String("out", "", "where to write the manifest")
 	allowUnreadable := fs.Bool("allow-unreadable", false, "bake even when some paths could not be read in full; the manifest records them as accepted, and every check says so")
 	lbls := labels{}
 	fs.Var(lbls, "label", "a key=value label for the image; repeatable")
-	if _, err := parse(fs, args, 0); err != nil {
-		return err
-	}
-	if *keyPath == "" || *out == "" {
-		return fmt.Errorf("--key and --out are required")
-	}
-	created, err := creationTime()
-	if err != nil {
-		return err
-	}
-	s, err := loadScope(*configPath, *root)
-	if err != nil {
-		return err
-	}
-	key, err := manifest.LoadPrivateKey(*keyPath)
-	if err != nil {
-		return err
-	}
-
-	start := time.Now()
-	sshPaths := sshpaths.Derive(s.root)
-	if err := s.withSSH(sshPaths); err != nil {
-		return err
-	}
-	// The package databases are read while the tree is walked.
-	pkgs := make(chan packagesRead, 1)
-	go func() { pkgs <- readPackages(ctx, s.root) }()
-	entries, err := s.walker(stderr, "bake").Walk(ctx)
-	s.stopProgress()
-	p := <-pkgs
-	if err != nil {
-		return err
-	}
-	if p.err != nil {
-		return p.err
-	}
-	unreadable := unreadablePaths(entries)
-	if len(unreadable) > 0 && !*allowUnreadable {
-		return fmt.Errorf("%d paths could not be read in full, so no host of this image could verify them: %s (fix them, narrow the rules, or pass --allow-unreadable)",
-			len(unreadable), describeUnreadable(entries))
-	}
-	m := &baseline.Manifest{
-		Header: baseline.Header{
-			AcceptedUnreadable: unreadable,
-			DriftdVersion:      version,
-			Created:            created,
-			Labels:             lbls,
-			RulesDigest:        s.config.Rules.Digest(),
-			PackageManagers:    p.inv.Managers,
-			OS:                 pkgdb.ReadOSRelease(s.root),
-			SSHPaths:           sshPaths,
-		},
-		Entries:  entries,
-		Packages: p.inv.Packages,
-	}
-	m.SetOwners(p.owners)
-	if err := manifest.Write(*out, m, key); err != nil {
-		return err
-	}
-	c := m.Header.Counts
-	fmt.Fprintf(stdout, "baked %s: baseline %s, %d entries (%d files, %d bytes) in %s\n",
-		*out, m.ID(), c.Entries, c.Files, c.Bytes, time.Since(start).Round(time.Millisecond))
-	for _, st := range m.Header.PackageManagers {
-		if st.Status == baseline.Inventoried {
-			fmt.Fprintf(stdout, "packages %s: %d\n", st.Manager, st.Packages)
-		} else {
-			fmt.Fprintf(stderr, "warning: %s\n", st.Reason)
+	cmd.RunE = func(cmd *cobra.Command, pos []string) error {
+		ctx, stdout, stderr := cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr()
+		if *keyPath == "" || *out == "" {
+			return fmt.Errorf("--key and --out are required")
 		}
+		created, err := creationTime()
+		if err != nil {
+			return err
+		}
+		s, err := loadScope(*configPath, *root)
+		if err != nil {
+			return err
+		}
+		key, err := manifest.LoadPrivateKey(*keyPath)
+		if err != nil {
+			return err
+		}
+
+		start := time.Now()
+		sshPaths := sshpaths.Derive(s.root)
+		if err := s.withSSH(sshPaths); err != nil {
+			return err
+		}
+		// The package databases are read while the tree is walked.
+		pkgs := make(chan packagesRead, 1)
+		go func() { pkgs <- readPackages(ctx, s.root) }()
+		entries, err := s.walker(stderr, "bake").Walk(ctx)
+		s.stopProgress()
+		p := <-pkgs
+		if err != nil {
+			return err
+		}
+		if p.err != nil {
+			return p.err
+		}
+		unreadable := unreadablePaths(entries)
+		if len(unreadable) > 0 && !*allowUnreadable {
+			return fmt.Errorf("%d paths could not be read in full, so no host of this image could verify them: %s (fix them, narrow the rules, or pass --allow-unreadable)",
+				len(unreadable), describeUnreadable(entries))
+		}
+		m := &baseline.Manifest{
+			Header: baseline.Header{
+				AcceptedUnreadable: unreadable,
+				DriftdVersion:      version,
+				Created:            created,
+				Labels:             lbls,
+				RulesDigest:        s.config.Rules.Digest(),
+				PackageManagers:    p.inv.Managers,
+				OS:                 pkgdb.ReadOSRelease(s.root),
+				SSHPaths:           sshPaths,
+			},
+			Entries:  entries,
+			Packages: p.inv.Packages,
+		}
+		m.SetOwners(p.owners)
+		if err := manifest.Write(*out, m, key); err != nil {
+			return err
+		}
+		c := m.Header.Counts
+		fmt.Fprintf(stdout, "baked %s: baseline %s, %d entries (%d files, %d bytes) in %s\n",
+			*out, m.ID(), c.Entries, c.Files, c.Bytes, time.Since(start).Round(time.Millisecond))
+		for _, st := range m.Header.PackageManagers {
+			if st.Status == baseline.Inventoried {
+				fmt.Fprintf(stdout, "packages %s: %d\n", st.Manager, st.Packages)
+			} else {
+				fmt.Fprintf(stderr, "warning: %s\n", st.Reason)
+			}
+		}
+		if len(unreadable) > 0 {
+			fmt.Fprintf(stderr, "warning: %d paths could not be read in full and are accepted as such (--allow-unreadable); every check says so: %s\n",
+				len(unreadable), describeUnreadable(entries))
+		}
+		return nil
 	}
-	if len(unreadable) > 0 {
-		fmt.Fprintf(stderr, "warning: %d paths could not be read in full and are accepted as such (--allow-unreadable); every check says so: %s\n",
-			len(unreadable), describeUnreadable(entries))
-	}
-	return nil
+	return cmd
 }
 
 // unreadablePaths are the entries the walk could not read in full.

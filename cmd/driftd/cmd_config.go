@@ -1,39 +1,39 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"io"
 	"runtime"
+
+	"github.com/spf13/cobra"
 
 	"driftd/agent/config"
 )
 
-func runConfig(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("config", stderr)
-	configPath := fs.String("config", "", "the main config file; its directory's driftd.d/*.toml are layered over it (default: the embedded default alone)")
-	pos, err := parse(fs, args, 1)
-	if err != nil {
+func configCommand() *cobra.Command {
+	cmd := newCommand("config", 0)
+	def := newCommand("config default", 0)
+	def.RunE = func(c *cobra.Command, _ []string) error {
+		_, err := c.OutOrStdout().Write(config.Default)
 		return err
 	}
-	switch pos[0] {
-	case "default":
-		_, err = stdout.Write(config.Default)
-		return err
-	case "show":
+	show := newCommand("config show", 0)
+	configPath := show.Flags().String("config", "", "the main config file; its directory's driftd.d/*.toml are layered over it (default: the embedded default alone)")
+	show.RunE = func(c *cobra.Command, _ []string) error {
 		l, err := config.Load(*configPath)
 		if err != nil {
 			return err
 		}
-		return l.Show(stdout)
+		return l.Show(c.OutOrStdout())
 	}
-	return fmt.Errorf("unknown config command %q (known: default, show)", pos[0])
+	cmd.AddCommand(def, show)
+	return cmd
 }
 
-func runVersion(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	if _, err := parse(newFlags("version", stderr), args, 0); err != nil {
-		return err
+func versionCommand() *cobra.Command {
+	cmd := newCommand("version", 0)
+	cmd.RunE = func(c *cobra.Command, _ []string) error {
+		fmt.Fprintf(c.OutOrStdout(), "driftd %s (%s)\n", version, runtime.Version())
+		return nil
 	}
-	fmt.Fprintf(stdout, "driftd %s (%s)\n", version, runtime.Version())
-	return nil
+	return cmd
 }

@@ -2,52 +2,54 @@ package main
 
 import (
 	"cmp"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"driftd/agent"
 	"driftd/baseline/check"
 	"driftd/reporter"
 )
 
-func runSeal(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("seal", stderr)
+func sealCommand() *cobra.Command {
+	cmd := newCommand("seal", 0)
+	fs := cmd.Flags()
 	configPath, root := scopeFlags(fs)
 	stateDir := fs.String("state-dir", "", "the daemon's state directory (default: daemon.state_dir of the config)")
-	if _, err := parse(fs, args, 0); err != nil {
-		return err
-	}
-	s, err := loadScope(*configPath, *root)
-	if err != nil {
-		return err
-	}
-	dir := cmp.Or(*stateDir, s.config.Daemon.StateDir)
-	socket := agent.SocketPath(s.config.Daemon.Socket, *stateDir)
-	resp, err := localRequest(ctx, socket, http.MethodPost, "/v1/seal", nil)
-	switch {
-	case err == nil:
-		defer resp.Body.Close()
-		var sj reporter.SealJSON
-		if err := json.NewDecoder(resp.Body).Decode(&sj); err != nil {
-			return fmt.Errorf("daemon socket %s: %w", socket, err)
+	cmd.RunE = func(cmd *cobra.Command, pos []string) error {
+		ctx, stdout := cmd.Context(), cmd.OutOrStdout()
+		s, err := loadScope(*configPath, *root)
+		if err != nil {
+			return err
 		}
-		fmt.Fprintf(stdout, "sealed %d first-boot paths at %s\n", sj.Paths, sj.Time.Local().Format(time.DateTime))
+		dir := cmp.Or(*stateDir, s.config.Daemon.StateDir)
+		socket := agent.SocketPath(s.config.Daemon.Socket, *stateDir)
+		resp, err := localRequest(ctx, socket, http.MethodPost, "/v1/seal", nil)
+		switch {
+		case err == nil:
+			defer resp.Body.Close()
+			var sj reporter.SealJSON
+			if err := json.NewDecoder(resp.Body).Decode(&sj); err != nil {
+				return fmt.Errorf("daemon socket %s: %w", socket, err)
+			}
+			fmt.Fprintf(stdout, "sealed %d first-boot paths at %s\n", sj.Paths, sj.Time.Local().Format(time.DateTime))
+			return nil
+		case errors.Is(err, errNoDaemon):
+		default:
+			return err
+		}
+		// No daemon: seal the state dir directly; the daemon takes it up at
+		// its next start.
+		m, err := check.WriteSeal(ctx, s.root, s.rules, s.config.Scan.WorkerCount(), dir, version)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "sealed %d first-boot paths in %s\n", len(m.Entries), check.SealPath(dir))
 		return nil
-	case errors.Is(err, errNoDaemon):
-	default:
-		return err
 	}
-	// No daemon: seal the state dir directly; the daemon takes it up at
-	// its next start.
-	m, err := check.WriteSeal(ctx, s.root, s.rules, s.config.Scan.WorkerCount(), dir, version)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "sealed %d first-boot paths in %s\n", len(m.Entries), check.SealPath(dir))
-	return nil
+	return cmd
 }

@@ -1,10 +1,10 @@
 package main
 
 import (
-	"context"
 	"crypto/ed25519"
 	"fmt"
-	"io"
+
+	"github.com/spf13/cobra"
 
 	"driftd/agent/config"
 	"driftd/baseline"
@@ -13,81 +13,83 @@ import (
 	"driftd/reporter"
 )
 
-func runShow(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("show", stderr)
+func showCommand() *cobra.Command {
+	cmd := newCommand("show", 1)
+	fs := cmd.Flags()
 	format := fs.String("format", "text", "text or json")
 	pubPath := fs.String("pubkey", "", "verify the signature with this public key")
 	sbom := fs.String("sbom", "", "export the package list as an SBOM instead: cyclonedx (1.5) or spdx (2.3), JSON")
-	pos, err := parse(fs, args, 1)
-	if err != nil {
-		return err
+	cmd.RunE = func(cmd *cobra.Command, pos []string) error {
+		stdout := cmd.OutOrStdout()
+		if *sbom != "" && *sbom != reporter.SBOMCycloneDX && *sbom != reporter.SBOMSPDX {
+			return fmt.Errorf("--sbom %q: want %s or %s", *sbom, reporter.SBOMCycloneDX, reporter.SBOMSPDX)
+		}
+		m, err := readForDisplay(pos[0], *pubPath)
+		if err != nil {
+			return err
+		}
+		if *sbom != "" {
+			return reporter.WriteSBOM(stdout, m, *sbom, version)
+		}
+		switch *format {
+		case "text":
+			return reporter.WriteManifestText(stdout, m)
+		case "json":
+			return reporter.WriteManifestJSON(stdout, m)
+		}
+		return fmt.Errorf("--format %q: want text or json", *format)
 	}
-	if *sbom != "" && *sbom != reporter.SBOMCycloneDX && *sbom != reporter.SBOMSPDX {
-		return fmt.Errorf("--sbom %q: want %s or %s", *sbom, reporter.SBOMCycloneDX, reporter.SBOMSPDX)
-	}
-	m, err := readForDisplay(pos[0], *pubPath)
-	if err != nil {
-		return err
-	}
-	if *sbom != "" {
-		return reporter.WriteSBOM(stdout, m, *sbom, version)
-	}
-	switch *format {
-	case "text":
-		return reporter.WriteManifestText(stdout, m)
-	case "json":
-		return reporter.WriteManifestJSON(stdout, m)
-	}
-	return fmt.Errorf("--format %q: want text or json", *format)
+	return cmd
 }
 
-func runDiff(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("diff", stderr)
+func diffCommand() *cobra.Command {
+	cmd := newCommand("diff", 2)
+	fs := cmd.Flags()
 	format := fs.String("format", "text", "text or json")
 	configPath := fs.String("config", "", "the config whose rules classify each path (default: the embedded default)")
 	pubPath := fs.String("pubkey", "", "verify both signatures with this public key")
-	pos, err := parse(fs, args, 2)
-	if err != nil {
-		return err
+	cmd.RunE = func(cmd *cobra.Command, pos []string) error {
+		stdout := cmd.OutOrStdout()
+		if *format != "text" && *format != "json" {
+			return fmt.Errorf("--format %q: want text or json", *format)
+		}
+		from, err := readForDisplay(pos[0], *pubPath)
+		if err != nil {
+			return err
+		}
+		to, err := readForDisplay(pos[1], *pubPath)
+		if err != nil {
+			return err
+		}
+		cfg, err := config.Load(*configPath)
+		if err != nil {
+			return err
+		}
+		// Classified as a check would: the config's rules, the derived SSH
+		// paths of either image, driftd's own files.
+		rules, err := cfg.Rules.WithSSH(baseline.MergeSSHPaths(from.Header.SSHPaths, to.Header.SSHPaths))
+		if err == nil {
+			rules, err = rules.WithSelf(baseline.SelfPaths(cfg.Baseline.PublicKey))
+		}
+		if err != nil {
+			return err
+		}
+		d := &reporter.DiffReport{From: from, To: to, Result: baseline.Diff(from, to, rules, pkgdb.ManagerDirs), Packages: baseline.DiffPackages(from, to),
+			PackageSeverity: cfg.PackageSeverity()}
+		if *format == "json" {
+			err = d.WriteJSON(stdout)
+		} else {
+			err = d.WriteText(stdout)
+		}
+		if err != nil {
+			return err
+		}
+		if len(d.Result.Findings) > 0 || len(d.Packages) > 0 {
+			return errDrift // the images differ: exit 1, as check's drift
+		}
+		return nil
 	}
-	if *format != "text" && *format != "json" {
-		return fmt.Errorf("--format %q: want text or json", *format)
-	}
-	from, err := readForDisplay(pos[0], *pubPath)
-	if err != nil {
-		return err
-	}
-	to, err := readForDisplay(pos[1], *pubPath)
-	if err != nil {
-		return err
-	}
-	cfg, err := config.Load(*configPath)
-	if err != nil {
-		return err
-	}
-	// Classified as a check would: the config's rules, the derived SSH
-	// paths of either image, driftd's own files.
-	rules, err := cfg.Rules.WithSSH(baseline.MergeSSHPaths(from.Header.SSHPaths, to.Header.SSHPaths))
-	if err == nil {
-		rules, err = rules.WithSelf(baseline.SelfPaths(cfg.Baseline.PublicKey))
-	}
-	if err != nil {
-		return err
-	}
-	d := &reporter.DiffReport{From: from, To: to, Result: baseline.Diff(from, to, rules, pkgdb.ManagerDirs), Packages: baseline.DiffPackages(from, to),
-		PackageSeverity: cfg.PackageSeverity()}
-	if *format == "json" {
-		err = d.WriteJSON(stdout)
-	} else {
-		err = d.WriteText(stdout)
-	}
-	if err != nil {
-		return err
-	}
-	if len(d.Result.Findings) > 0 || len(d.Packages) > 0 {
-		return errDrift // the images differ: exit 1, as check's drift
-	}
-	return nil
+	return cmd
 }
 
 // readForDisplay reads a manifest to look at: verified when a key is given,

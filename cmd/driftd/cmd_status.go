@@ -1,12 +1,12 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
+
+	"github.com/spf13/cobra"
 
 	"driftd/agent"
 	"driftd/agent/config"
@@ -14,8 +14,9 @@ import (
 	"driftd/reporter"
 )
 
-func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("status", stderr)
+func statusCommand() *cobra.Command {
+	cmd := newCommand("status", 0)
+	fs := cmd.Flags()
 	stateDir := fs.String("state-dir", "", "the daemon's state directory: its socket is driftd.sock there (default: daemon.socket of the config, else "+agent.DefaultSocket+")")
 	configPath := fs.String("config", "", "config file, for daemon.socket (default: the embedded default config)")
 	format := fs.String("format", "text", "text or json")
@@ -23,52 +24,53 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.StringVar(&filter.Path, "path", "", "only findings at this path or below it")
 	fs.StringVar(&filter.Category, "category", "", "only findings of this category (ssh, binaries, package, ...)")
 	severity := fs.String("severity", "", "only findings at this severity or above (info, low, medium, high, critical)")
-	if _, err := parse(fs, args, 0); err != nil {
-		return err
-	}
-	if *format != "text" && *format != "json" {
-		return fmt.Errorf("--format %q: want text or json", *format)
-	}
-	if *severity != "" {
-		sev, err := baseline.ParseSeverity(*severity)
-		if err != nil {
-			return fmt.Errorf("--severity: %w", err)
+	cmd.RunE = func(cmd *cobra.Command, pos []string) error {
+		ctx, stdout := cmd.Context(), cmd.OutOrStdout()
+		if *format != "text" && *format != "json" {
+			return fmt.Errorf("--format %q: want text or json", *format)
 		}
-		filter.MinSeverity = &sev
+		if *severity != "" {
+			sev, err := baseline.ParseSeverity(*severity)
+			if err != nil {
+				return fmt.Errorf("--severity: %w", err)
+			}
+			filter.MinSeverity = &sev
+		}
+		cfg, err := config.Load(*configPath)
+		if err != nil {
+			return err
+		}
+		socket := agent.SocketPath(cfg.Daemon.Socket, *stateDir)
+		resp, err := localRequest(ctx, socket, http.MethodGet, "/v1/status", nil)
+		if errors.Is(err, errNoDaemon) {
+			return fmt.Errorf("daemon socket %s: nothing listens (is driftd run going?)", socket)
+		}
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		var s reporter.StatusJSON
+		if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
+			return fmt.Errorf("daemon socket %s: %w", socket, err)
+		}
+		s = filter.Apply(s)
+		if *format == "json" {
+			enc := json.NewEncoder(stdout)
+			enc.SetIndent("", "  ")
+			err = enc.Encode(s)
+		} else {
+			err = reporter.WriteStatusText(stdout, &s)
+		}
+		if err != nil {
+			return err
+		}
+		switch s.Status {
+		case reporter.StatusClean:
+			return nil
+		case reporter.StatusDrift:
+			return errDrift
+		}
+		return errUnverified
 	}
-	cfg, err := config.Load(*configPath)
-	if err != nil {
-		return err
-	}
-	socket := agent.SocketPath(cfg.Daemon.Socket, *stateDir)
-	resp, err := localRequest(ctx, socket, http.MethodGet, "/v1/status", nil)
-	if errors.Is(err, errNoDaemon) {
-		return fmt.Errorf("daemon socket %s: nothing listens (is driftd run going?)", socket)
-	}
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	var s reporter.StatusJSON
-	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
-		return fmt.Errorf("daemon socket %s: %w", socket, err)
-	}
-	s = filter.Apply(s)
-	if *format == "json" {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		err = enc.Encode(s)
-	} else {
-		err = reporter.WriteStatusText(stdout, &s)
-	}
-	if err != nil {
-		return err
-	}
-	switch s.Status {
-	case reporter.StatusClean:
-		return nil
-	case reporter.StatusDrift:
-		return errDrift
-	}
-	return errUnverified
+	return cmd
 }

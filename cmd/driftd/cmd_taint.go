@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"driftd/agent"
 	"driftd/agent/config"
 	"driftd/agent/policy"
@@ -24,31 +26,41 @@ import (
 // node-problem-detector's custom plugins read it (0 OK, 1 problem, 2 unknown).
 var errTainted = errors.New("tainted")
 
-func runTaint(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || (args[0] != "status" && args[0] != "clear") {
-		fmt.Fprintln(stderr, "usage: driftd taint status [--state-dir D] [--format json]\n       driftd taint clear --reason TEXT [--state-dir D] [--config F]")
-		return errUsage
+func taintCommand() *cobra.Command {
+	cmd := newCommand("taint", 0)
+	status := newCommand("taint status", 0)
+	stateDir, configPath := taintFlags(status)
+	format := status.Flags().String("format", "text", "text or json")
+	status.RunE = func(c *cobra.Command, _ []string) error {
+		cfg, err := config.Load(*configPath)
+		if err != nil {
+			return err
+		}
+		return taintStatus(cmp.Or(*stateDir, cfg.Daemon.StateDir), *format, c.OutOrStdout())
 	}
-	fs := newFlags("taint "+args[0], stderr)
-	stateDir := fs.String("state-dir", "", "the daemon's state directory (default: daemon.state_dir of the config)")
-	configPath := fs.String("config", "", "config file, for the state dir and the marker file (default: the embedded default config)")
-	format := fs.String("format", "text", "text or json")
-	reason := fs.String("reason", "", "why the taint is cleared (required; the event records it)")
-	if _, err := parse(fs, args[1:], 0); err != nil {
-		return err
+	clear := newCommand("taint clear", 0)
+	clearStateDir, clearConfig := taintFlags(clear)
+	reason := clear.Flags().String("reason", "", "why the taint is cleared (required; the event records it)")
+	clear.RunE = func(c *cobra.Command, _ []string) error {
+		if *reason == "" {
+			return fmt.Errorf("--reason is required: the event that records the clear names it")
+		}
+		cfg, err := config.Load(*clearConfig)
+		if err != nil {
+			return err
+		}
+		dir := cmp.Or(*clearStateDir, cfg.Daemon.StateDir)
+		return taintClear(c.Context(), dir, agent.SocketPath(cfg.Daemon.Socket, *clearStateDir), cfg, *reason, c.OutOrStdout())
 	}
-	cfg, err := config.Load(*configPath)
-	if err != nil {
-		return err
-	}
-	dir := cmp.Or(*stateDir, cfg.Daemon.StateDir)
-	if args[0] == "status" {
-		return taintStatus(dir, *format, stdout)
-	}
-	if *reason == "" {
-		return fmt.Errorf("--reason is required: the event that records the clear names it")
-	}
-	return taintClear(ctx, dir, agent.SocketPath(cfg.Daemon.Socket, *stateDir), cfg, *reason, stdout)
+	cmd.AddCommand(status, clear)
+	return cmd
+}
+
+// taintFlags are the flags both taint commands take.
+func taintFlags(cmd *cobra.Command) (stateDir, configPath *string) {
+	stateDir = cmd.Flags().String("state-dir", "", "the daemon's state directory (default: daemon.state_dir of the config)")
+	configPath = cmd.Flags().String("config", "", "config file, for the state dir, the socket and the marker file (default: the embedded default config)")
+	return
 }
 
 // taintStatus reads the latch from the state dir itself: it answers when

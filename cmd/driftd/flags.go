@@ -1,61 +1,28 @@
 package main
 
 import (
-	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 
+	"github.com/spf13/pflag"
+
 	"driftd/agent/config"
 	"driftd/baseline"
 )
-
-// errUsage is a command line that flag parsing has already complained about.
-var errUsage = errors.New("usage")
-
-func newFlags(name string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet("driftd "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	return fs
-}
-
-// parse parses flags that may come before, between or after the positional
-// arguments, and checks the number of positionals.
-func parse(fs *flag.FlagSet, args []string, positionals int) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, err
-			}
-			return nil, errUsage
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			break
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
-	}
-	if len(pos) != positionals {
-		fmt.Fprintf(fs.Output(), "%s: want %d arguments, got %d\n", fs.Name(), positionals, len(pos))
-		fs.Usage()
-		return nil, errUsage
-	}
-	return pos, nil
-}
 
 // labels collects repeated --label k=v flags.
 type labels map[string]string
 
 var labelName = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
 
-// String is for flag.Value.
+// String is for pflag.Value.
 func (l labels) String() string { return fmt.Sprint(map[string]string(l)) }
+
+// Type names the value in help.
+func (l labels) Type() string { return "key=value" }
 
 // Set adds one key=value label; a key given twice is an error.
 func (l labels) Set(s string) error {
@@ -81,7 +48,7 @@ type scope struct {
 	stopProgress func() // ends the progress line, if one is drawn
 }
 
-func scopeFlags(fs *flag.FlagSet) (configPath, root *string) {
+func scopeFlags(fs *pflag.FlagSet) (configPath, root *string) {
 	configPath = fs.String("config", "", "config file (default: the embedded default config)")
 	root = fs.String("root", "/", "the image root: a mounted image, a container rootfs, or / for this host")
 	return

@@ -5,12 +5,15 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
+	"strings"
 	"syscall"
+
+	"github.com/spf13/cobra"
 )
 
 // version is set at build time from git describe.
@@ -30,61 +33,86 @@ var (
 	errUnverified = errors.New("not verified")
 )
 
-type command struct {
-	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error
-	summary string
-}
-
-var commands = map[string]command{
-	"keygen":  {runKeygen, "make a signing key pair"},
-	"bake":    {runBake, "record a signed baseline of a root"},
-	"check":   {runCheck, "compare a root with its baseline"},
-	"diff":    {runDiff, "what changed between two baselines"},
-	"show":    {runShow, "print a baseline"},
-	"run":     {runRun, "the daemon: watch the host and report drift"},
-	"status":  {runStatus, "the running daemon's view"},
-	"taint":   {runTaint, "the replacement latch: status, or clear --reason"},
-	"seal":    {runSeal, "seal the first-boot paths now"},
-	"config":  {runConfig, "config default: the embedded default; config show: the layered config, with where each value came from"},
-	"version": {runVersion, "print the version"},
-}
-
-var commandOrder = []string{"keygen", "bake", "check", "diff", "show", "run", "status", "taint", "seal", "config", "version"}
-
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
+// run runs the command line and maps its outcome to an exit code; an
+// error is one line on stderr naming the command.
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		usage(stderr)
-		return exitUnverified
-	}
-	cmd, ok := commands[args[0]]
-	if !ok {
-		fmt.Fprintf(stderr, "driftd: unknown command %q (try driftd help)\n", args[0])
-		return exitUnverified
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err := cmd.run(ctx, args[1:], stdout, stderr)
+	root := rootCommand()
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	cmd, err := root.ExecuteContextC(ctx)
+	name := "driftd"
+	if cmd != nil {
+		name = cmd.CommandPath()
+	}
 	switch {
 	case err == nil:
 		return exitOK
 	case errors.Is(err, errDrift), errors.Is(err, errTainted):
 		return exitDrift
-	case errors.Is(err, errUnverified), errors.Is(err, flag.ErrHelp), errors.Is(err, errUsage):
+	case errors.Is(err, errUnverified):
 		return exitUnverified
 	case errors.Is(err, errNotRoot):
-		fmt.Fprintf(stderr, "driftd %s %v\n", args[0], err)
-		return exitUnverified
+		fmt.Fprintf(stderr, "%s %v\n", name, err)
+	case isUsageError(err):
+		fmt.Fprintf(stderr, "%s: %v (see %s --help)\n", name, err, name)
 	default:
-		fmt.Fprintf(stderr, "driftd %s: %v\n", args[0], err)
-		return exitUnverified
+		fmt.Fprintf(stderr, "%s: %v\n", name, err)
 	}
+	return exitUnverified
 }
 
-func usage(w io.Writer) {
-	fmt.Fprintln(w, "usage: driftd COMMAND [flags]")
-	for _, name := range commandOrder {
-		fmt.Fprintf(w, "  %-8s %s\n", name, commands[name].summary)
+// isUsageError reports whether err is about the command line itself, as
+// cobra and pflag word it.
+func isUsageError(err error) bool {
+	msg := err.Error()
+	for _, p := range []string{"unknown flag", "unknown shorthand", "unknown command", "flag needs an argument", "invalid argument", "accepts ", "requires ", "bad flag syntax"} {
+		if strings.HasPrefix(msg, p) || strings.Contains(msg, " "+p) {
+			return true
+		}
+	}
+	return false
+}
+
+// rootCommand is driftd with every subcommand.
+func rootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "driftd",
+		Short: "Drift from the baked image, reported, never repaired",
+		Long: `driftd records a signed baseline of an image at bake time and, on each host
+made from it, reports every change since as drift: Prometheus metrics, JSON
+events, a local API. A drifted host is marked for replacement, never repaired.
+
+Exit codes, for every command: 0 clean (or done), 1 drift (or: the images
+differ, the host is tainted), 2 could not verify or an error.`,
+		Version:       version,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+	}
+	root.SetVersionTemplate(fmt.Sprintf("driftd {{.Version}} (%s)\n", runtime.Version()))
+	root.AddCommand(keygenCommand(), bakeCommand(), checkCommand(), diffCommand(), showCommand(), runCommand(),
+		statusCommand(), taintCommand(), sealCommand(), configCommand(), versionCommand(), docsCommand())
+	return root
+}
+
+// newCommand makes the command with the given path ("taint clear") from
+// its entry in docs, taking exactly positionals arguments.
+func newCommand(path string, positionals int) *cobra.Command {
+	d, ok := docs[path]
+	if !ok {
+		panic("no docs for driftd " + path)
+	}
+	name := path[strings.LastIndexByte(path, ' ')+1:]
+	return &cobra.Command{
+		Use:                   name + d.args,
+		Short:                 d.short,
+		Long:                  d.long,
+		Example:               d.example,
+		Args:                  cobra.ExactArgs(positionals),
+		DisableFlagsInUseLine: false,
 	}
 }

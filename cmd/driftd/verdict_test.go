@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -492,5 +493,44 @@ func TestCommonMistakes(t *testing.T) {
 				t.Errorf("want exit 2 and one line with %q\n%v", tt.want, r)
 			}
 		})
+	}
+}
+
+// Every command's help: exit 0, its description, an example where it has
+// one, and its exit codes; the same through `driftd help CMD`.
+func TestHelpForEveryCommand(t *testing.T) {
+	for path, h := range docs {
+		words := strings.Fields(path)
+		for _, args := range [][]string{append(slices.Clone(words), "--help"), append([]string{"help"}, words...)} {
+			r := driftd(t, nil, args...)
+			if r.code != exitOK {
+				t.Errorf("driftd %s: exit %d, want 0\n%v", strings.Join(args, " "), r.code, r)
+				continue
+			}
+			want := h.short // cobra shows the long description where there is one
+			if h.long != "" {
+				want = strings.SplitN(h.long, "\n", 2)[0]
+			}
+			if !strings.Contains(r.stdout, want) {
+				t.Errorf("driftd %s: no description\n%s", strings.Join(args, " "), r.stdout)
+			}
+			if h.example != "" && !strings.Contains(r.stdout, "Examples:\n"+h.example) {
+				t.Errorf("driftd %s: no example\n%s", strings.Join(args, " "), r.stdout)
+			}
+			if strings.Contains(h.long, "Exit codes") && !strings.Contains(r.stdout, "Exit codes") {
+				t.Errorf("driftd %s: no exit codes\n%s", strings.Join(args, " "), r.stdout)
+			}
+		}
+	}
+	if r := driftd(t, nil, "--version"); r.code != exitOK || !strings.HasPrefix(r.stdout, "driftd ") {
+		t.Errorf("driftd --version: %v", r)
+	}
+	// Flags anywhere after the command word, subcommands included.
+	state := t.TempDir()
+	if r := driftd(t, nil, "taint", "--state-dir", state, "status"); r.code != exitOK || !strings.Contains(r.stdout, "not tainted") {
+		t.Errorf("driftd taint --state-dir D status: %v", r)
+	}
+	if r := driftd(t, nil, "check", "--nope"); r.code != exitUnverified || !strings.Contains(r.stderr, "unknown flag: --nope (see driftd check --help)") {
+		t.Errorf("an unknown flag: %v", r)
 	}
 }
