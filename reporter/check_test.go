@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"driftd/baseline"
+	"driftd/baseline/walk"
 )
 
 func TestStatus(t *testing.T) {
@@ -94,5 +96,24 @@ func TestStatusFilter(t *testing.T) {
 				t.Errorf("Apply: %s %s, want %s %s", fmt.Sprint(paths, " ", len(got.Packages)), got.Status, tt.want, tt.status)
 			}
 		})
+	}
+}
+
+func TestETA(t *testing.T) {
+	est := walk.Estimate{Entries: 1000, Bytes: 1 << 30}
+	for _, tt := range []struct {
+		entries, bytes int64
+		est            walk.Estimate
+		want           string
+	}{
+		{0, 0, walk.Estimate{}, ""},
+		{5, 0, est, " (~0%)"},
+		{250, 0, est, " (~25%, ~30s left)"},
+		{250, 1 << 29, est, " (~50%, ~10s left)"}, // the further of the two
+		{5000, 0, est, " (~99%, ~0s left)"},       // past the guess: never 100% before the end
+	} {
+		if got := eta(tt.entries, tt.bytes, tt.est, 10*time.Second); got != tt.want {
+			t.Errorf("eta(%d, %d) = %q, want %q", tt.entries, tt.bytes, got, tt.want)
+		}
 	}
 }

@@ -18,10 +18,11 @@ func IsTerminal(f *os.File) bool {
 	return err == nil
 }
 
-// ShowProgress redraws one status line on w (entries, bytes, hash rate)
-// until the returned stop is called; stop clears the line and returns once
-// the drawing goroutine has ended.
-func ShowProgress(w io.Writer, verb string, p *walk.Progress) (stop func()) {
+// ShowProgress redraws one status line on w (entries, bytes, hash rate,
+// and, from est, a percentage and the time left) until the returned stop
+// is called; stop clears the line and returns once the drawing goroutine
+// has ended.
+func ShowProgress(w io.Writer, verb string, p *walk.Progress, est walk.Estimate) (stop func()) {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	start := time.Now()
@@ -34,9 +35,11 @@ func ShowProgress(w io.Writer, verb string, p *walk.Progress) (stop func()) {
 				fmt.Fprint(w, "\r\033[K")
 				return
 			case <-t.C:
-				bytes := p.Bytes.Load()
-				rate := float64(bytes) / time.Since(start).Seconds()
-				fmt.Fprintf(w, "\r\033[K%s: %d entries, %s hashed, %s/s", verb, p.Entries.Load(), humanBytes(float64(bytes)), humanBytes(rate))
+				bytes, entries := p.Bytes.Load(), p.Entries.Load()
+				elapsed := time.Since(start)
+				rate := float64(bytes) / elapsed.Seconds()
+				fmt.Fprintf(w, "\r\033[K%s: %d entries%s, %s hashed, %s/s", verb, entries, eta(entries, bytes, est, elapsed),
+					humanBytes(float64(bytes)), humanBytes(rate))
 			}
 		}
 	})
@@ -54,4 +57,26 @@ func humanBytes(b float64) string {
 		i++
 	}
 	return fmt.Sprintf("%.1f %s", b, units[i])
+}
+
+// eta is " (~P%, ~T left)" from how far the walk is through the estimate:
+// the further of entries and bytes, held below 100% until the walk ends
+// (the estimate is a guess); empty without an estimate.
+func eta(entries, bytes int64, est walk.Estimate, elapsed time.Duration) string {
+	if est.Entries <= 0 && est.Bytes <= 0 {
+		return ""
+	}
+	var f float64
+	if est.Entries > 0 {
+		f = float64(entries) / float64(est.Entries)
+	}
+	if est.Bytes > 0 {
+		f = max(f, float64(bytes)/float64(est.Bytes))
+	}
+	f = min(f, 0.99)
+	if f <= 0.01 {
+		return fmt.Sprintf(" (~%.0f%%)", f*100)
+	}
+	left := time.Duration(float64(elapsed) * (1 - f) / f).Round(time.Second)
+	return fmt.Sprintf(" (~%.0f%%, ~%s left)", f*100, left)
 }

@@ -181,7 +181,7 @@ func (s *scope) progress(stderr io.Writer, verb string) *walk.Progress {
 	debug.SetGCPercent(25)
 	p := &walk.Progress{}
 	if f, ok := stderr.(*os.File); ok && reporter.IsTerminal(f) {
-		s.stopProgress = reporter.ShowProgress(stderr, verb, p)
+		s.stopProgress = reporter.ShowProgress(stderr, verb, p, walk.EstimateTree(s.root))
 	}
 	return p
 }

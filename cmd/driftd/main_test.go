@@ -481,7 +481,7 @@ func TestProgressOnATerminal(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	if !regexp.MustCompile(`bake: \d+ entries, [\d.]+ [KMG]?i?B hashed, [\d.]+ [KMG]?i?B/s`).Match(out) {
+	if !regexp.MustCompile(`bake: \d+ entries \(~\d+%(, ~[0-9hms]+ left)?\), [\d.]+ [KMG]?i?B hashed, [\d.]+ [KMG]?i?B/s`).Match(out) {
 		t.Errorf("no progress line on the terminal:\n%q", out)
 	}
 }
