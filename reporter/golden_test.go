@@ -5,8 +5,10 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"driftd/baseline"
 )
@@ -112,8 +114,28 @@ func TestGoldenStatusText(t *testing.T) {
 	}
 	s.Pending = []FindingJSON{NewFindingJSON(&r.Pending[0])}
 	var text bytes.Buffer
-	if err := WriteStatusText(&text, s); err != nil {
+	if err := WriteStatusText(&text, s, 0); err != nil {
 		t.Fatal(err)
 	}
 	golden(t, "status.txt", text.Bytes())
+}
+
+func TestStatusFitsTheTerminal(t *testing.T) {
+	long := "/srv/app/releases/2026-12-04T12-00-00Z/vendor/github.com/example/library/internal/deeply/nested/file.go"
+	s := &StatusJSON{Status: StatusDrift, Root: "/", Findings: []TrackedJSON{
+		{FindingJSON: FindingJSON{Path: long, Kind: "modified", Category: "system", Severity: "medium", Changes: []string{"content"}}},
+		{FindingJSON: FindingJSON{Path: "/etc/motd", Kind: "added", Category: "config", Severity: "high"}},
+	}}
+	var text bytes.Buffer
+	if err := WriteStatusText(&text, s, 100); err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(text.String()), "\n") {
+		if n := utf8.RuneCountInString(line); n > 100 {
+			t.Errorf("a line of %d characters on a 100-column terminal: %q", n, line)
+		}
+	}
+	if !strings.Contains(text.String(), "/srv/app/rel") || !strings.Contains(text.String(), "/file.go  ") || !strings.Contains(text.String(), "…") {
+		t.Errorf("the long path is not shortened in its middle:\n%s", text.String())
+	}
 }

@@ -3,15 +3,21 @@ package reporter
 import (
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
+
+	"golang.org/x/sys/unix"
 
 	"driftd/baseline"
 )
 
-// WriteStatusText renders the daemon's view for a person.
-func WriteStatusText(w io.Writer, s *StatusJSON) error {
+// WriteStatusText renders the daemon's view for a person. width, when
+// positive, is the terminal's: the findings table is made to fit it by
+// shortening long paths in their middle.
+func WriteStatusText(w io.Writer, s *StatusJSON, width int) error {
 	verified := "verified"
 	if !s.BaselineVerified {
 		verified = "NOT VERIFIED"
@@ -56,11 +62,18 @@ func WriteStatusText(w io.Writer, s *StatusJSON) error {
 		fmt.Fprintf(w, "unverified  %s\n", u)
 	}
 	if len(s.Findings) > 0 {
-		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "KIND\tSEVERITY\tCATEGORY\tPATH\tCHANGES\tFIRST SEEN\tPACKAGE")
+		rows := [][]string{{"KIND", "SEVERITY", "CATEGORY", "PATH", "CHANGES", "FIRST SEEN", "PACKAGE"}}
 		for _, f := range s.Findings {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", f.Kind, f.Severity, f.Category, DisplayPath(f.Path),
-				strings.Join(f.Changes, ","), f.FirstSeen.Local().Format(time.DateTime), provenance(f.Package, f.ExplainedBy, f.ByHand))
+			rows = append(rows, []string{f.Kind, f.Severity, f.Category, DisplayPath(f.Path), strings.Join(f.Changes, ","),
+				f.FirstSeen.Local().Format(time.DateTime), provenance(f.Package, f.ExplainedBy, f.ByHand)})
+		}
+		fitColumn(rows, 3, width)
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		for _, r := range rows {
+			for len(r) > 1 && r[len(r)-1] == "" {
+				r = r[:len(r)-1] // no padding after the last word
+			}
+			fmt.Fprintln(tw, strings.Join(r, "\t"))
 		}
 		tw.Flush()
 	}
@@ -155,4 +168,45 @@ func (f StatusFilter) Apply(s StatusJSON) StatusJSON {
 		}
 	}
 	return s
+}
+
+// fitColumn shortens the cells of column col, in their middle, so that the
+// table's lines fit width (2 spaces between columns); a column is never
+// made narrower than 24 characters. A width of 0 or less leaves it be.
+func fitColumn(rows [][]string, col, width int) {
+	if width <= 0 || len(rows) == 0 {
+		return
+	}
+	widths := make([]int, len(rows[0]))
+	for _, r := range rows {
+		for i, c := range r {
+			widths[i] = max(widths[i], utf8.RuneCountInString(c))
+		}
+	}
+	others := 0
+	for i, w := range widths {
+		if i != col {
+			others += w + 2
+		}
+	}
+	budget := max(width-others-1, 24)
+	if widths[col] <= budget {
+		return
+	}
+	for _, r := range rows {
+		c := []rune(r[col])
+		if len(c) > budget {
+			head := (budget - 1) / 2
+			r[col] = string(c[:head]) + "…" + string(c[len(c)-(budget-1-head):])
+		}
+	}
+}
+
+// TerminalWidth is the width of the terminal f is, or 0.
+func TerminalWidth(f *os.File) int {
+	ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ)
+	if err != nil {
+		return 0
+	}
+	return int(ws.Col)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 
 	"github.com/spf13/cobra"
 
@@ -59,7 +60,11 @@ func statusCommand() *cobra.Command {
 			enc.SetIndent("", "  ")
 			err = enc.Encode(s)
 		} else {
-			err = reporter.WriteStatusText(stdout, &s)
+			width := 0
+			if f, ok := stdout.(*os.File); ok {
+				width = reporter.TerminalWidth(f)
+			}
+			err = reporter.WriteStatusText(stdout, &s, width)
 		}
 		if err != nil {
 			return err
