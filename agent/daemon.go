@@ -176,7 +176,7 @@ func Run(ctx context.Context, opts Options) error {
 	defer sessionsChanged.close()
 	d.loadTaint()
 	d.refreshSessions(ctx)
-	d.setBaseline(d.loadBaseline(cfg))
+	d.setBaseline(d.pinned(d.loadBaseline(cfg)))
 	d.checkState() // a file planted in the state dir while the daemon was down
 	d.publish()
 	if d.base != nil {

@@ -30,18 +30,28 @@ func (d *Daemon) loadBaseline(cfg *config.Loaded) (*baseline.Manifest, error) {
 	return manifest.Read(path, pub)
 }
 
-// setBaseline puts a loaded baseline in force, with its pipeline, or
-// records why there is none. A baseline other than the one the host is
-// pinned to is refused.
+// pinned passes a loaded baseline on if it is the one the host is pinned
+// to (pinning it at the first start), and refuses any other: the refusal
+// is the error, and is said loudly.
+func (d *Daemon) pinned(m *baseline.Manifest, err error) (*baseline.Manifest, error) {
+	if err != nil {
+		return nil, err
+	}
+	err = check.Pin(d.stateDir, m)
+	d.guard.wrote("host.json")
+	if errors.Is(err, check.ErrPinned) {
+		d.refuseBaseline(m, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// setBaseline puts a loaded (and pinned) baseline in force, with its
+// pipeline, or records why there is none.
 func (d *Daemon) setBaseline(m *baseline.Manifest, err error) {
 	var p *check.Pipeline
-	if err == nil {
-		err = check.Pin(d.stateDir, m)
-		d.guard.wrote("host.json")
-		if errors.Is(err, check.ErrPinned) {
-			d.refuseBaseline(m, err)
-		}
-	}
 	if err == nil {
 		p, err = check.New(check.Options{
 			Root:             d.opts.Root,
@@ -64,7 +74,7 @@ func (d *Daemon) setBaseline(m *baseline.Manifest, err error) {
 	}
 	d.base, d.pipe, d.baseReason = m, p, ""
 	d.baseFile = override(d.opts.BaselinePath, filepath.Join(d.opts.Root, d.cfg.Baseline.Path))
-	d.baseRel = "/" + strings.TrimPrefix(d.cfg.Baseline.Path, "/")
+	d.baseRel = baseline.RootPath(d.cfg.Baseline.Path)
 	d.baseStamp, _ = stampOf(d.baseFile, false)
 	for _, f := range p.TamperFindings() {
 		d.log.Error("the first-boot seal was tampered with", "reason", p.SealState().Tampered)
@@ -123,14 +133,7 @@ func (d *Daemon) reload() {
 	cfg, err := config.Load(d.opts.ConfigPath)
 	var m *baseline.Manifest
 	if err == nil {
-		m, err = d.loadBaseline(cfg)
-	}
-	if err == nil && d.base != nil {
-		err = check.Pin(d.stateDir, m)
-		d.guard.wrote("host.json")
-		if errors.Is(err, check.ErrPinned) {
-			d.refuseBaseline(m, err)
-		}
+		m, err = d.pinned(d.loadBaseline(cfg))
 	}
 	if err != nil {
 		d.metrics.ConfigReloadSuccessful.Set(0)
@@ -192,7 +195,7 @@ func (d *Daemon) refuseBaseline(m *baseline.Manifest, err error) {
 	d.log.Error("baseline refused: this host is pinned to its image's baseline for life; a new image means a new host", "err", err)
 	d.events.LogAttrs(context.Background(), slog.LevelError, string(EventBaselineRefused), slog.String("err", err.Error()),
 		slog.String("offered", m.ID()), slog.String("key_id", m.Header.KeyID))
-	d.addTamper(check.Tampered("/"+strings.TrimPrefix(d.cfg.Baseline.Path, "/"), "pinned baseline"), EventBaselineRefused)
+	d.addTamper(check.Tampered(baseline.RootPath(d.cfg.Baseline.Path), "pinned baseline"), EventBaselineRefused)
 }
 
 // addTamper holds a finding about driftd itself: it stays until the host

@@ -3,6 +3,7 @@ package baseline
 import (
 	"fmt"
 	"runtime"
+	"strings"
 	"time"
 )
 
@@ -83,3 +84,7 @@ func (d *Duration) UnmarshalText(b []byte) error {
 
 // MarshalText writes the duration as the config does ("10m0s").
 func (d Duration) MarshalText() ([]byte, error) { return []byte(d.Duration.String()), nil }
+
+// RootPath is a path the config names inside the root, as findings name
+// paths: led by one "/".
+func RootPath(p string) string { return "/" + strings.TrimPrefix(p, "/") }

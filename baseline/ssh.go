@@ -80,7 +80,7 @@ func SelfPaths(publicKey string) []string {
 		"/etc/driftd/driftd.toml", "/etc/driftd/driftd.d/**",
 	}
 	if publicKey != "" {
-		paths = append(paths, "/"+strings.TrimPrefix(publicKey, "/"))
+		paths = append(paths, RootPath(publicKey))
 	}
 	return CanonicalPatterns(paths)
 }

@@ -94,7 +94,7 @@ func checkCommand() *cobra.Command {
 			if m.Verified && !readOnly {
 				if err := check.Pin(*stateDir, m); errors.Is(err, check.ErrPinned) {
 					fmt.Fprintf(stderr, "driftd check: baseline refused: %v\n", err)
-					tampered = append(tampered, check.Tampered("/"+strings.TrimPrefix(s.config.Baseline.Path, "/"), "pinned baseline"))
+					tampered = append(tampered, check.Tampered(baseline.RootPath(s.config.Baseline.Path), "pinned baseline"))
 				} else if err != nil {
 					return err
 				}
