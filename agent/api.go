@@ -155,8 +155,11 @@ func (a localAPI) Seal(ctx context.Context) (s reporter.SealJSON, err error) {
 
 // buildStatus is the loop's current view, for the local API; path, when
 // set, keeps only that path's finding.
-func (d *Daemon) buildStatus(path string) reporter.StatusJSON {
-	s := reporter.StatusJSON{
+func (d *Daemon) buildStatus(path string) (s reporter.StatusJSON) {
+	add := func(t *tracked) {
+		s.Findings = append(s.Findings, reporter.TrackedJSON{FindingJSON: reporter.NewFindingJSON(&t.Finding), FirstSeen: t.FirstSeen})
+	}
+	s = reporter.StatusJSON{
 		Root:             d.opts.Root,
 		BaselineID:       d.baselineID(),
 		BaselineVerified: d.base != nil && d.base.Verified,
@@ -186,9 +189,6 @@ func (d *Daemon) buildStatus(path string) reporter.StatusJSON {
 			s.Packages = append(s.Packages, reporter.NewPackageFindingJSON(&d.pkgs.check.Findings[i], d.cfg.PackageSeverity()))
 		}
 		s.PackagesUnverified = d.pkgs.check.Unverified
-		add := func(t *tracked) {
-			s.Findings = append(s.Findings, reporter.TrackedJSON{FindingJSON: reporter.NewFindingJSON(&t.Finding), FirstSeen: t.FirstSeen})
-		}
 		if path != "" {
 			if t, ok := d.state.current[path]; ok {
 				add(t)
@@ -213,7 +213,7 @@ func (d *Daemon) buildStatus(path string) reporter.StatusJSON {
 	}
 	for p, t := range d.tamper {
 		if path == "" || p == path {
-			s.Findings = append(s.Findings, reporter.TrackedJSON{FindingJSON: reporter.NewFindingJSON(&t.Finding), FirstSeen: t.FirstSeen})
+			add(t)
 		}
 	}
 	if d.watch != nil {

@@ -42,24 +42,7 @@ func (d *Daemon) commit(scope scopes, res check.Result) {
 	keepFrom := len(changes) - historySize // only the last ones stay in the history
 	for i, c := range changes {
 		f := &c.Finding
-		path, path64 := reporter.RawString(f.Path)
-		attrs := []slog.Attr{
-			slog.String("path", path), slog.String("kind", f.Kind.String()), slog.Any("changes", f.Changes.Names()),
-			slog.String("category", f.Rule.Category), slog.String("severity", f.Rule.Severity.String()),
-			slog.String("rule", f.Rule.Pattern), slog.String("baseline_id", id), slog.Time("first_seen", c.FirstSeen),
-		}
-		if path64 != "" {
-			attrs = append(attrs, slog.String("path_base64", path64))
-		}
-		if f.Owner != nil {
-			attrs = append(attrs, slog.String("package", f.Owner.Name))
-		}
-		if e := f.ExplainedBy; e != nil {
-			attrs = append(attrs, slog.Group("explained_by", "manager", e.Manager, "package", e.Package, "before", e.Before, "after", e.After))
-		} else if f.ByHand {
-			attrs = append(attrs, slog.Bool("by_hand", true))
-		}
-		d.events.LogAttrs(context.Background(), eventLevel(c.Event), string(c.Event), attrs...)
+		d.events.LogAttrs(context.Background(), eventLevel(c.Event), string(c.Event), findingAttrs(f, id, c.FirstSeen)...)
 		if c.Event == EventDrift {
 			d.metrics.DriftEvents.WithLabelValues(f.Rule.Category, f.Kind.String()).Inc()
 		}
@@ -76,6 +59,28 @@ func (d *Daemon) commit(scope scopes, res check.Result) {
 		d.unsaved = true
 		d.sinceFree += len(changes)
 	}
+}
+
+// findingAttrs are a finding's event fields.
+func findingAttrs(f *baseline.Finding, baselineID string, firstSeen time.Time) []slog.Attr {
+	path, path64 := reporter.RawString(f.Path)
+	attrs := []slog.Attr{
+		slog.String("path", path), slog.String("kind", f.Kind.String()), slog.Any("changes", f.Changes.Names()),
+		slog.String("category", f.Rule.Category), slog.String("severity", f.Rule.Severity.String()),
+		slog.String("rule", f.Rule.Pattern), slog.String("baseline_id", baselineID), slog.Time("first_seen", firstSeen),
+	}
+	if path64 != "" {
+		attrs = append(attrs, slog.String("path_base64", path64))
+	}
+	if f.Owner != nil {
+		attrs = append(attrs, slog.String("package", f.Owner.Name))
+	}
+	if e := f.ExplainedBy; e != nil {
+		attrs = append(attrs, slog.Group("explained_by", "manager", e.Manager, "package", e.Package, "before", e.Before, "after", e.After))
+	} else if f.ByHand {
+		attrs = append(attrs, slog.Bool("by_hand", true))
+	}
+	return attrs
 }
 
 // exportDrift sets the drift metrics from the state: every class the rules

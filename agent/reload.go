@@ -205,12 +205,10 @@ func (d *Daemon) addTamper(f baseline.Finding, event Event) {
 		d.tamper = map[string]*tracked{}
 	}
 	if _, seen := d.tamper[f.Path]; !seen {
-		d.tamper[f.Path] = &tracked{Finding: f, FirstSeen: time.Now()}
+		t := &tracked{Finding: f, FirstSeen: time.Now()}
+		d.tamper[f.Path] = t
 		d.metrics.DriftEvents.WithLabelValues(f.Rule.Category, f.Kind.String()).Inc()
-		path, _ := reporter.RawString(f.Path)
-		d.events.LogAttrs(context.Background(), slog.LevelError, string(EventDrift), slog.String("path", path),
-			slog.String("kind", f.Kind.String()), slog.String("category", f.Rule.Category), slog.String("severity", f.Rule.Severity.String()),
-			slog.String("rule", f.Rule.Pattern), slog.String("baseline_id", d.baselineID()))
+		d.events.LogAttrs(context.Background(), slog.LevelError, string(EventDrift), findingAttrs(&f, d.baselineID(), t.FirstSeen)...)
 		j := reporter.NewFindingJSON(&f)
 		d.remember(reporter.EventJSON{Time: time.Now(), Event: string(event), Find: &j})
 	}

@@ -25,7 +25,6 @@ const (
 
 type scanResult struct {
 	mode    ScanMode
-	pipe    *check.Pipeline // the pipeline it ran on
 	res     check.Result
 	started time.Time
 	took    time.Duration
@@ -45,7 +44,7 @@ func (d *Daemon) requestScan(mode ScanMode) {
 		return
 	}
 	d.scanning = true
-	p, watch, explain := d.pipe, d.watch, d.pkgs.check
+	p, visit, pkgs := d.pipe, d.watching(), d.pkgs.check
 	scan := check.Scan{Fast: mode == ModeFast}
 	if mode == ModeFull {
 		scan.BytesPerSecond = d.cfg.Schedule.FullScanBytesPerSecond
@@ -53,19 +52,24 @@ func (d *Daemon) requestScan(mode ScanMode) {
 	ctx := d.ctx
 	d.jobs.Go(func() {
 		start := time.Now()
-		res, err := p.Compare(ctx, "/", scan, func(batch []baseline.Entry) {
-			if watch != nil {
-				watch.add(dirsIn(batch)) // watches are added as the scan walks
-			}
-		})
-		explain.Explain(res.Findings)
-		explain.Explain(res.Pending)
-		r := scanResult{mode: mode, pipe: p, res: res, started: start, took: time.Since(start), err: err}
+		res, err := p.Compare(ctx, "/", scan, visit)
+		res.Explain(&pkgs)
+		r := scanResult{mode: mode, res: res, started: start, took: time.Since(start), err: err}
 		select {
 		case d.scanDone <- r:
 		case <-ctx.Done():
 		}
 	})
+}
+
+// watching is a walk's visitor that watches the directories it finds,
+// as it finds them; nil when nothing is watched.
+func (d *Daemon) watching() func([]baseline.Entry) {
+	w := d.watch
+	if w == nil {
+		return nil
+	}
+	return func(batch []baseline.Entry) { w.add(dirsIn(batch)) }
 }
 
 // dirsIn lists the directories in a batch of entries, to be watched.
@@ -140,16 +144,12 @@ func (d *Daemon) requestRecheck() {
 	batch := slices.Clone(paths[:n])
 	d.backlog = slices.Delete(paths, 0, n)
 	d.rechecking = true
-	p, watch, explain, ctx := d.pipe, d.watch, d.pkgs.check, d.ctx
+	p, visit, pkgs, ctx := d.pipe, d.watching(), d.pkgs.check, d.ctx
 	d.jobs.Go(func() {
 		start := time.Now()
 		r := recheckResult{done: scopes{}}
 		for _, path := range batch {
-			res, err := p.Compare(ctx, path, check.Scan{}, func(b []baseline.Entry) {
-				if watch != nil {
-					watch.add(dirsIn(b))
-				}
-			})
+			res, err := p.Compare(ctx, path, check.Scan{}, visit)
 			if err != nil {
 				if ctx.Err() != nil {
 					return
@@ -164,8 +164,7 @@ func (d *Daemon) requestRecheck() {
 			r.res.Unverified = append(r.res.Unverified, res.Unverified...)
 			r.res.Entries += res.Entries
 		}
-		explain.Explain(r.res.Findings)
-		explain.Explain(r.res.Pending)
+		r.res.Explain(&pkgs)
 		r.took = time.Since(start)
 		select {
 		case d.recheckEnd <- r:

@@ -116,6 +116,13 @@ type Result struct {
 	Entries int // entries walked
 }
 
+// Explain fills in each finding's package, and what accounts for it, from
+// a read of the package databases: the pending ones' too.
+func (r *Result) Explain(pkgs *explain.Packages) {
+	pkgs.Explain(r.Findings)
+	pkgs.Explain(r.Pending)
+}
+
 // Scan says how much a comparison reads.
 type Scan struct {
 	// Fast reads only what changed since the bake (size, times, inode);
@@ -193,8 +200,7 @@ func (p *Pipeline) Check(ctx context.Context, scan Scan, visit func([]baseline.E
 	}
 	v.Result = res
 	v.Packages = p.Packages(ctx)
-	v.Packages.Explain(v.Findings)
-	v.Packages.Explain(v.Pending)
+	v.Result.Explain(&v.Packages)
 	v.Findings = append(v.Findings, p.TamperFindings()...)
 	return p, v, nil
 }
