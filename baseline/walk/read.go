@@ -1,0 +1,184 @@
+package walk
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"hash"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"driftd/baseline"
+)
+
+// workerBufs are one worker's reusable buffers and hasher, and the batch of
+// entries its current job has recorded.
+type workerBufs struct {
+	batch []baseline.Entry
+	read  []byte
+	xattr []byte
+	link  []byte
+	h     hash.Hash
+}
+
+// bufPool keeps workers' buffers between walks: the daemon walks one path
+// at a time on every change, and 140 KiB of fresh buffers per path made a
+// storm of changes a storm of garbage.
+var bufPool = sync.Pool{New: func() any { return newWorkerBufs() }}
+
+func newWorkerBufs() *workerBufs {
+	return &workerBufs{
+		read:  make([]byte, 128<<10),
+		xattr: make([]byte, 4<<10),
+		link:  make([]byte, unix.PathMax),
+		h:     sha256.New(),
+	}
+}
+
+// hash digests an open file of the given size. A file whose length changes
+// while it is read gets one more try, then an error: never a wrong digest.
+func (b *workerBufs) hash(ctx context.Context, fd int, size int64, limit *rateLimiter) (d [32]byte, errMsg string) {
+	for try := 0; ; try++ {
+		b.h.Reset()
+		var n int64
+		for {
+			k, err := unix.Read(fd, b.read)
+			if errors.Is(err, unix.EINTR) {
+				continue
+			}
+			if err != nil {
+				return d, "read: " + err.Error()
+			}
+			if k == 0 {
+				break
+			}
+			b.h.Write(b.read[:k])
+			n += int64(k)
+			if err := limit.wait(ctx, k); err != nil {
+				return d, "not read: " + err.Error() // the walk returns ctx's error
+			}
+			if k < len(b.read) && n >= size {
+				break // a short read at the expected size is the end: saves a read per file
+			}
+		}
+		if n == size {
+			b.h.Sum(d[:0])
+			return d, ""
+		}
+		if try == 1 {
+			return d, "changed while being read"
+		}
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err != nil {
+			return d, "fstat: " + err.Error()
+		}
+		if _, err := unix.Seek(fd, 0, 0); err != nil {
+			return d, "seek: " + err.Error()
+		}
+		size = st.Size
+	}
+}
+
+func (b *workerBufs) readlink(dirfd int, name string) (string, string) {
+	n, err := unix.Readlinkat(dirfd, name, b.link)
+	if err != nil {
+		return "", "readlink: " + err.Error()
+	}
+	return string(b.link[:n]), ""
+}
+
+func (b *workerBufs) xattrsFd(fd int) ([]baseline.Xattr, string) {
+	return b.xattrs(
+		func(buf []byte) (int, error) { return unix.Flistxattr(fd, buf) },
+		func(name string, buf []byte) (int, error) { return unix.Fgetxattr(fd, name, buf) })
+}
+
+// xattrsPath reads the xattrs of path without following a final symlink.
+func (b *workerBufs) xattrsPath(path string) ([]baseline.Xattr, string) {
+	return b.xattrs(
+		func(buf []byte) (int, error) { return unix.Llistxattr(path, buf) },
+		func(name string, buf []byte) (int, error) { return unix.Lgetxattr(path, name, buf) })
+}
+
+// xattrs lists the attributes and digests their values, sorted by name.
+func (b *workerBufs) xattrs(list func([]byte) (int, error), get func(string, []byte) (int, error)) ([]baseline.Xattr, string) {
+	n, err := growing(&b.xattr, list)
+	if err != nil {
+		if errors.Is(err, unix.ENOTSUP) || errors.Is(err, unix.ENOENT) {
+			return nil, ""
+		}
+		return nil, "list xattrs: " + err.Error()
+	}
+	if n == 0 {
+		return nil, ""
+	}
+	names := strings.Split(strings.TrimSuffix(string(b.xattr[:n]), "\x00"), "\x00")
+	slices.Sort(names)
+	out := make([]baseline.Xattr, 0, len(names))
+	for _, name := range names {
+		var val []byte
+		k, err := growing(&val, func(buf []byte) (int, error) { return get(name, buf) })
+		if errors.Is(err, unix.ENODATA) {
+			continue // removed between list and get
+		}
+		if err != nil {
+			return nil, fmt.Sprintf("read xattr %s: %v", name, err)
+		}
+		out = append(out, baseline.Xattr{Name: name, Digest: sha256.Sum256(val[:k])})
+	}
+	return out, ""
+}
+
+// growing calls f with *buf, growing the buffer while the kernel says it is
+// too small.
+func growing(buf *[]byte, f func([]byte) (int, error)) (int, error) {
+	if len(*buf) == 0 {
+		*buf = make([]byte, 256)
+	}
+	for {
+		n, err := f(*buf)
+		if errors.Is(err, unix.ERANGE) && len(*buf) < 1<<24 {
+			*buf = make([]byte, 2*len(*buf))
+			continue
+		}
+		return n, err
+	}
+}
+
+// rateLimiter spaces reads out to a rate in bytes per second, across all
+// workers. A nil limiter does not limit.
+type rateLimiter struct {
+	rate float64
+	mu   sync.Mutex
+	next time.Time // when the bytes granted so far are paid for
+}
+
+func (l *rateLimiter) wait(ctx context.Context, n int) error {
+	if l == nil {
+		return nil
+	}
+	l.mu.Lock()
+	now := time.Now()
+	if l.next.Before(now) {
+		l.next = now
+	}
+	l.next = l.next.Add(time.Duration(float64(n) / l.rate * float64(time.Second)))
+	d := l.next.Sub(now)
+	l.mu.Unlock()
+	if d <= time.Millisecond {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
