@@ -117,6 +117,12 @@ func stampOf(path string, hash bool) (stamp, error) {
 	return st, nil
 }
 
+// same reports whether two stamps are of the same file, unchanged: the
+// ctime moves with any write and no one sets it back.
+func (s stamp) same(o stamp) bool {
+	return s.size == o.size && s.mtime == o.mtime && s.ino == o.ino && s.ctime == o.ctime
+}
+
 // wrote records files the daemon has just written (or found at start).
 func (g *stateGuard) wrote(names ...string) {
 	for _, name := range names {
@@ -155,7 +161,7 @@ func (g *stateGuard) verify() map[string]string {
 		if err != nil {
 			continue // gone since the listing: the next event says so
 		}
-		if got.size == want.size && got.mtime == want.mtime && got.ino == want.ino && got.ctime == want.ctime {
+		if got.same(want) {
 			continue
 		}
 		if got, err = stampOf(filepath.Join(g.dir, name), true); err == nil && !want.dir && got.digest == want.digest {
@@ -193,7 +199,7 @@ func (d *Daemon) checkBaselineFile() {
 		return
 	}
 	st, err := stampOf(d.baseFile, false)
-	if err == nil && st.size == d.baseStamp.size && st.mtime == d.baseStamp.mtime && st.ino == d.baseStamp.ino && st.ctime == d.baseStamp.ctime {
+	if err == nil && st.same(d.baseStamp) {
 		return
 	}
 	if _, held := d.tamper[d.baseRel]; held {

@@ -9,10 +9,18 @@ import (
 	"driftd/reporter"
 )
 
+// openLatch opens the state dir's latch under the config in force; its
+// writes are the daemon's own, which the state dir guard expects.
+func (d *Daemon) openLatch() (*policy.Latch, error) {
+	pol := d.cfg.Policy.ForRoot(d.opts.Root)
+	l, err := policy.Open(d.stateDir, &pol)
+	l.Written = func() { d.guard.wrote("taint.json") }
+	return l, err
+}
+
 // latchFor is the state dir's latch under the config in force, holding t.
 func (d *Daemon) latchFor(t *reporter.Taint) *policy.Latch {
-	pol := d.cfg.Policy.ForRoot(d.opts.Root)
-	l, _ := policy.Open(d.stateDir, &pol)
+	l, _ := d.openLatch()
 	l.Taint = t
 	return l
 }
@@ -20,8 +28,7 @@ func (d *Daemon) latchFor(t *reporter.Taint) *policy.Latch {
 // loadTaint restores the latch at start. A latch that cannot be read is
 // taken as set: driftd never clears a taint by losing it.
 func (d *Daemon) loadTaint() {
-	pol := d.cfg.Policy.ForRoot(d.opts.Root)
-	l, err := policy.Open(d.stateDir, &pol)
+	l, err := d.openLatch()
 	if err != nil {
 		d.log.Error("taint state unreadable: the host is taken as tainted", "err", err)
 	}
@@ -37,7 +44,6 @@ func (d *Daemon) loadTaint() {
 // on it.
 func (d *Daemon) trip(trip *policy.Trip) {
 	tripped, err := d.latch.Trip(trip, d.baselineID())
-	d.guard.wrote("taint.json")
 	if err != nil {
 		d.log.Error("taint not saved: it holds in memory", "err", err)
 	}
@@ -73,7 +79,6 @@ func (d *Daemon) applyTaint() {
 // memory, and the next save tries again).
 func (d *Daemon) saveTaint() {
 	err := d.latch.Save()
-	d.guard.wrote("taint.json")
 	if err != nil {
 		d.log.Error("taint not saved", "err", err)
 	}
@@ -84,7 +89,6 @@ func (d *Daemon) saveTaint() {
 func (d *Daemon) clearTaint(reason string, by reporter.Peer) error {
 	d.stopHook()
 	was, err := d.latch.Clear(reason)
-	d.guard.wrote("taint.json")
 	if was == nil {
 		return err
 	}
@@ -151,7 +155,6 @@ func (d *Daemon) hookAttempted(a policy.Attempt) {
 		d.hook = nil
 	}
 	err := d.latch.HookAttempted(a)
-	d.guard.wrote("taint.json")
 	if err != nil {
 		d.log.Error("taint not saved", "err", err)
 	}

@@ -71,6 +71,10 @@ type Latch struct {
 	// Taint is the latch as it stands; read it, change it only through
 	// the methods.
 	Taint *reporter.Taint
+	// Written, when set, is called after each write of the latch's file:
+	// for a user that keeps a record of its own writes (the daemon's
+	// state dir guard).
+	Written func()
 }
 
 // Open reads the latch of a state dir. A latch that cannot be read is
@@ -99,7 +103,16 @@ func (l *Latch) Trip(trip *Trip, baselineID string) (bool, error) {
 }
 
 // Save writes the latch.
-func (l *Latch) Save() error { return write(l.dir, l.Taint) }
+func (l *Latch) Save() error { return l.write(l.Taint) }
+
+// write writes t as the latch's file and says so to Written.
+func (l *Latch) write(t *reporter.Taint) error {
+	err := write(l.dir, t)
+	if l.Written != nil {
+		l.Written()
+	}
+	return err
+}
 
 // Record adds an action to the latch's record; the same action with the
 // same outcome applied again (by a restart, or the next check) is not
@@ -158,7 +171,7 @@ func (l *Latch) Clear(reason string) (*reporter.Taint, error) {
 	}
 	was := l.Taint
 	next := cleared(was, reason)
-	if err := write(l.dir, next); err != nil {
+	if err := l.write(next); err != nil {
 		return nil, err
 	}
 	l.Taint = next
