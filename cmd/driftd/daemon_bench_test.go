@@ -30,9 +30,13 @@ func localClient(stateDir string) *http.Client {
 	}}
 }
 
-// lookup asks the local API for one path's finding.
-func lookup(b testing.TB, c *http.Client, path string) bool {
-	resp, err := c.Get("http://driftd/v1/status?path=" + url.QueryEscape(path))
+// localStatus asks the local API for the status (of one path, when set).
+func localStatus(b testing.TB, c *http.Client, path string) reporter.StatusJSON {
+	u := "http://driftd/v1/status"
+	if path != "" {
+		u += "?path=" + url.QueryEscape(path)
+	}
+	resp, err := c.Get(u)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -41,7 +45,12 @@ func lookup(b testing.TB, c *http.Client, path string) bool {
 	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
 		b.Fatal(err)
 	}
-	return len(s.Findings) > 0
+	return s
+}
+
+// lookup asks the local API for one path's finding.
+func lookup(b testing.TB, c *http.Client, path string) bool {
+	return len(localStatus(b, c, path).Findings) > 0
 }
 
 // BenchmarkDetectionLatency: from a write to the finding in the local API,
@@ -207,15 +216,8 @@ func BenchmarkStatusDuringRecheck(b *testing.B) {
 	if r := f.bake(b, f.manifest); r.code != 0 {
 		b.Fatal(r)
 	}
-	// A systemd notify socket: the WATCHDOG pings' gaps during the re-check.
-	sock := filepath.Join(b.TempDir(), "notify")
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer conn.Close()
-	b.Setenv("NOTIFY_SOCKET", sock)
-	b.Setenv("WATCHDOG_USEC", "200000") // a ping every 100 ms
+	// The WATCHDOG pings' gaps during the re-check.
+	conn := notifySocket(b)
 	var pingMu sync.Mutex
 	var pings []time.Time
 	go func() {
@@ -239,15 +241,7 @@ func BenchmarkStatusDuringRecheck(b *testing.B) {
 	// whether a re-check of more than 100k entries has been committed.
 	timeStatus := func() (time.Duration, bool) {
 		start := time.Now()
-		resp, err := c.Get("http://driftd/v1/status")
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var s reporter.StatusJSON
-		if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
-			b.Fatal(err)
-		}
+		s := localStatus(b, c, "")
 		took := time.Since(start)
 		sc, ok := s.Scans["watch"]
 		return took, ok && sc.Entries > 100000

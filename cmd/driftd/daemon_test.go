@@ -391,14 +391,7 @@ func checkPromtool(t testing.TB, scrape string) {
 // daemon sends READY=1 after its first check, then WATCHDOG=1 pings.
 func TestDaemonSystemdNotify(t *testing.T) {
 	f := newDaemonFixture(t, "")
-	sock := filepath.Join(t.TempDir(), "notify")
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	t.Setenv("NOTIFY_SOCKET", sock)
-	t.Setenv("WATCHDOG_USEC", "200000") // pings every 100 ms
+	conn := notifySocket(t)
 	startDaemon(t, f, t.TempDir())
 	got := map[string]bool{}
 	buf := make([]byte, 256)
@@ -465,4 +458,20 @@ func TestDaemonRevertAndSocket(t *testing.T) {
 	if want := "[drift /etc/hostname reverted /etc/hostname]"; fmt.Sprint(events) != want || s.Status != reporter.StatusClean || r.code != 0 {
 		t.Errorf("after the revert: status %s (exit %d), events %v, want %s", s.Status, r.code, events, want)
 	}
+}
+
+// notifySocket plays systemd for the daemons the test starts: a notify
+// socket in NOTIFY_SOCKET, and WATCHDOG_USEC asking for a ping every
+// 100 ms. The test reads what the daemon sends on the returned socket.
+func notifySocket(t testing.TB) *net.UnixConn {
+	t.Helper()
+	sock := filepath.Join(t.TempDir(), "notify")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	t.Setenv("NOTIFY_SOCKET", sock)
+	t.Setenv("WATCHDOG_USEC", "200000")
+	return conn
 }
