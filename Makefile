@@ -10,8 +10,12 @@ BIN         := bin/driftd
 DEV_STATE   ?= /var/lib/driftd/dev
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # What the tests need from Debian: setfattr, setfacl and setcap for the
-# mutation matrix, promtool (prometheus) to check the daemon's metrics.
-TEST_DEBS   := attr acl libcap2-bin systemd prometheus prometheus-alertmanager rpm openssh-server openssh-client
+# mutation matrix, promtool (prometheus) to check the daemon's metrics,
+# rsyslog to log sshd's logins as a host does, python3 as a writer to name.
+TEST_DEBS   := attr acl libcap2-bin systemd prometheus prometheus-alertmanager rpm openssh-server openssh-client \
+	rsyslog python3-minimal
+# What `make bpf` needs to regenerate the committed eBPF object.
+BPF_DEBS    := clang llvm libbpf-dev
 BENCH_DEBS  := aide
 # Packages: nfpm, pinned, run with go run. The package version comes from
 # git describe: v1.2.3 -> 1.2.3, v1.2.3-4-gabc -> 1.2.3+4.gabc, and
@@ -23,7 +27,7 @@ PKG_VERSION := $(shell v=$$(git describe --tags --match 'v[0-9]*' 2>/dev/null); 
 	if [ -n "$$v" ]; then echo "$$v" | sed -e 's/^v//' -e 's/-\([0-9]*\)-g/+\1.g/'; \
 	else echo "0.0.0+git$$(git rev-list --count HEAD 2>/dev/null || echo 0).g$$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"; fi)
 
-.PHONY: all build run status test lint bench fuzz package docs deps-test deps-bench clean
+.PHONY: all build run status test lint bench fuzz package docs bpf deps-test deps-bench clean
 
 all: build
 
@@ -67,6 +71,12 @@ lint:
 bench: deps-bench
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./cmd/driftd/
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./baseline/...
+
+# The eBPF object of the attribution backend, committed so a build needs
+# Go alone: regenerate it after editing agent/attrib/bpf/.
+bpf:
+	@./.ci/apt-install $(BPF_DEBS)
+	cd agent/attrib && $(GO) generate ./...
 
 # Man pages and bash, zsh and fish completions, generated from the
 # commands' own definitions (driftd's hidden docs command), into bin/pkg/docs.
