@@ -180,6 +180,10 @@ func (d *Daemon) buildStatus(path string) (s reporter.StatusJSON) {
 	for _, ss := range d.ssh.current {
 		s.SSH.Sessions = append(s.SSH.Sessions, *sessionJSON(ss))
 	}
+	for _, l := range d.ssh.log.open {
+		s.SSH.Sessions = append(s.SSH.Sessions, *loginJSON(l))
+	}
+	slices.SortFunc(s.SSH.Sessions, func(a, b reporter.SessionJSON) int { return a.Started.Compare(b.Started) })
 	if path == "" {
 		s.Events = append(s.Events, d.history...)
 	}

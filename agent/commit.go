@@ -25,6 +25,7 @@ const (
 	EventHook         Event = "hook"
 	EventSSHLogin     Event = "ssh_login"
 	EventSSHSession   Event = "ssh_session" // open when the daemon started
+	EventSSHLogout    Event = "ssh_logout"  // a login from sshd's log ended
 	// EventBaselineRefused is another baseline or key than the pinned one.
 	EventBaselineRefused Event = "baseline_refused"
 	EventReloadFailed    Event = "reload_failed"
@@ -38,6 +39,13 @@ const (
 // changed, and updates the metrics and the saved state.
 func (d *Daemon) commit(scope scopes, res check.Result) {
 	changes := d.state.apply(scope, res, time.Now())
+	for i := range changes {
+		c := &changes[i]
+		if c.Event == EventDrift || c.Event == EventChanged {
+			c.Finding.By = d.actor(c.Finding.Path)
+			d.state.current[c.Finding.Path].By = c.Finding.By
+		}
+	}
 	id := d.base.ID()
 	keepFrom := len(changes) - historySize // only the last ones stay in the history
 	for i, c := range changes {
@@ -79,6 +87,25 @@ func findingAttrs(f *baseline.Finding, baselineID string, firstSeen time.Time) [
 		attrs = append(attrs, slog.Group("explained_by", "manager", e.Manager, "package", e.Package, "before", e.Before, "after", e.After))
 	} else if f.ByHand {
 		attrs = append(attrs, slog.Bool("by_hand", true))
+	}
+	if f.Diff != "" {
+		attrs = append(attrs, slog.String("diff", f.Diff))
+	}
+	if f.DiffNote != "" {
+		attrs = append(attrs, slog.String("diff_note", f.DiffNote))
+	}
+	if a := f.By; a != nil {
+		by := []any{"pid", a.PID, "comm", a.Comm, "exe", a.Exe, "uid", a.UID, "user", a.User,
+			"loginuid", a.LoginUID, "session", a.Session}
+		if l := a.Login; l != nil {
+			login := loginAttrs(l, "")
+			var args []any
+			for _, la := range login[:len(login)-1] { // without the baseline id
+				args = append(args, la)
+			}
+			by = append(by, slog.Group("login", args...))
+		}
+		attrs = append(attrs, slog.Group("by", by...))
 	}
 	return attrs
 }

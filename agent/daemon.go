@@ -172,10 +172,24 @@ func Run(ctx context.Context, opts Options) error {
 	d.addr, d.socket = addr, socket
 	d.guard = newStateGuard(d.stateDir, d.log)
 	defer d.guard.close()
-	sessionsChanged := newSessionWatcher(cfg.SSH, d.log)
-	defer sessionsChanged.close()
+	d.ssh.log.open = map[int]*baseline.Login{}
+	var sessionsChanged <-chan struct{}
+	var loginRecords <-chan []loginRecord
+	if path := firstExisting(cfg.SSH.AuthLogs); path != "" {
+		al := newAuthLog(path)
+		defer al.close()
+		loginRecords, d.ssh.source = al.records, path
+		d.metrics.EnableSSH()
+	} else {
+		w := newSessionWatcher(cfg.SSH, d.log)
+		defer w.close()
+		sessionsChanged = w.notify
+		d.log.Warn("no sshd log: SSH sessions without a terminal are not seen, nor the accepted keys", "auth_logs", cfg.SSH.AuthLogs)
+	}
 	d.loadTaint()
-	d.refreshSessions(ctx)
+	if loginRecords == nil {
+		d.refreshSessions(ctx)
+	}
 	d.setBaseline(d.pinned(d.loadBaseline(cfg)))
 	d.checkState() // a file planted in the state dir while the daemon was down
 	d.publish()
@@ -185,7 +199,17 @@ func Run(ctx context.Context, opts Options) error {
 		d.announce()
 	}
 	defer close(d.loopDone)
-	return d.loop(ctx, sessionsChanged.notify)
+	return d.loop(ctx, sessionsChanged, loginRecords)
+}
+
+// firstExisting is the first of paths that exists, "" if none does.
+func firstExisting(paths []string) string {
+	for _, p := range paths {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	return ""
 }
 
 // announce says the daemon is up and has a verdict: the first check is
@@ -213,8 +237,9 @@ func override(flag, config string) string {
 
 // loop runs until ctx is done. It alone touches the daemon's state, and
 // it does no I/O of its own beyond small state files: it decides, jobs do.
-// sessionsChanged has a value when the login records may have changed.
-func (d *Daemon) loop(ctx context.Context, sessionsChanged <-chan struct{}) error {
+// sessionsChanged has a value when the login records may have changed;
+// loginRecords brings the logins read from sshd's log.
+func (d *Daemon) loop(ctx context.Context, sessionsChanged <-chan struct{}, loginRecords <-chan []loginRecord) error {
 	fast := time.NewTimer(d.jittered(d.cfg.Schedule.FastInterval.Duration))
 	full := time.NewTimer(d.jittered(d.cfg.Schedule.FullInterval.Duration))
 	defer fast.Stop()
@@ -295,6 +320,8 @@ func (d *Daemon) loop(ctx context.Context, sessionsChanged <-chan struct{}) erro
 			d.applyPackages(r)
 		case <-sessionsChanged:
 			d.refreshSessions(ctx)
+		case recs := <-loginRecords:
+			d.takeLogins(recs)
 		case a := <-d.hookDone:
 			d.hookAttempted(a)
 		case <-waitingForCloudInit:

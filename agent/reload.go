@@ -108,7 +108,7 @@ func (d *Daemon) start() {
 	}
 	d.exportDrift()
 	if d.cfg.Watch.Enabled && d.watch == nil {
-		w, err := newWatcher(d.opts.Root, d.cfg.Watch.MaxDirectories, d.log, d.metrics)
+		w, err := newWatcher(d.opts.Root, d.cfg.Watch.MaxDirectories, d.cfg.Watch.Attribution, d.log, d.metrics)
 		if err != nil {
 			d.log.Error("cannot watch: relying on the fast scan", "err", err)
 		} else {

@@ -189,10 +189,12 @@ func readLogindSession(path string) (session, bool, error) {
 	return s, remote, sc.Err()
 }
 
-// sessions is what the loop knows of login sessions.
+// sessions is what the loop knows of login sessions: from sshd's log
+// where it can be read, else from utmp or logind.
 type sessions struct {
 	source  string
-	current []session
+	current []session // from utmp or logind
+	log     logins    // from sshd's log
 	logins  int
 	read    bool // read at least once
 	failed  bool // the last read failed (logged once)

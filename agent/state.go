@@ -95,12 +95,16 @@ func (s *findings) apply(scope scopes, res check.Result, now time.Time) []Change
 			s.current[path] = &tracked{Finding: *f, FirstSeen: now}
 			changes = append(changes, Change{Event: EventDrift, Finding: *f, FirstSeen: now})
 		case t.restored && t.Kind == f.Kind && t.Changes == f.Changes:
+			by := t.By
 			t.Finding, t.restored = *f, false // the drift seen before the restart: not news
+			t.By = by
 		case t.restored || t.Kind != f.Kind || t.Changes != f.Changes || afterDiffers(t.After, f.After):
 			t.Finding, t.restored = *f, false
 			changes = append(changes, Change{Event: EventChanged, Finding: *f, FirstSeen: t.FirstSeen})
 		default:
+			by := t.By // who made the drift, seen when it was
 			t.Finding = *f
+			t.By = by
 		}
 	}
 	for path := range s.unverified {

@@ -10,14 +10,17 @@ import (
 	"github.com/fsnotify/fsnotify"
 	"golang.org/x/sys/unix"
 
+	"driftd/agent/attrib"
 	"driftd/reporter"
 )
 
 // watcher turns fsnotify events into dirty paths, relative to the root.
 // It watches directories, not files: editors replace files by rename, and a
-// directory's watch sees every name in it.
+// directory's watch sees every name in it. Its tracer, when the kernel
+// allows one, names who made each change in the same directories.
 type watcher struct {
 	fsw     *fsnotify.Watcher
+	tracer  *attrib.Tracer // nil: changes are not attributed
 	root    string // host path of the root, cleaned
 	max     int    // cap on watched directories; 0: the kernel's
 	log     *slog.Logger
@@ -38,7 +41,9 @@ type watcher struct {
 	done   chan struct{} // closed when run returns
 }
 
-func newWatcher(root string, max int, log *slog.Logger, m *reporter.Metrics) (*watcher, error) {
+// newWatcher starts watching; with attribution, it also starts the best
+// attribution backend the kernel allows, and says which.
+func newWatcher(root string, max int, attribution bool, log *slog.Logger, m *reporter.Metrics) (*watcher, error) {
 	fsw, err := fsnotify.NewBufferedWatcher(4096)
 	if err != nil {
 		return nil, err
@@ -48,8 +53,28 @@ func newWatcher(root string, max int, log *slog.Logger, m *reporter.Metrics) (*w
 		dirty: map[string]bool{}, watched: map[string]bool{},
 		notify: make(chan struct{}, 1), done: make(chan struct{}),
 	}
+	if attribution {
+		w.tracer, err = attrib.Open()
+		switch {
+		case w.tracer == nil:
+			log.Warn("changes are not attributed: no attribution backend", "err", err)
+		case err != nil:
+			log.Warn("attribution without eBPF: a writer that exits at once is named by its pid alone", "err", err)
+		}
+	}
+	m.SetAttribution(w.tracer.Backend())
+	log.Info("attribution", "backend", w.tracer.Backend())
 	go w.run()
 	return w, nil
+}
+
+// writer is the last writer of the root-relative path, if the tracer saw
+// one.
+func (w *watcher) writer(path string) (attrib.Writer, bool) {
+	if w.tracer == nil {
+		return attrib.Writer{}, false
+	}
+	return w.tracer.Writer(w.host(path))
 }
 
 // rel turns an event's host path into a root-relative one.
@@ -87,6 +112,9 @@ func (w *watcher) run() {
 				if w.watched[path] {
 					delete(w.watched, path) // the kernel dropped its watch
 					w.metrics.WatchDirectories.Set(float64(len(w.watched)))
+					if w.tracer != nil {
+						w.tracer.Unwatch(ev.Name)
+					}
 				}
 			}
 			w.mu.Unlock()
@@ -135,6 +163,9 @@ func (w *watcher) add(dirs []string) {
 		err := w.fsw.Add(w.host(d))
 		switch {
 		case err == nil:
+			if w.tracer != nil {
+				w.tracer.Watch(w.host(d))
+			}
 			w.mu.Lock()
 			w.watched[d] = true
 			w.mu.Unlock()
@@ -209,12 +240,15 @@ func topMost(paths []string) []string {
 func (w *watcher) stats() reporter.WatchJSON {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return reporter.WatchJSON{Enabled: true, Directories: len(w.watched), Unwatched: w.unwatched}
+	return reporter.WatchJSON{Enabled: true, Directories: len(w.watched), Unwatched: w.unwatched, Attribution: w.tracer.Backend()}
 }
 
 // close stops watching and waits for run to return.
 func (w *watcher) close() error {
 	err := w.fsw.Close()
 	<-w.done
+	if w.tracer != nil {
+		err = errors.Join(err, w.tracer.Close())
+	}
 	return err
 }

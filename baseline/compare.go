@@ -42,6 +42,13 @@ type Finding struct {
 	Owner *Package
 	// ExplainedBy is the package change that accounts for the change.
 	ExplainedBy *Explanation
+	// By is who made the change, when the daemon saw it made.
+	By *Actor
+	// Diff is the change of a text file's content as a unified diff, when
+	// the baseline kept the baked content; DiffNote says why there is none
+	// for a content change that has none ("" when none was expected).
+	Diff     string
+	DiffNote string
 }
 
 // Unverified is a path whose state could not be established, so it can be

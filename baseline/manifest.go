@@ -48,6 +48,10 @@ type Manifest struct {
 	// Owners gives, for each entry, the index in Packages of the package
 	// that installs it, or -1. Nil when no entry has an owner.
 	Owners []int32
+	// Contents are the baked contents of the small text files under diff
+	// rules, by path, each compressed (raw deflate): what a change to one
+	// is shown against.
+	Contents map[string][]byte
 	// Digest is the SHA-256 of everything before the signature.
 	Digest [32]byte
 	// Verified is true when the signature checked out against a public key.

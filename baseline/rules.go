@@ -168,6 +168,11 @@ type RuleConfig struct {
 	// their state at the seal, not at the bake. A first_boot table without
 	// a category only marks its paths; their rules come from the others.
 	FirstBoot bool `toml:"first_boot"`
+	// Diff, when set, says whether the bake keeps the content of the
+	// table's text files, so a change shows as a diff (true), or never
+	// shows their content (false: secrets). The last table that sets it
+	// for a path wins. A diff table without a category only marks paths.
+	Diff *bool `toml:"diff"`
 }
 
 // Rule is a compiled rule: what a matching path is, and what to compare.
@@ -186,6 +191,7 @@ type Rules struct {
 	rules     []Rule
 	patterns  []pattern // parallel to rules
 	firstBoot []pattern // the paths of first_boot tables
+	diff      []diffMark
 	digest    string
 	// byDir indexes the patterns by the directory their literal prefix
 	// lies in ("/etc/ssh/" for "/etc/ssh/**"), in ascending order: a path
@@ -211,6 +217,19 @@ func CompileRules(tables []RuleConfig) (*Rules, error) {
 	for i, t := range tables {
 		if len(t.Paths) == 0 {
 			return nil, fmt.Errorf("rule %d: paths is empty", i+1)
+		}
+		if t.Diff != nil {
+			for _, p := range t.Paths {
+				pat, err := compilePattern(p)
+				if err != nil {
+					return nil, fmt.Errorf("rule %d: %w", i+1, err)
+				}
+				rs.diff = append(rs.diff, diffMark{pat: pat, on: *t.Diff})
+				fmt.Fprintf(h, "diff %q %t ", p, *t.Diff)
+			}
+			if !t.FirstBoot && !t.Ignore && t.Category == "" && t.Severity == "" && t.Attributes == nil {
+				continue // it only marks the paths
+			}
 		}
 		if t.FirstBoot {
 			if t.Ignore {
@@ -316,6 +335,36 @@ func (rs *Rules) Match(path string) *Rule {
 		return NoRule
 	}
 	return &rs.rules[best]
+}
+
+// diffMark is a pattern of a diff table: its paths' content is kept (on)
+// or never shown.
+type diffMark struct {
+	pat pattern
+	on  bool
+}
+
+// Diff reports whether the bake keeps the content of path, if it is a
+// small text file, to show its changes as a diff: the last diff table
+// that matches it says.
+func (rs *Rules) Diff(path string) bool {
+	on := false
+	for i := range rs.diff {
+		if rs.diff[i].pat.match(path) {
+			on = rs.diff[i].on
+		}
+	}
+	return on
+}
+
+// DiffMarked reports whether any diff table names path, on or off.
+func (rs *Rules) DiffMarked(path string) bool {
+	for i := range rs.diff {
+		if rs.diff[i].pat.match(path) {
+			return true
+		}
+	}
+	return false
 }
 
 // FirstBoot reports whether path may change until the host is sealed.

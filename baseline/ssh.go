@@ -107,6 +107,7 @@ func (rs *Rules) withDerived(paths []string, category, severity string) (*Rules,
 		rules:     slices.Clone(rs.rules),
 		patterns:  slices.Clone(rs.patterns),
 		firstBoot: rs.firstBoot,
+		diff:      rs.diff,
 		digest:    rs.digest,
 	}
 	for i, r := range extra.rules {

@@ -161,7 +161,16 @@ func writeFindingsText(w io.Writer, findings []baseline.Finding, pkgs []baseline
 		}
 		fmt.Fprintln(tw, strings.Join(cells, "\t"))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	details := make([]*FindingJSON, len(findings))
+	for i := range findings {
+		j := NewFindingJSON(&findings[i])
+		details[i] = &j
+	}
+	writeDetails(w, details)
+	return nil
 }
 
 // packageName is name:arch, as dpkg and rpm users write it.

@@ -57,8 +57,11 @@ func goldenReport() *CheckReport {
 		Result: baseline.Result{
 			Findings: []baseline.Finding{
 				{Path: "/etc/app.conf", Kind: baseline.Modified, Changes: baseline.AttrContent | baseline.AttrMode | baseline.AttrSize, Rule: cfg, Before: before, After: after,
-					Owner: &baseline.Package{Manager: "dpkg", Name: "app", Version: "1.0"}, ByHand: true},
-				{Path: "/root/.ssh/authorized_keys", Kind: baseline.Added, Rule: ssh, After: &baseline.Entry{Path: "/root/.ssh/authorized_keys", Type: baseline.TypeRegular, Mode: 0o600, Size: 90, Mtime: at.UnixNano(), Digest: [32]byte{3}}, ByHand: true},
+					Owner: &baseline.Package{Manager: "dpkg", Name: "app", Version: "1.0"}, ByHand: true,
+					Diff: "--- baked/etc/app.conf\n+++ now/etc/app.conf\n@@ -1 +1 @@\n-port=80\n+port=8080\n"},
+				{Path: "/root/.ssh/authorized_keys", Kind: baseline.Added, Rule: ssh, After: &baseline.Entry{Path: "/root/.ssh/authorized_keys", Type: baseline.TypeRegular, Mode: 0o600, Size: 90, Mtime: at.UnixNano(), Digest: [32]byte{3}}, ByHand: true,
+					By: &baseline.Actor{PID: 812, Comm: "sh", Exe: "/usr/bin/dash", UID: 0, User: "root", LoginUID: 0, Session: 12,
+						Login: &baseline.Login{User: "root", From: "10.0.0.5", Port: 51234, Method: "publickey", Key: "SHA256:ptJepYBXbHIUnWAM5wOLkpdPSCDulgLpUUF8EMj9/eQ", SSHDPID: 800, Session: 12, Started: at}}},
 			},
 			Unverified: []baseline.Unverified{{Path: "/var/lib/secret", Reason: "open: permission denied"}},
 		},

@@ -87,17 +87,25 @@ type SealJSON struct {
 
 // SSHJSON is what the daemon knows of login sessions.
 type SSHJSON struct {
-	Source   string        `json:"source"` // the utmp file or logind's folder read; empty: neither
+	Source   string        `json:"source"` // sshd's log, the utmp file or logind's folder read; empty: none
 	Sessions []SessionJSON `json:"sessions"`
 	Logins   int           `json:"logins"` // remote logins seen since the daemon started
 }
 
-// SessionJSON is one remote login session.
+// SessionJSON is one remote login session. From utmp or logind it has a
+// terminal; from sshd's log it has the port, method, key and sshd pid.
 type SessionJSON struct {
-	User       string    `json:"user"`
-	RemoteHost string    `json:"remote_host"`
-	TTY        string    `json:"tty,omitempty"`
-	Started    time.Time `json:"started"`
+	User       string `json:"user"`
+	RemoteHost string `json:"remote_host"`
+	RemotePort int    `json:"remote_port,omitempty"`
+	TTY        string `json:"tty,omitempty"`
+	Method     string `json:"method,omitempty"`
+	Key        string `json:"key,omitempty"` // the accepted key's fingerprint
+	SSHDPID    int    `json:"sshd_pid,omitempty"`
+	// Session is the audit session id that links the login to the changes
+	// made in it; absent when unknown.
+	Session int       `json:"session,omitempty"`
+	Started time.Time `json:"started"`
 }
 
 // ScanJSON describes the last scan of one mode.
@@ -113,6 +121,9 @@ type WatchJSON struct {
 	Unwatched   int  `json:"unwatched"`
 	Overflows   int  `json:"overflows"`
 	Enabled     bool `json:"enabled"`
+	// Attribution is the backend naming who made each change: ebpf,
+	// fanotify or none.
+	Attribution string `json:"attribution,omitempty"`
 }
 
 // TrackedJSON is a finding the daemon holds now, with when it was first seen.

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -104,6 +105,85 @@ type FindingJSON struct {
 	ByHand bool       `json:"by_hand,omitempty"`
 	Before *EntryJSON `json:"before,omitempty"`
 	After  *EntryJSON `json:"after,omitempty"`
+	// By is who made the change, when the daemon saw it made.
+	By *ActorJSON `json:"by,omitempty"`
+	// Diff is a text file's content change as a unified diff, against the
+	// content the bake kept; DiffNote says why a content change has none.
+	Diff     string `json:"diff,omitempty"`
+	DiffNote string `json:"diff_note,omitempty"`
+}
+
+// ActorJSON is who made a change: the process, and the SSH login it ran
+// under. LoginUID and Session are absent when no login set them.
+type ActorJSON struct {
+	PID      int          `json:"pid"`
+	Comm     string       `json:"comm,omitempty"`
+	Exe      string       `json:"exe,omitempty"`
+	UID      int          `json:"uid"`
+	User     string       `json:"user,omitempty"`
+	LoginUID *int         `json:"loginuid,omitempty"`
+	Session  *int         `json:"session,omitempty"`
+	Login    *SessionJSON `json:"login,omitempty"`
+	// Text is the actor in one line, as the text reports give it.
+	Text string `json:"text"`
+}
+
+// NewActorJSON renders an actor; nil for none.
+func NewActorJSON(a *baseline.Actor) *ActorJSON {
+	if a == nil {
+		return nil
+	}
+	j := &ActorJSON{PID: a.PID, Comm: a.Comm, Exe: a.Exe, UID: a.UID, User: a.User, Text: ActorText(a)}
+	if a.LoginUID >= 0 {
+		j.LoginUID = &a.LoginUID
+	}
+	if a.Session >= 0 {
+		j.Session = &a.Session
+	}
+	if l := a.Login; l != nil {
+		j.Login = &SessionJSON{User: l.User, RemoteHost: l.From, RemotePort: l.Port, Method: l.Method, Key: l.Key,
+			SSHDPID: l.SSHDPID, Session: max(l.Session, 0), TTY: l.TTY, Started: l.Started}
+	}
+	return j
+}
+
+// ActorText is an actor in one line: "by root (sshd session 12 from
+// 10.0.0.5, key SHA256:...) via /usr/bin/vim", or by uid and pid where
+// there is no name and no login.
+func ActorText(a *baseline.Actor) string {
+	var b strings.Builder
+	b.WriteString("by ")
+	if a.User != "" {
+		b.WriteString(a.User)
+	} else {
+		fmt.Fprintf(&b, "uid %d", a.UID)
+	}
+	if l := a.Login; l != nil {
+		b.WriteString(" (sshd session ")
+		if l.Session >= 0 {
+			fmt.Fprintf(&b, "%d", l.Session)
+		} else {
+			fmt.Fprintf(&b, "pid %d", l.SSHDPID)
+		}
+		if l.User != a.User {
+			b.WriteString(" of " + l.User) // su or sudo since
+		}
+		b.WriteString(" from " + l.From)
+		if l.Key != "" {
+			b.WriteString(", key " + l.Key)
+		}
+		b.WriteString(")")
+	} else if a.Session >= 0 {
+		fmt.Fprintf(&b, " (audit session %d, no SSH login seen)", a.Session)
+	}
+	switch {
+	case a.Exe != "":
+		fmt.Fprintf(&b, " via %s", a.Exe)
+	case a.Comm != "":
+		fmt.Fprintf(&b, " via %s", a.Comm)
+	}
+	fmt.Fprintf(&b, " [pid %d]", a.PID)
+	return b.String()
 }
 
 // packageOf is a finding's owning package and its explanation, as JSON.
@@ -158,6 +238,9 @@ func NewFindingJSON(f *baseline.Finding) FindingJSON {
 		Before:   NewEntryJSON(f.Before, false),
 		After:    NewEntryJSON(f.After, false),
 		ByHand:   f.ByHand,
+		By:       NewActorJSON(f.By),
+		Diff:     f.Diff,
+		DiffNote: f.DiffNote,
 	}
 	j.Package, j.ExplainedBy = packageOf(f)
 	j.Path, j.PathBase64 = RawString(f.Path)

@@ -113,6 +113,7 @@ type Metrics struct {
 	WatchOverflows         prometheus.Counter
 	ConfigReloadSuccessful prometheus.Gauge
 	SSHSessions            prometheus.Gauge
+	attribution            *prometheus.GaugeVec
 	SSHLogins              prometheus.Counter
 	sshOnce                sync.Once
 	ReplacementSince       prometheus.Gauge
@@ -122,6 +123,12 @@ type Metrics struct {
 	TaintClears     prometheus.Counter
 	BaselineChanges *prometheus.CounterVec // outcome: refused, accepted
 	ReloadFailures  prometheus.Counter
+}
+
+// SetAttribution names the running attribution backend.
+func (m *Metrics) SetAttribution(backend string) {
+	m.attribution.Reset()
+	m.attribution.WithLabelValues(backend).Set(1)
 }
 
 // EnableSSH registers the SSH session metrics, once driftd has found
@@ -176,6 +183,10 @@ func NewMetrics(version string, cfg MetricsConfig) *Metrics {
 			Name: "driftd_ssh_logins_total", Help: "Remote logins seen since driftd started.",
 		}),
 	}
+	m.attribution = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "driftd_attribution_info", Help: "The backend that names who made each change (ebpf, fanotify, none): 1 for the one running.",
+	}, []string{"backend"})
+	m.attribution.WithLabelValues("none").Set(1)
 	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "driftd_build_info", Help: "driftd's version.",
 	}, []string{"version", "goversion"})
@@ -187,7 +198,7 @@ func NewMetrics(version string, cfg MetricsConfig) *Metrics {
 	m.Registry.MustRegister(m.collectors()...)
 	m.Registry.MustRegister(buildInfo, m.DriftEvents, m.ScanErrors, m.WatchDirectories, m.WatchUnwatched,
 		m.WatchOverflows, m.ConfigReloadSuccessful, m.ReplacementRequired, m.ReplacementSince, m.HookRuns,
-		m.TaintClears, m.BaselineChanges, m.ReloadFailures,
+		m.TaintClears, m.BaselineChanges, m.ReloadFailures, m.attribution,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

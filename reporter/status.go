@@ -52,7 +52,7 @@ func WriteStatusText(w io.Writer, s *StatusJSON, width int) error {
 	if src := s.SSH.Source; src != "" {
 		fmt.Fprintf(w, "%d ssh sessions (from %s), %d remote logins since start\n", len(s.SSH.Sessions), src, s.SSH.Logins)
 		for _, l := range s.SSH.Sessions {
-			fmt.Fprintf(w, "  %s from %s on %s since %s\n", l.User, l.RemoteHost, l.TTY, l.Started.Local().Format(time.DateTime))
+			fmt.Fprintf(w, "  %s\n", sessionText(l))
 		}
 	}
 	for _, p := range s.Packages {
@@ -76,6 +76,11 @@ func WriteStatusText(w io.Writer, s *StatusJSON, width int) error {
 			fmt.Fprintln(tw, strings.Join(r, "\t"))
 		}
 		tw.Flush()
+		details := make([]*FindingJSON, len(s.Findings))
+		for i := range s.Findings {
+			details[i] = &s.Findings[i].FindingJSON
+		}
+		writeDetails(w, details)
 	}
 	for _, u := range s.Unverified {
 		fmt.Fprintf(w, "unverified  %s: %s\n", DisplayPath(u.Path), u.Reason)
@@ -87,6 +92,30 @@ func WriteStatusText(w io.Writer, s *StatusJSON, width int) error {
 		}
 	}
 	return nil
+}
+
+// sessionText is one session in a line: who, from where, on which
+// terminal or none, with which key, since when.
+func sessionText(l SessionJSON) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s from %s", l.User, l.RemoteHost)
+	if l.RemotePort != 0 {
+		fmt.Fprintf(&b, " port %d", l.RemotePort)
+	}
+	if l.TTY != "" {
+		b.WriteString(" on " + l.TTY)
+	}
+	if l.Key != "" {
+		b.WriteString(", key " + l.Key)
+	}
+	if l.Session != 0 {
+		fmt.Fprintf(&b, ", session %d", l.Session)
+	}
+	if l.SSHDPID != 0 {
+		fmt.Fprintf(&b, ", sshd pid %d", l.SSHDPID)
+	}
+	fmt.Fprintf(&b, " since %s", l.Started.Local().Format(time.DateTime))
+	return b.String()
 }
 
 // provenance says what accounts for a change: its package's update, or

@@ -52,6 +52,11 @@ type FirstBootConfig struct {
 // SSHConfig says where the daemon reads login sessions. Both paths are on
 // the host the daemon runs on, not inside --root.
 type SSHConfig struct {
+	// AuthLogs are syslog files that hold sshd's lines, tried in order:
+	// the first that exists is where logins are read, every session with
+	// or without a terminal, with the accepted key. None existing: utmp,
+	// then logind, which see only sessions with a terminal.
+	AuthLogs []string `toml:"auth_logs"`
 	// Utmp is the utmp file, read through gopsutil, which finds it as
 	// $HOST_VAR/run/utmp: the path must end in /run/utmp.
 	Utmp string `toml:"utmp"`
@@ -79,6 +84,9 @@ type WatchConfig struct {
 	MaxDirectories int `toml:"max_directories"`
 	// Debounce coalesces a burst of events on a path into one re-check.
 	Debounce baseline.Duration `toml:"debounce"`
+	// Attribution names who made each change seen (process, user, SSH
+	// login), with the best backend the kernel allows: eBPF, fanotify.
+	Attribution bool `toml:"attribution"`
 }
 
 // ScheduleConfig sets the periodic scans. Each interval is stretched or
@@ -96,7 +104,7 @@ type ScheduleConfig struct {
 func defaults() Config {
 	return Config{
 		Config:    baseline.Config{Packages: baseline.PackagesConfig{Severity: "high"}},
-		SSH:       SSHConfig{Utmp: "/var/run/utmp", SessionsDir: "/run/systemd/sessions"},
+		SSH:       SSHConfig{AuthLogs: []string{"/var/log/auth.log", "/var/log/secure"}, Utmp: "/var/run/utmp", SessionsDir: "/run/systemd/sessions"},
 		Policy:    policy.Default(),
 		FirstBoot: FirstBootConfig{CloudInitTimeout: baseline.Duration{Duration: 30 * time.Minute}},
 		Daemon:    DaemonConfig{StateDir: "/var/lib/driftd"},

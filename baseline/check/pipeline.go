@@ -9,6 +9,7 @@ import (
 	"driftd/baseline"
 	"driftd/baseline/explain"
 	"driftd/baseline/sshpaths"
+	"driftd/baseline/textdiff"
 	"driftd/baseline/walk"
 )
 
@@ -159,6 +160,7 @@ func (p *Pipeline) Compare(ctx context.Context, path string, scan Scan, visit fu
 	if err != nil {
 		return Result{}, err
 	}
+	textdiff.Annotate(p.opts.Root, res.Findings, p.opts.Manifest.Contents, p.rules, textdiff.DefaultMaxBytes)
 	out := Result{Result: res, Entries: n}
 	if p.seal.Mode == Unsealed {
 		out.Findings, out.Pending = p.rules.SplitFirstBoot(res.Findings)

@@ -16,9 +16,13 @@ import (
 	"driftd/baseline"
 )
 
-// FormatVersion is the manifest format this driftd writes and reads.
-// Format 2 added the package inventory and the owner of each path.
-const FormatVersion = 2
+// FormatVersion is the manifest format this driftd writes. Format 2 added
+// the package inventory and the owner of each path; format 3 the baked
+// contents of small text files (format 2 is still read: it has none).
+const FormatVersion = 3
+
+// oldestFormat is the oldest format this driftd reads.
+const oldestFormat = 2
 
 // magic opens every manifest. Like PNG's, its first byte is not ASCII and
 // it ends in a newline, so text-mode mangling is caught at once.
@@ -74,6 +78,9 @@ func Encode(w io.Writer, m *baseline.Manifest, key ed25519.PrivateKey) error {
 	out.Write(z.Bytes())
 	binary.Write(&out, binary.BigEndian, uint64(len(digests)))
 	out.Write(digests)
+	contents := encodeContents(m)
+	binary.Write(&out, binary.BigEndian, uint64(len(contents)))
+	out.Write(contents)
 
 	m.Digest = sha256.Sum256(out.Bytes())
 	out.Write(ed25519.Sign(key, m.Digest[:]))
@@ -84,8 +91,9 @@ func Encode(w io.Writer, m *baseline.Manifest, key ed25519.PrivateKey) error {
 // envelope is a manifest split into its parts, before the payload is read.
 type envelope struct {
 	header  baseline.Header
-	zdata   []byte // compressed metadata
-	digests []byte
+	zdata    []byte // compressed metadata
+	digests  []byte
+	contents []byte // format 3 on
 	digest  [32]byte
 	sig     []byte // nil when unsigned
 	version uint16
@@ -109,7 +117,7 @@ func splitEnvelope(data []byte) (*envelope, error) {
 	if env.version == 0 {
 		return nil, fmt.Errorf("%w: format version 0", ErrCorrupt)
 	}
-	if env.version < FormatVersion {
+	if env.version < oldestFormat {
 		return nil, fmt.Errorf("%w: format %d has no package inventory; bake the image again with this driftd", ErrOlderFormat, env.version)
 	}
 	r = r[2:]
@@ -136,6 +144,11 @@ func splitEnvelope(data []byte) (*envelope, error) {
 	}
 	if env.digests, r, err = section(r, "digests"); err != nil {
 		return nil, err
+	}
+	if env.version >= 3 {
+		if env.contents, r, err = section(r, "contents"); err != nil {
+			return nil, err
+		}
 	}
 	signed := len(data) - len(r)
 	env.digest = sha256.Sum256(data[:signed])
@@ -218,7 +231,50 @@ func Decode(data []byte, pub ed25519.PublicKey) (*baseline.Manifest, error) {
 	if baseline.CountEntries(entries) != env.header.Counts {
 		return nil, fmt.Errorf("%w: counts in header do not match the entries", ErrCorrupt)
 	}
+	if m.Contents, err = decodeContents(env.contents, entries); err != nil {
+		return nil, fmt.Errorf("%w: contents: %v", ErrCorrupt, err)
+	}
 	return m, nil
+}
+
+// encodeContents writes the kept contents in entry order: the entry's
+// index and the compressed bytes, each with its length.
+func encodeContents(m *baseline.Manifest) []byte {
+	var out []byte
+	for i := range m.Entries {
+		c, ok := m.Contents[m.Entries[i].Path]
+		if !ok {
+			continue
+		}
+		out = binary.AppendUvarint(out, uint64(i))
+		out = binary.AppendUvarint(out, uint64(len(c)))
+		out = append(out, c...)
+	}
+	return out
+}
+
+func decodeContents(data []byte, entries []baseline.Entry) (map[string][]byte, error) {
+	if len(data) == 0 {
+		return nil, nil
+	}
+	out := map[string][]byte{}
+	last := -1
+	for len(data) > 0 {
+		i, n := binary.Uvarint(data)
+		if n <= 0 || i >= uint64(len(entries)) || int(i) <= last {
+			return nil, fmt.Errorf("bad entry index")
+		}
+		data = data[n:]
+		l, n := binary.Uvarint(data)
+		if n <= 0 || l > uint64(len(data)-n) {
+			return nil, fmt.Errorf("bad length for %s", entries[i].Path)
+		}
+		data = data[n:]
+		out[entries[i].Path] = bytes.Clone(data[:l]) // not a view: the file's bytes can go
+		data = data[l:]
+		last = int(i)
+	}
+	return out, nil
 }
 
 // The entry encoding. Entries are sorted, so each path is stored as the

@@ -15,6 +15,7 @@ import (
 	"driftd/baseline"
 	"driftd/baseline/manifest"
 	"driftd/baseline/pkgdb"
+	"driftd/baseline/textdiff"
 	"driftd/baseline/sshpaths"
 	"driftd/baseline/walk"
 	"driftd/reporter"
@@ -84,6 +85,7 @@ func bakeCommand() *cobra.Command {
 			Packages: p.inv.Packages,
 		}
 		m.SetOwners(p.owners)
+		m.Contents = textdiff.Keep(s.root, entries, s.rules, textdiff.DefaultMaxBytes)
 		if err := manifest.Write(*out, m, key); err != nil {
 			return err
 		}

@@ -1,0 +1,151 @@
+package agent
+
+import (
+	"context"
+	"log/slog"
+	"os/user"
+	"slices"
+	"strconv"
+	"time"
+
+	"driftd/agent/attrib"
+	"driftd/agent/policy"
+	"driftd/baseline"
+	"driftd/reporter"
+)
+
+// closedKeep is how long a closed login is kept to name the changes its
+// session made: a change is attributed after the debounce and a re-check,
+// which can end after the session did.
+const closedKeep = 10 * time.Minute
+
+// logins are the SSH logins read from sshd's log, by sshd pid.
+type logins struct {
+	open   map[int]*baseline.Login
+	closed []closedLogin // oldest first
+	users  map[uint32]string
+}
+
+type closedLogin struct {
+	login *baseline.Login
+	at    time.Time
+}
+
+// takeLogins takes the auth log's records: each new login is an ssh_login
+// event (ssh_session for those open when the daemon started), counted and
+// put to the policy; each end an ssh_logout.
+func (d *Daemon) takeLogins(recs []loginRecord) {
+	d.metrics.EnableSSH()
+	var fresh []*baseline.Login
+	for _, r := range recs {
+		l := r.Login
+		if !r.Open {
+			if open, ok := d.ssh.log.open[l.SSHDPID]; ok {
+				delete(d.ssh.log.open, l.SSHDPID)
+				d.ssh.log.closed = append(d.ssh.log.closed, closedLogin{login: open, at: time.Now()})
+				d.events.LogAttrs(context.Background(), slog.LevelInfo, string(EventSSHLogout), loginAttrs(open, d.baselineID())...)
+				d.remember(reporter.EventJSON{Time: time.Now(), Event: string(EventSSHLogout), Login: loginJSON(open)})
+			}
+			continue
+		}
+		d.ssh.log.open[l.SSHDPID] = &l
+		event := EventSSHSession
+		if !r.Initial {
+			event = EventSSHLogin
+			d.ssh.logins++
+			d.metrics.SSHLogins.Inc()
+			fresh = append(fresh, &l)
+		}
+		d.events.LogAttrs(context.Background(), slog.LevelWarn, string(event), loginAttrs(&l, d.baselineID())...)
+		d.remember(reporter.EventJSON{Time: time.Now(), Event: string(event), Login: loginJSON(&l)})
+	}
+	for len(d.ssh.log.closed) > 0 && time.Since(d.ssh.log.closed[0].at) > closedKeep {
+		d.ssh.log.closed = d.ssh.log.closed[1:]
+	}
+	d.ssh.read = true
+	d.metrics.SSHSessions.Set(float64(len(d.ssh.log.open)))
+	for _, l := range fresh {
+		d.trip(policy.ForLogin(d.cfg.SSH.TaintOnLogin, l.User, l.From)) // after the events; only the first can trip the latch
+	}
+}
+
+func loginAttrs(l *baseline.Login, baselineID string) []slog.Attr {
+	attrs := []slog.Attr{slog.String("user", l.User), slog.String("remote_host", l.From), slog.Int("remote_port", l.Port),
+		slog.String("method", l.Method), slog.Int("sshd_pid", l.SSHDPID)}
+	if l.Key != "" {
+		attrs = append(attrs, slog.String("key", l.Key))
+	}
+	if l.Session >= 0 {
+		attrs = append(attrs, slog.Int("session", l.Session))
+	}
+	return append(attrs, slog.Time("started", l.Started), slog.String("baseline_id", baselineID))
+}
+
+func loginJSON(l *baseline.Login) *reporter.SessionJSON {
+	return &reporter.SessionJSON{User: l.User, RemoteHost: l.From, RemotePort: l.Port, Method: l.Method, Key: l.Key,
+		SSHDPID: l.SSHDPID, Session: max(l.Session, 0), Started: l.Started}
+}
+
+// actor names who made the change at the root-relative path, when the
+// attribution backend saw it made.
+func (d *Daemon) actor(path string) *baseline.Actor {
+	if d.watch == nil {
+		return nil
+	}
+	w, ok := d.watch.writer(path)
+	if !ok {
+		return nil
+	}
+	a := &baseline.Actor{PID: int(w.PID), Comm: w.Comm, Exe: w.Exe, UID: int(w.UID), User: d.ssh.log.userName(w.UID),
+		LoginUID: signed(w.LoginUID), Session: signed(w.SessionID), Login: d.ssh.log.of(w)}
+	return a
+}
+
+// of is the SSH login a writer ran under: the login whose sshd is one of
+// its ancestors, else the one with its audit session.
+func (ls *logins) of(w attrib.Writer) *baseline.Login {
+	find := func(match func(*baseline.Login) bool) *baseline.Login {
+		for _, l := range ls.open {
+			if match(l) {
+				return l
+			}
+		}
+		for i := len(ls.closed) - 1; i >= 0; i-- {
+			if match(ls.closed[i].login) {
+				return ls.closed[i].login
+			}
+		}
+		return nil
+	}
+	if l := find(func(l *baseline.Login) bool { return slices.Contains(w.Ancestors, uint32(l.SSHDPID)) }); l != nil {
+		return l
+	}
+	if w.SessionID == attrib.Unset {
+		return nil
+	}
+	return find(func(l *baseline.Login) bool { return l.Session == int(w.SessionID) })
+}
+
+// userName is the host's name for uid, "" if it has none.
+func (ls *logins) userName(uid uint32) string {
+	if name, ok := ls.users[uid]; ok {
+		return name
+	}
+	name := ""
+	if u, err := user.LookupId(strconv.FormatUint(uint64(uid), 10)); err == nil {
+		name = u.Username
+	}
+	if ls.users == nil {
+		ls.users = map[uint32]string{}
+	}
+	ls.users[uid] = name
+	return name
+}
+
+// signed is a login uid or session id, with the kernel's unset as -1.
+func signed(v uint32) int {
+	if v == attrib.Unset {
+		return -1
+	}
+	return int(v)
+}

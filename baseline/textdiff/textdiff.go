@@ -1,0 +1,118 @@
+package textdiff
+
+import (
+	"bytes"
+	"compress/flate"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"unicode/utf8"
+
+	"github.com/pmezard/go-difflib/difflib"
+
+	"driftd/baseline"
+)
+
+// DefaultMaxBytes is the largest file whose content is kept.
+const DefaultMaxBytes = 64 << 10
+
+// Notes for a content change shown without a diff.
+const (
+	NoteSecret   = "content not shown (nodiff)"
+	NoteNotKept  = "no baked content to compare (not text, or larger than the limit, at bake)"
+	NoteNotText  = "content not shown: now not UTF-8 text"
+	NoteTooLarge = "content not shown: now larger than the limit"
+	NoteUnread   = "content not shown: could not be read"
+)
+
+// Keep reads the content of each regular entry that rules mark for diffs,
+// that is UTF-8 text and at most maxBytes long, and that still has the
+// digest the walk recorded; it returns them compressed, by path.
+func Keep(root string, entries []baseline.Entry, rules *baseline.Rules, maxBytes int) map[string][]byte {
+	out := map[string][]byte{}
+	for i := range entries {
+		e := &entries[i]
+		if !e.HasDigest() || e.Size > int64(maxBytes) || !rules.Diff(e.Path) {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(root, e.Path))
+		if err != nil || sha256.Sum256(data) != e.Digest || !utf8.Valid(data) || bytes.IndexByte(data, 0) >= 0 {
+			continue // changed since the walk, or not text: no diff for it
+		}
+		out[e.Path] = compress(data)
+	}
+	return out
+}
+
+func compress(data []byte) []byte {
+	var b bytes.Buffer
+	zw, _ := flate.NewWriter(&b, flate.BestCompression)
+	zw.Write(data)
+	zw.Close()
+	return b.Bytes()
+}
+
+func decompress(z []byte, max int) ([]byte, error) {
+	return io.ReadAll(io.LimitReader(flate.NewReader(bytes.NewReader(z)), int64(max)+1))
+}
+
+// Annotate sets Diff, or DiffNote, on each finding of a content change to
+// a file the rules mark for diffs, against its baked content.
+func Annotate(root string, findings []baseline.Finding, contents map[string][]byte, rules *baseline.Rules, maxBytes int) {
+	for i := range findings {
+		f := &findings[i]
+		if f.Kind != baseline.Modified || f.Changes&baseline.AttrContent == 0 {
+			continue
+		}
+		if !rules.Diff(f.Path) {
+			if rules.DiffMarked(f.Path) {
+				f.DiffNote = NoteSecret
+			}
+			continue
+		}
+		z, ok := contents[f.Path]
+		if !ok {
+			f.DiffNote = NoteNotKept
+			continue
+		}
+		f.Diff, f.DiffNote = diff(root, f.Path, z, maxBytes)
+	}
+}
+
+func diff(root, path string, z []byte, maxBytes int) (string, string) {
+	before, err := decompress(z, maxBytes)
+	if err != nil {
+		return "", NoteUnread
+	}
+	fh, err := os.Open(filepath.Join(root, path))
+	if err != nil {
+		return "", NoteUnread
+	}
+	defer fh.Close()
+	after, err := io.ReadAll(io.LimitReader(fh, int64(maxBytes)+1))
+	switch {
+	case err != nil:
+		return "", NoteUnread
+	case len(after) > maxBytes:
+		return "", NoteTooLarge
+	case !utf8.Valid(after) || bytes.IndexByte(after, 0) >= 0:
+		return "", NoteNotText
+	}
+	return Unified(path, before, after), ""
+}
+
+// Unified is the unified diff of a file's baked and current content, with
+// three lines of context.
+func Unified(path string, before, after []byte) string {
+	d := difflib.UnifiedDiff{
+		A: difflib.SplitLines(string(before)), B: difflib.SplitLines(string(after)),
+		FromFile: "baked" + path, ToFile: "now" + path, Context: 3,
+	}
+	s, err := difflib.GetUnifiedDiffString(d)
+	if err != nil {
+		return fmt.Sprintf("(diff failed: %v)", err)
+	}
+	return s
+}
