@@ -21,8 +21,8 @@ import (
 type watcher struct {
 	fsw     *fsnotify.Watcher
 	tracer  *attrib.Tracer // nil: changes are not attributed
-	root    string // host path of the root, cleaned
-	max     int    // cap on watched directories; 0: the kernel's
+	root    string         // host path of the root, cleaned
+	max     int            // cap on watched directories; 0: the kernel's
 	log     *slog.Logger
 	metrics *reporter.Metrics
 

@@ -90,13 +90,13 @@ func Encode(w io.Writer, m *baseline.Manifest, key ed25519.PrivateKey) error {
 
 // envelope is a manifest split into its parts, before the payload is read.
 type envelope struct {
-	header  baseline.Header
+	header   baseline.Header
 	zdata    []byte // compressed metadata
 	digests  []byte
 	contents []byte // format 3 on
-	digest  [32]byte
-	sig     []byte // nil when unsigned
-	version uint16
+	digest   [32]byte
+	sig      []byte // nil when unsigned
+	version  uint16
 }
 
 func splitEnvelope(data []byte) (*envelope, error) {

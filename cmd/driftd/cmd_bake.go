@@ -15,8 +15,8 @@ import (
 	"driftd/baseline"
 	"driftd/baseline/manifest"
 	"driftd/baseline/pkgdb"
-	"driftd/baseline/textdiff"
 	"driftd/baseline/sshpaths"
+	"driftd/baseline/textdiff"
 	"driftd/baseline/walk"
 	"driftd/reporter"
 )
