@@ -156,3 +156,26 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestManifestContents: the kept contents come back by path, signed with
+// the rest (a flipped byte in them fails the signature).
+func TestManifestContents(t *testing.T) {
+	var buf bytes.Buffer
+	m := &baseline.Manifest{Entries: sampleEntries(), Contents: map[string][]byte{"/bin/sh": []byte("zz"), "/etc/link": []byte("yyy")}}
+	if err := Encode(&buf, m, testKey); err != nil {
+		t.Fatal(err)
+	}
+	pub := testKey.Public().(ed25519.PublicKey)
+	got, err := Decode(buf.Bytes(), pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Contents) != 2 || string(got.Contents["/bin/sh"]) != "zz" || string(got.Contents["/etc/link"]) != "yyy" {
+		t.Errorf("contents %q", got.Contents)
+	}
+	data := buf.Bytes()
+	data[len(data)-ed25519.SignatureSize-2] ^= 1 // inside the contents section
+	if _, err := Decode(data, pub); !errors.Is(err, ErrSignature) {
+		t.Errorf("a flipped content byte: %v, want %v", err, ErrSignature)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/pmezard/go-difflib/difflib"
@@ -103,11 +104,20 @@ func diff(root, path string, z []byte, maxBytes int) (string, string) {
 	return Unified(path, before, after), ""
 }
 
+// lines splits text after each newline; a last line without one is kept.
+func lines(text []byte) []string {
+	out := strings.SplitAfter(string(text), "\n")
+	if out[len(out)-1] == "" {
+		out = out[:len(out)-1]
+	}
+	return out
+}
+
 // Unified is the unified diff of a file's baked and current content, with
 // three lines of context.
 func Unified(path string, before, after []byte) string {
 	d := difflib.UnifiedDiff{
-		A: difflib.SplitLines(string(before)), B: difflib.SplitLines(string(after)),
+		A: lines(before), B: lines(after),
 		FromFile: "baked" + path, ToFile: "now" + path, Context: 3,
 	}
 	s, err := difflib.GetUnifiedDiffString(d)

@@ -27,7 +27,16 @@ type testSSHD struct {
 	log           string
 }
 
-func startSSHD(t *testing.T) *testSSHD {
+// sshdOptions: pam runs the session through PAM, as a host's sshd does
+// (pam_loginuid then sets the audit session); syslog logs to syslog, as a
+// host's sshd does, instead of to the test's file.
+type sshdOptions struct {
+	pam, syslog bool
+}
+
+func startSSHD(t *testing.T) *testSSHD { return startSSHDWith(t, sshdOptions{}) }
+
+func startSSHDWith(t *testing.T, opts sshdOptions) *testSSHD {
 	t.Helper()
 	dir := t.TempDir()
 	os.Chmod(dir, 0o755)
@@ -54,13 +63,17 @@ func startSSHD(t *testing.T) *testSSHD {
 ListenAddress 127.0.0.1
 HostKey %s
 AuthorizedKeysFile %s
-UsePAM no
+UsePAM %s
 PermitRootLogin yes
 StrictModes no
 PidFile %s
-`, s.port, filepath.Join(dir, "host_ed25519"), filepath.Join(dir, "authorized_keys"), filepath.Join(dir, "sshd.pid"))
+`, s.port, filepath.Join(dir, "host_ed25519"), filepath.Join(dir, "authorized_keys"), map[bool]string{false: "no", true: "yes"}[opts.pam], filepath.Join(dir, "sshd.pid"))
 	writeTree(t, dir, map[string]string{"sshd_config": config})
-	cmd := exec.Command("/usr/sbin/sshd", "-D", "-f", filepath.Join(dir, "sshd_config"), "-E", s.log)
+	args := []string{"-D", "-f", filepath.Join(dir, "sshd_config")}
+	if !opts.syslog {
+		args = append(args, "-E", s.log)
+	}
+	cmd := exec.Command("/usr/sbin/sshd", args...)
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start sshd: %v", err)
 	}
@@ -131,7 +144,7 @@ func sessionsFrom(s reporter.StatusJSON, user, host string) int {
 // critical severity.
 func TestDaemonSSHLogin(t *testing.T) {
 	sshd := startSSHD(t)
-	f := newDaemonFixture(t, "[ssh]\nutmp = \""+utmpPath+"\"\ntaint_on_login = true\n")
+	f := newDaemonFixture(t, "[ssh]\nauth_logs = []\nutmp = \""+utmpPath+"\"\ntaint_on_login = true\n")
 	writeTree(t, f.root, map[string]string{"etc/passwd": "root:x:0:0:root:/root:/bin/bash\n"})
 	if r := f.bake(t, f.manifest); r.code != 0 {
 		t.Fatalf("bake: %v", r)
@@ -196,7 +209,7 @@ func TestDaemonSSHLogin(t *testing.T) {
 // not PID 1), so the test writes session files in logind's format.
 func TestDaemonLogindSessions(t *testing.T) {
 	sessions := t.TempDir()
-	f := newDaemonFixture(t, fmt.Sprintf("[ssh]\nutmp = %q\nsessions_dir = %q\n", filepath.Join(t.TempDir(), "run/utmp"), sessions))
+	f := newDaemonFixture(t, fmt.Sprintf("[ssh]\nauth_logs = []\nutmp = %q\nsessions_dir = %q\n", filepath.Join(t.TempDir(), "run/utmp"), sessions))
 	d := startDaemon(t, f, t.TempDir())
 	if s, _ := d.status(); s.SSH.Source != sessions || len(s.SSH.Sessions) != 0 {
 		t.Fatalf("sessions %+v, want none from %s", s.SSH, sessions)
