@@ -221,6 +221,8 @@ var contract = []string{
 	// Tamper evidence: every step of a cover-up is counted.
 	"driftd_taint_clears_total", "driftd_baseline_changes_total", "driftd_config_reload_failures_total",
 	"driftd_config_last_reload_successful",
+	// Who changed it: the running attribution backend.
+	"driftd_attribution_info",
 }
 
 // TestDashboardAndRulesUseTheContract: the dashboard and the alert rules
