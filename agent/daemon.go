@@ -175,16 +175,20 @@ func Run(ctx context.Context, opts Options) error {
 	d.ssh.log.open = map[int]*baseline.Login{}
 	var sessionsChanged <-chan struct{}
 	var loginRecords <-chan []loginRecord
-	if path := firstExisting(cfg.SSH.AuthLogs); path != "" {
-		al := newAuthLog(path)
-		defer al.close()
-		loginRecords, d.ssh.source = al.records, path
+	src, err := openSSHDLog(cfg.SSH)
+	if err != nil {
+		d.log.Warn("sshd's journal not read", "err", err)
+	}
+	if src != nil {
+		sl := newSSHDLog(src)
+		defer sl.close()
+		loginRecords, d.ssh.source = sl.records, src.name()
 		d.metrics.EnableSSH()
 	} else {
 		w := newSessionWatcher(cfg.SSH, d.log)
 		defer w.close()
 		sessionsChanged = w.notify
-		d.log.Warn("no sshd log: SSH sessions without a terminal are not seen, nor the accepted keys", "auth_logs", cfg.SSH.AuthLogs)
+		d.log.Warn("no sshd log (no journald, no auth log): SSH sessions without a terminal are not seen, nor the accepted keys", "auth_logs", cfg.SSH.AuthLogs)
 	}
 	d.loadTaint()
 	if loginRecords == nil {
@@ -202,15 +206,6 @@ func Run(ctx context.Context, opts Options) error {
 	return d.loop(ctx, sessionsChanged, loginRecords)
 }
 
-// firstExisting is the first of paths that exists, "" if none does.
-func firstExisting(paths []string) string {
-	for _, p := range paths {
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	return ""
-}
 
 // announce says the daemon is up and has a verdict: the first check is
 // done, or there is no verified baseline to check against.

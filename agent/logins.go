@@ -118,6 +118,9 @@ func (ls *logins) of(w attrib.Writer) *baseline.Login {
 		return nil
 	}
 	if l := find(func(l *baseline.Login) bool { return slices.Contains(w.Ancestors, uint32(l.SSHDPID)) }); l != nil {
+		if l.Session < 0 && w.SessionID != attrib.Unset {
+			l.Session = int(w.SessionID) // PAM opened it after sshd logged the login: a descendant has it
+		}
 		return l
 	}
 	if w.SessionID == attrib.Unset {

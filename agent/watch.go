@@ -54,7 +54,10 @@ func newWatcher(root string, max int, attribution bool, log *slog.Logger, m *rep
 		notify: make(chan struct{}, 1), done: make(chan struct{}),
 	}
 	if attribution {
-		w.tracer, err = attrib.Open()
+		w.tracer, err = attrib.Open(func() {
+			m.AttributionOverflows.Inc()
+			log.Warn("attribution queue overflowed: some changes go unattributed (they are still seen)")
+		})
 		switch {
 		case w.tracer == nil:
 			log.Warn("changes are not attributed: no attribution backend", "err", err)

@@ -222,7 +222,7 @@ var contract = []string{
 	"driftd_taint_clears_total", "driftd_baseline_changes_total", "driftd_config_reload_failures_total",
 	"driftd_config_last_reload_successful",
 	// Who changed it: the running attribution backend.
-	"driftd_attribution_info",
+	"driftd_attribution_info", "driftd_attribution_overflows_total",
 }
 
 // TestDashboardAndRulesUseTheContract: the dashboard and the alert rules

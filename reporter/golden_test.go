@@ -103,7 +103,7 @@ func TestGoldenStatusText(t *testing.T) {
 	at := r.Started
 	s := &StatusJSON{
 		Status: StatusUnverified, Root: "/", BaselineID: r.Manifest.ID(), BaselineVerified: true, Labels: r.Manifest.Header.Labels,
-		Watch:    WatchJSON{Enabled: true, Directories: 1500, Unwatched: 3},
+		Watch:    WatchJSON{Enabled: true, Directories: 1500, Unwatched: 3, Attribution: "ebpf"},
 		Packages: []PackageFindingJSON{NewPackageFindingJSON(&r.Packages[0], baseline.SeverityHigh)},
 		SSH:      SSHJSON{Source: "/var/run/utmp", Sessions: []SessionJSON{{User: "root", RemoteHost: "10.0.0.9", TTY: "pts/0", Started: at}}, Logins: 2},
 		Taint:    *r.Taint,

@@ -114,6 +114,7 @@ type Metrics struct {
 	ConfigReloadSuccessful prometheus.Gauge
 	SSHSessions            prometheus.Gauge
 	attribution            *prometheus.GaugeVec
+	AttributionOverflows   prometheus.Counter
 	SSHLogins              prometheus.Counter
 	sshOnce                sync.Once
 	ReplacementSince       prometheus.Gauge
@@ -187,6 +188,9 @@ func NewMetrics(version string, cfg MetricsConfig) *Metrics {
 		Name: "driftd_attribution_info", Help: "The backend that names who made each change (ebpf, fanotify, none): 1 for the one running.",
 	}, []string{"backend"})
 	m.attribution.WithLabelValues("none").Set(1)
+	m.AttributionOverflows = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "driftd_attribution_overflows_total", Help: "Times the attribution backend's kernel queue overflowed: changes then seen went unattributed, not unseen.",
+	})
 	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "driftd_build_info", Help: "driftd's version.",
 	}, []string{"version", "goversion"})
@@ -198,7 +202,7 @@ func NewMetrics(version string, cfg MetricsConfig) *Metrics {
 	m.Registry.MustRegister(m.collectors()...)
 	m.Registry.MustRegister(buildInfo, m.DriftEvents, m.ScanErrors, m.WatchDirectories, m.WatchUnwatched,
 		m.WatchOverflows, m.ConfigReloadSuccessful, m.ReplacementRequired, m.ReplacementSince, m.HookRuns,
-		m.TaintClears, m.BaselineChanges, m.ReloadFailures, m.attribution,
+		m.TaintClears, m.BaselineChanges, m.ReloadFailures, m.attribution, m.AttributionOverflows,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

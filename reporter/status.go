@@ -47,6 +47,12 @@ func WriteStatusText(w io.Writer, s *StatusJSON, width int) error {
 		if s.Watch.Unwatched > 0 {
 			fmt.Fprintf(w, ", %d left to the fast scan (watch limit)", s.Watch.Unwatched)
 		}
+		switch s.Watch.Attribution {
+		case "", "none":
+			fmt.Fprint(w, "; changes not attributed")
+		default:
+			fmt.Fprintf(w, "; changes attributed by %s", s.Watch.Attribution)
+		}
 		fmt.Fprintln(w)
 	}
 	if src := s.SSH.Source; src != "" {

@@ -76,7 +76,7 @@ func TestAttributionRate(t *testing.T) {
 func BenchmarkAttributionRate(b *testing.B) {
 	for _, backend := range []string{BackendEBPF, BackendFanotify} {
 		b.Run(backend, func(b *testing.B) {
-			tr, err := Open()
+			tr, err := Open(nil)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -43,7 +43,8 @@ type Tracer struct {
 	named  uint64      // changes seen with a writer
 	lost   uint64      // fanotify queue overflows
 
-	done chan struct{}
+	onOverflow func() // called on each queue overflow
+	done       chan struct{}
 }
 
 // changeKey names one name in one directory, by the directory's host path.
@@ -55,13 +56,14 @@ type changeKey struct {
 // fanotify is refused (no CAP_SYS_ADMIN, or a kernel before 5.9): the
 // caller runs without attribution and says so. The error of an eBPF
 // backend that did not load is returned with a working tracer, for the
-// log.
-func Open() (*Tracer, error) {
+// log. onOverflow, when set, is called each time the kernel's queue
+// overflowed: the changes then seen go unattributed, not unseen.
+func Open(onOverflow func()) (*Tracer, error) {
 	fan, err := openFanotify()
 	if err != nil {
 		return nil, fmt.Errorf("attribution: %w", err)
 	}
-	t := &Tracer{fan: fan, recent: map[changeKey]Writer{}, done: make(chan struct{})}
+	t := &Tracer{fan: fan, recent: map[changeKey]Writer{}, onOverflow: onOverflow, done: make(chan struct{})}
 	procs, perr := openProcTable()
 	if perr != nil {
 		perr = fmt.Errorf("attribution without eBPF (short-lived writers go unnamed): %w", perr)
@@ -90,6 +92,9 @@ func (t *Tracer) read() {
 			t.mu.Lock()
 			t.lost++
 			t.mu.Unlock()
+			if t.onOverflow != nil {
+				t.onOverflow()
+			}
 			return
 		}
 		t.remember(changeKey{dir: ev.dir, name: ev.name}, t.who(ev.pid))

@@ -12,7 +12,7 @@ import (
 // eBPF: anything less is a failure, not a skip.
 func openTracer(t *testing.T) *Tracer {
 	t.Helper()
-	tr, err := Open()
+	tr, err := Open(nil)
 	if err != nil || tr.Backend() != BackendEBPF {
 		t.Fatalf("open the eBPF backend: %v", err)
 	}

@@ -52,6 +52,10 @@ type FirstBootConfig struct {
 // SSHConfig says where the daemon reads login sessions. Both paths are on
 // the host the daemon runs on, not inside --root.
 type SSHConfig struct {
+	// Journal reads sshd's lines from the systemd journal where journald
+	// runs: the best source, since journald records which process logged
+	// each line, so no other process can forge a login.
+	Journal bool `toml:"journal"`
 	// AuthLogs are syslog files that hold sshd's lines, tried in order:
 	// the first that exists is where logins are read, every session with
 	// or without a terminal, with the accepted key. None existing: utmp,
@@ -104,7 +108,7 @@ type ScheduleConfig struct {
 func defaults() Config {
 	return Config{
 		Config:    baseline.Config{Packages: baseline.PackagesConfig{Severity: "high"}},
-		SSH:       SSHConfig{AuthLogs: []string{"/var/log/auth.log", "/var/log/secure"}, Utmp: "/var/run/utmp", SessionsDir: "/run/systemd/sessions"},
+		SSH:       SSHConfig{Journal: true, AuthLogs: []string{"/var/log/auth.log", "/var/log/secure"}, Utmp: "/var/run/utmp", SessionsDir: "/run/systemd/sessions"},
 		Policy:    policy.Default(),
 		FirstBoot: FirstBootConfig{CloudInitTimeout: baseline.Duration{Duration: 30 * time.Minute}},
 		Daemon:    DaemonConfig{StateDir: "/var/lib/driftd"},

@@ -92,6 +92,13 @@ func bakeCommand() *cobra.Command {
 		c := m.Header.Counts
 		fmt.Fprintf(stdout, "baked %s: baseline %s, %d entries (%d files, %d bytes) in %s\n",
 			*out, m.ID(), c.Entries, c.Files, c.Bytes, time.Since(start).Round(time.Millisecond))
+		if n := len(m.Contents); n > 0 {
+			size := 0
+			for _, c := range m.Contents {
+				size += len(c)
+			}
+			fmt.Fprintf(stdout, "kept %d text files for diffs (%d bytes compressed)\n", n, size)
+		}
 		for _, st := range m.Header.PackageManagers {
 			if st.Status == baseline.Inventoried {
 				fmt.Fprintf(stdout, "packages %s: %d\n", st.Manager, st.Packages)

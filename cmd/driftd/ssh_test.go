@@ -144,7 +144,7 @@ func sessionsFrom(s reporter.StatusJSON, user, host string) int {
 // critical severity.
 func TestDaemonSSHLogin(t *testing.T) {
 	sshd := startSSHD(t)
-	f := newDaemonFixture(t, "[ssh]\nauth_logs = []\nutmp = \""+utmpPath+"\"\ntaint_on_login = true\n")
+	f := newDaemonFixture(t, "[ssh]\njournal = false\nauth_logs = []\nutmp = \""+utmpPath+"\"\ntaint_on_login = true\n")
 	writeTree(t, f.root, map[string]string{"etc/passwd": "root:x:0:0:root:/root:/bin/bash\n"})
 	if r := f.bake(t, f.manifest); r.code != 0 {
 		t.Fatalf("bake: %v", r)
@@ -209,7 +209,7 @@ func TestDaemonSSHLogin(t *testing.T) {
 // not PID 1), so the test writes session files in logind's format.
 func TestDaemonLogindSessions(t *testing.T) {
 	sessions := t.TempDir()
-	f := newDaemonFixture(t, fmt.Sprintf("[ssh]\nauth_logs = []\nutmp = %q\nsessions_dir = %q\n", filepath.Join(t.TempDir(), "run/utmp"), sessions))
+	f := newDaemonFixture(t, fmt.Sprintf("[ssh]\njournal = false\nauth_logs = []\nutmp = %q\nsessions_dir = %q\n", filepath.Join(t.TempDir(), "run/utmp"), sessions))
 	d := startDaemon(t, f, t.TempDir())
 	if s, _ := d.status(); s.SSH.Source != sessions || len(s.SSH.Sessions) != 0 {
 		t.Fatalf("sessions %+v, want none from %s", s.SSH, sessions)

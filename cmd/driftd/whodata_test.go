@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -37,6 +38,37 @@ func startRsyslog(t *testing.T) string {
 	})
 	waitFor(t, 10*time.Second, "rsyslogd's /dev/log", func() bool { _, err := os.Lstat("/dev/log"); return err == nil })
 	return authLog
+}
+
+// startJournald runs Debian's systemd-journald as a plain process (systemd
+// is not PID 1 here), with /dev/log pointing at it as on a host where
+// journald takes syslog.
+func startJournald(t *testing.T) {
+	t.Helper()
+	if _, err := os.Lstat("/dev/log"); err == nil {
+		t.Fatalf("/dev/log exists: another syslog daemon runs here, and this test needs sshd's lines in its own journal")
+	}
+	cmd := exec.Command("/lib/systemd/systemd-journald")
+	out := &strings.Builder{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start journald: %v", err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		os.Remove("/dev/log")
+	})
+	waitFor(t, 10*time.Second, "journald's socket", func() bool {
+		c, err := net.Dial("unixgram", "/run/systemd/journal/socket")
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
+	if err := os.Symlink("/run/systemd/journal/dev-log", "/dev/log"); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // ssh runs command in a session of its own: with a terminal (-tt) or
@@ -83,15 +115,25 @@ func (d *daemon) attributed(path string) reporter.TrackedJSON {
 }
 
 // TestWhoChangedIt: over a real sshd (through PAM, logging to a real
-// rsyslogd) with a real key, each change names its process, its uid and
-// the SSH login with its source address and key fingerprint, whether the
-// session has a terminal or not; a changed config shows its diff, a
-// changed secret no content.
+// journald, or to a real rsyslogd's auth.log) with a real key, each change
+// names its process, its uid and the SSH login with its source address and
+// key fingerprint, whether the session has a terminal or not; a changed
+// config shows its diff, a changed secret no content.
 func TestWhoChangedIt(t *testing.T) {
-	authLog := startRsyslog(t)
+	t.Run("journal", func(t *testing.T) {
+		startJournald(t)
+		testWhoChangedIt(t, "journal = true\nauth_logs = []\n", "journal")
+	})
+	t.Run("auth.log", func(t *testing.T) {
+		authLog := startRsyslog(t)
+		testWhoChangedIt(t, fmt.Sprintf("journal = false\nauth_logs = [%q]\n", authLog), authLog)
+	})
+}
+
+func testWhoChangedIt(t *testing.T, sshConfig, source string) {
 	sshd := startSSHDWith(t, sshdOptions{pam: true, syslog: true})
 	fp := sshd.fingerprint(t)
-	f := newDaemonFixture(t, fmt.Sprintf("[ssh]\nauth_logs = [%q]\n", authLog))
+	f := newDaemonFixture(t, "[ssh]\n"+sshConfig)
 	writeTree(t, f.root, map[string]string{
 		"etc/app.conf":        "port=80\n",
 		"etc/ssh/sshd_config": "PermitRootLogin no\nPasswordAuthentication no\n",
@@ -105,8 +147,8 @@ func TestWhoChangedIt(t *testing.T) {
 	if m := d.metrics(); !strings.Contains(m, `driftd_attribution_info{backend="ebpf"} 1`) {
 		t.Fatalf("attribution backend:\n%s\n%s", grepMetrics(m, "driftd_attribution"), d.logs())
 	}
-	if s, _ := d.status(); s.SSH.Source != authLog || s.Watch.Attribution != "ebpf" {
-		t.Fatalf("ssh source %q, attribution %q: want %s, ebpf", s.SSH.Source, s.Watch.Attribution, authLog)
+	if s, _ := d.status(); s.SSH.Source != source || s.Watch.Attribution != "ebpf" {
+		t.Fatalf("ssh source %q, attribution %q: want %s, ebpf\n%s", s.SSH.Source, s.Watch.Attribution, source, d.logs())
 	}
 	checkLogin := func(what string, f reporter.TrackedJSON, comm string) {
 		t.Helper()

@@ -1,34 +1,69 @@
 package agent
 
 import (
-	"bufio"
 	"bytes"
-	"io"
+	"fmt"
 	"os"
 	"regexp"
 	"strconv"
-	"syscall"
 	"time"
 
 	"driftd/agent/attrib"
+	"driftd/agent/config"
 	"driftd/baseline"
 )
 
-// authLog follows sshd's lines in a syslog file (auth.log, secure). Unlike
-// utmp, which holds only the sessions with a terminal, sshd logs every
-// session there: `ssh host 'cmd'` too, with the user, the client's address
-// and port, and the fingerprint of the accepted key.
-type authLog struct {
-	path    string
+// openSSHDLog opens the best source of sshd's lines there is: the journal
+// where journald runs (and ssh.journal is on), else the first of
+// ssh.auth_logs that exists. It returns nil if there is none.
+func openSSHDLog(cfg config.SSHConfig) (lineSource, error) {
+	if cfg.Journal && journalRunning() {
+		j, err := newJournal()
+		if err == nil {
+			return j, nil
+		}
+		if path := firstExisting(cfg.AuthLogs); path != "" {
+			return &syslogFile{path: path}, fmt.Errorf("%w; reading %s instead", err, path)
+		}
+		return nil, err
+	}
+	if path := firstExisting(cfg.AuthLogs); path != "" {
+		return &syslogFile{path: path}, nil
+	}
+	return nil, nil
+}
+
+// firstExisting is the first of paths that exists, "" if none does.
+func firstExisting(paths []string) string {
+	for _, p := range paths {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+// sshdLog follows sshd's log lines, from the journal or a syslog file
+// (auth.log, secure). Unlike utmp, which holds only the sessions with a
+// terminal, sshd logs every session there: `ssh host 'cmd'` too, with the
+// user, the client's address and port, and the fingerprint of the
+// accepted key.
+type sshdLog struct {
+	src     lineSource
 	records chan []loginRecord // to the loop
 	stop    chan struct{}
 	done    chan struct{}
+	open    map[int]bool // sshd pids of the sessions open now; run's own
+}
 
-	// The reader's own state, touched only by run.
-	f       *os.File
-	ino     uint64
-	partial []byte
-	open    map[int]bool // sshd pids of the sessions open now
+// lineSource gives sshd's log lines as "sshd[PID]: MESSAGE".
+type lineSource interface {
+	// lines returns the lines logged since the last call: on the first,
+	// all it has (the log since boot, or the file), without waiting.
+	lines() [][]byte
+	// name is where the lines come from, for the status and the log.
+	name() string
+	close()
 }
 
 // loginRecord is an SSH login opened or closed, by its sshd's pid.
@@ -38,31 +73,27 @@ type loginRecord struct {
 	Login   baseline.Login
 }
 
-// authLogPoll is how often the log is read for new lines, and the open
-// sessions' sshd processes looked for.
-const authLogPoll = 250 * time.Millisecond
+// sshdLogPoll is how often new lines are taken, and the open sessions'
+// sshd processes looked for.
+const sshdLogPoll = 250 * time.Millisecond
 
-// newAuthLog starts following path from its start: sessions logged there
+// newSSHDLog starts following src from what it has: sessions logged there
 // whose sshd still runs are open now.
-func newAuthLog(path string) *authLog {
-	a := &authLog{path: path, records: make(chan []loginRecord, 16), stop: make(chan struct{}),
+func newSSHDLog(src lineSource) *sshdLog {
+	a := &sshdLog{src: src, records: make(chan []loginRecord, 16), stop: make(chan struct{}),
 		done: make(chan struct{}), open: map[int]bool{}}
 	go a.run()
 	return a
 }
 
-func (a *authLog) run() {
+func (a *sshdLog) run() {
 	defer close(a.done)
-	defer func() {
-		if a.f != nil {
-			a.f.Close()
-		}
-	}()
+	defer a.src.close()
 	initial := true
-	tick := time.NewTicker(authLogPoll)
+	tick := time.NewTicker(sshdLogPoll)
 	defer tick.Stop()
 	for {
-		recs := a.read(initial)
+		recs := a.take(a.src.lines(), initial)
 		recs = append(recs, a.ended()...)
 		initial = false
 		if len(recs) > 0 {
@@ -80,29 +111,11 @@ func (a *authLog) run() {
 	}
 }
 
-// read returns the records of the lines added since the last read. On the
-// first, the whole file is read and only the sessions still open are
-// returned, as Initial.
-func (a *authLog) read(initial bool) []loginRecord {
-	if !a.reopen() {
-		return nil
-	}
+// take turns lines into records. On the first take, only the sessions
+// still open are returned, as Initial.
+func (a *sshdLog) take(lines [][]byte, initial bool) []loginRecord {
 	var recs []loginRecord
-	r := bufio.NewReaderSize(a.f, 64<<10)
-	for {
-		line, err := r.ReadSlice('\n')
-		if err == bufio.ErrBufferFull {
-			a.partial = append(a.partial, line...)
-			continue
-		}
-		if err != nil { // io.EOF: keep the unfinished line for the next read
-			a.partial = append(a.partial, line...)
-			break
-		}
-		if len(a.partial) > 0 {
-			line = append(a.partial, line...)
-			a.partial = a.partial[:0]
-		}
+	for _, line := range lines {
 		rec, ok := parseSSHDLine(line)
 		if !ok {
 			continue
@@ -129,34 +142,9 @@ func (a *authLog) read(initial bool) []loginRecord {
 	return recs
 }
 
-// reopen opens the file, again after it was rotated or truncated; it
-// reports whether there is a file to read.
-func (a *authLog) reopen() bool {
-	st, err := os.Stat(a.path)
-	if err != nil {
-		return a.f != nil
-	}
-	ino := st.Sys().(*syscall.Stat_t).Ino
-	if a.f != nil && ino == a.ino {
-		if off, err := a.f.Seek(0, io.SeekCurrent); err == nil && st.Size() >= off {
-			return true
-		}
-	}
-	if a.f != nil {
-		a.f.Close()
-	}
-	f, err := os.Open(a.path)
-	if err != nil {
-		a.f = nil
-		return false
-	}
-	a.f, a.ino, a.partial = f, ino, a.partial[:0]
-	return true
-}
-
 // ended closes the sessions whose sshd is gone without a line saying so
 // (killed, or its line not logged).
-func (a *authLog) ended() []loginRecord {
+func (a *sshdLog) ended() []loginRecord {
 	var recs []loginRecord
 	for pid := range a.open {
 		if !alive(pid) {
@@ -185,14 +173,14 @@ func openOnly(recs []loginRecord) []loginRecord {
 	return out
 }
 
-func (a *authLog) close() {
+func (a *sshdLog) close() {
 	close(a.stop)
 	<-a.done
 }
 
 // sessionWait is how long a login's audit session id is waited for: sshd
 // logs the login a moment before PAM opens the session.
-const sessionWait = 300 * time.Millisecond
+const sessionWait = time.Second
 
 // sessionOf is the audit session id of sshd's session process, -1 if
 // there is none.
