@@ -206,7 +206,6 @@ func Run(ctx context.Context, opts Options) error {
 	return d.loop(ctx, sessionsChanged, loginRecords)
 }
 
-
 // announce says the daemon is up and has a verdict: the first check is
 // done, or there is no verified baseline to check against.
 func (d *Daemon) announce() {

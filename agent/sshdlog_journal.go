@@ -131,6 +131,3 @@ func (j *journal) close() {
 	j.cancel()
 	<-j.done
 }
-
-
-
