@@ -166,6 +166,8 @@ type savedEntry struct {
 	Category  string    `json:"category"`
 	Severity  string    `json:"severity"`
 	FirstSeen time.Time `json:"first_seen"`
+	// By is who made it, when seen: a restart must not forget it.
+	By *baseline.Actor `json:"by,omitempty"`
 }
 
 // save writes the findings and the package findings to path atomically,
@@ -185,7 +187,7 @@ func (s *findings) save(path, baselineID string, pkgs []baseline.PackageFinding)
 				io.WriteString(w, ",")
 			}
 			e := savedEntry{Path: []byte(t.Path), Kind: t.Kind.String(), Changes: t.Changes.Names(), FirstSeen: t.FirstSeen,
-				Rule: t.Rule.Pattern, Category: t.Rule.Category, Severity: t.Rule.Severity.String()}
+				Rule: t.Rule.Pattern, Category: t.Rule.Category, Severity: t.Rule.Severity.String(), By: t.By}
 			if err := enc.Encode(e); err != nil {
 				return fmt.Errorf("encode state: %w", err)
 			}
@@ -230,7 +232,7 @@ func (s *findings) load(path, baselineID string, rules *baseline.Rules) ([]basel
 			rule = &baseline.Rule{Pattern: e.Rule, Category: e.Category, Severity: sev}
 		}
 		s.current[string(e.Path)] = &tracked{
-			Finding:   baseline.Finding{Path: string(e.Path), Kind: kind, Changes: changes, Rule: rule},
+			Finding:   baseline.Finding{Path: string(e.Path), Kind: kind, Changes: changes, Rule: rule, By: e.By},
 			FirstSeen: e.FirstSeen,
 			restored:  true,
 		}

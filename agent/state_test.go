@@ -87,6 +87,9 @@ func TestFindingsSaveLoad(t *testing.T) {
 	s := newFindings()
 	seen := time.Unix(2000, 0).UTC()
 	s.apply(scopes{"/": true}, check.Result{Result: baseline.Result{Findings: []baseline.Finding{finding(rs, "/etc/ssh/sshd_config", baseline.Modified, 1)}}}, seen)
+	by := &baseline.Actor{PID: 812, Comm: "sed", Exe: "/usr/bin/sed", User: "root", LoginUID: 0, Session: 3,
+		Login: &baseline.Login{User: "root", From: "10.0.0.5", Key: "SHA256:k", SSHDPID: 800, Session: 3}}
+	s.current["/etc/ssh/sshd_config"].By = by
 	pkgs := []baseline.PackageFinding{{Kind: baseline.Added, After: baseline.Package{Manager: "dpkg", Name: "nmap", Version: "7.9", Arch: "amd64"}}}
 	path := filepath.Join(t.TempDir(), "findings.json")
 	if err := s.save(path, "id1", pkgs); err != nil {
@@ -108,6 +111,9 @@ func TestFindingsSaveLoad(t *testing.T) {
 	again := check.Result{Result: baseline.Result{Findings: []baseline.Finding{finding(rs, "/etc/ssh/sshd_config", baseline.Modified, 1)}}}
 	if got := r.apply(scopes{"/": true}, again, time.Now()); len(got) != 0 {
 		t.Errorf("the same drift after a restart was announced: %s", events(got))
+	}
+	if got := r.current["/etc/ssh/sshd_config"].By; got == nil || *got.Login != *by.Login || got.Exe != by.Exe {
+		t.Errorf("who made it, after a restart and the first comparison: %+v, want %+v", got, by)
 	}
 	if other, _ := newFindings().load(path, "id2", rs); other != nil {
 		t.Errorf("a state of another baseline was restored")
