@@ -41,7 +41,6 @@ type journal struct {
 	mu      sync.Mutex
 	pending [][]byte
 	backlog [][]byte // this boot's lines, until the first call of lines
-	err     error
 }
 
 func newJournal() (*journal, error) {

@@ -14,28 +14,35 @@ import (
 	"driftd/reporter"
 )
 
-// startRsyslog runs Debian's rsyslogd on /dev/log, as a host has it, with
-// sshd's facilities written to a file of the test's; it returns the file.
-func startRsyslog(t *testing.T) string {
+// startSyslog runs a system log daemon that will own /dev/log, and stops
+// it (and removes /dev/log) when the test ends. The test needs sshd's lines
+// in a log of its own, so another daemon on /dev/log is a failure.
+func startSyslog(t *testing.T, cmd *exec.Cmd) {
 	t.Helper()
 	if _, err := os.Lstat("/dev/log"); err == nil {
-		t.Fatalf("/dev/log exists: another syslog daemon runs here, and this test needs sshd's lines in its own file")
+		t.Fatalf("/dev/log exists: another syslog daemon runs here, and this test needs sshd's lines in a log of its own")
 	}
-	dir := t.TempDir()
-	authLog := filepath.Join(dir, "auth.log")
-	conf := fmt.Sprintf("module(load=\"imuxsock\")\n$WorkDirectory %s\nauth,authpriv.* %s\n", dir, authLog)
-	writeTree(t, dir, map[string]string{"rsyslog.conf": conf})
-	cmd := exec.Command("rsyslogd", "-n", "-f", filepath.Join(dir, "rsyslog.conf"), "-i", filepath.Join(dir, "rsyslog.pid"))
 	out := &strings.Builder{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("start rsyslogd: %v", err)
+		t.Fatalf("start %s: %v", cmd.Path, err)
 	}
 	t.Cleanup(func() {
 		cmd.Process.Kill()
 		cmd.Wait()
 		os.Remove("/dev/log")
 	})
+}
+
+// startRsyslog runs Debian's rsyslogd on /dev/log, as a host has it, with
+// sshd's facilities written to a file of the test's; it returns the file.
+func startRsyslog(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	authLog := filepath.Join(dir, "auth.log")
+	conf := fmt.Sprintf("module(load=\"imuxsock\")\n$WorkDirectory %s\nauth,authpriv.* %s\n", dir, authLog)
+	writeTree(t, dir, map[string]string{"rsyslog.conf": conf})
+	startSyslog(t, exec.Command("rsyslogd", "-n", "-f", filepath.Join(dir, "rsyslog.conf"), "-i", filepath.Join(dir, "rsyslog.pid")))
 	waitFor(t, 10*time.Second, "rsyslogd's /dev/log", func() bool { _, err := os.Lstat("/dev/log"); return err == nil })
 	return authLog
 }
@@ -45,20 +52,7 @@ func startRsyslog(t *testing.T) string {
 // journald takes syslog.
 func startJournald(t *testing.T) {
 	t.Helper()
-	if _, err := os.Lstat("/dev/log"); err == nil {
-		t.Fatalf("/dev/log exists: another syslog daemon runs here, and this test needs sshd's lines in its own journal")
-	}
-	cmd := exec.Command("/lib/systemd/systemd-journald")
-	out := &strings.Builder{}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start journald: %v", err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		os.Remove("/dev/log")
-	})
+	startSyslog(t, exec.Command("/lib/systemd/systemd-journald"))
 	waitFor(t, 10*time.Second, "journald's socket", func() bool {
 		c, err := net.Dial("unixgram", "/run/systemd/journal/socket")
 		if err == nil {
