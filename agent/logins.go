@@ -62,7 +62,6 @@ func (d *Daemon) takeLogins(recs []loginRecord) {
 	for len(d.ssh.log.closed) > 0 && time.Since(d.ssh.log.closed[0].at) > closedKeep {
 		d.ssh.log.closed = d.ssh.log.closed[1:]
 	}
-	d.ssh.read = true
 	d.metrics.SSHSessions.Set(float64(len(d.ssh.log.open)))
 	for _, l := range fresh {
 		d.trip(policy.ForLogin(d.cfg.SSH.TaintOnLogin, l.User, l.From)) // after the events; only the first can trip the latch

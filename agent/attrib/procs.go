@@ -14,8 +14,8 @@ type procTable struct {
 	links []link.Link
 }
 
-// openProcTable loads the program and attaches it to the scheduler's
-// fork, exec and exit tracepoints.
+// openProcTable loads the program and attaches it to the scheduler's fork
+// and exec tracepoints.
 func openProcTable() (*procTable, error) {
 	if err := rlimit.RemoveMemlock(); err != nil {
 		return nil, fmt.Errorf("memlock: %w", err)
@@ -24,7 +24,7 @@ func openProcTable() (*procTable, error) {
 	if err := loadTracerObjects(&p.objs, nil); err != nil {
 		return nil, fmt.Errorf("load eBPF program: %w", err)
 	}
-	for _, prog := range []*ebpf.Program{p.objs.OnFork, p.objs.OnExec, p.objs.OnExit} {
+	for _, prog := range []*ebpf.Program{p.objs.OnFork, p.objs.OnExec} {
 		l, err := link.AttachTracing(link.TracingOptions{Program: prog})
 		if err != nil {
 			p.close()

@@ -13,8 +13,8 @@ import (
 // writer has exited.
 const (
 	// BackendEBPF: fanotify for the change and its pid, and an eBPF table
-	// of processes kept from their fork or exec until after they exit, so
-	// short-lived writers are named.
+	// of processes kept from their fork or exec until after they exit (an
+	// LRU: the oldest make room), so short-lived writers are named.
 	BackendEBPF = "ebpf"
 	// BackendFanotify: fanotify, and /proc read when the event is: a
 	// writer that has exited by then is known by its pid alone.
@@ -40,8 +40,6 @@ type Tracer struct {
 	mu     sync.Mutex
 	recent map[changeKey]Writer
 	order  []changeKey // oldest first, for the bound on recent
-	named  uint64      // changes seen with a writer
-	lost   uint64      // fanotify queue overflows
 
 	onOverflow func() // called on each queue overflow
 	done       chan struct{}
@@ -89,9 +87,6 @@ func (t *Tracer) read() {
 	defer close(t.done)
 	t.fan.read(func(ev fanEvent) {
 		if ev.overflow {
-			t.mu.Lock()
-			t.lost++
-			t.mu.Unlock()
 			if t.onOverflow != nil {
 				t.onOverflow()
 			}
@@ -120,7 +115,6 @@ func (t *Tracer) remember(k changeKey, w Writer) {
 	w.Time = time.Now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.named++
 	if _, had := t.recent[k]; !had {
 		t.order = append(t.order, k)
 	}
@@ -150,14 +144,6 @@ func (t *Tracer) Writer(path string) (Writer, bool) {
 	defer t.mu.Unlock()
 	w, ok := t.recent[k]
 	return w, ok
-}
-
-// Stats are the tracer's counts: the changes it saw, and the times its
-// queue overflowed (changes then go unattributed).
-func (t *Tracer) Stats() (named, lost uint64) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.named, t.lost
 }
 
 // Close stops the backend and waits for its reader.

@@ -15,28 +15,15 @@ import (
 
 type tracerProc struct {
 	_           structs.HostLayout
-	StartNs     uint64
 	Tgid        uint32
 	Uid         uint32
 	Loginuid    uint32
 	Sessionid   uint32
 	ExeComplete uint32
-	Exited      uint32
 	Ancestors   [8]uint32
 	Comm        [16]int8
 	Exe         [6][32]int8
 }
-
-// Names of all BPF objects in the ELF.
-//
-// Used for safe lookups in a Collection or CollectionSpec.
-const (
-	tracerMapProcs   = "procs"
-	tracerMapScratch = "scratch"
-	tracerProgOnExec = "on_exec"
-	tracerProgOnExit = "on_exit"
-	tracerProgOnFork = "on_fork"
-)
 
 // loadTracer returns the embedded CollectionSpec for tracer.
 func loadTracer() (*ebpf.CollectionSpec, error) {
@@ -58,7 +45,7 @@ func loadTracer() (*ebpf.CollectionSpec, error) {
 //	*tracerMaps
 //
 // See ebpf.CollectionSpec.LoadAndAssign documentation for details.
-func loadTracerObjects(obj any, opts *ebpf.CollectionOptions) error {
+func loadTracerObjects(obj interface{}, opts *ebpf.CollectionOptions) error {
 	spec, err := loadTracer()
 	if err != nil {
 		return err
@@ -81,7 +68,6 @@ type tracerSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type tracerProgramSpecs struct {
 	OnExec *ebpf.ProgramSpec `ebpf:"on_exec"`
-	OnExit *ebpf.ProgramSpec `ebpf:"on_exit"`
 	OnFork *ebpf.ProgramSpec `ebpf:"on_fork"`
 }
 
@@ -141,14 +127,12 @@ type tracerVariables struct {
 // It can be passed to loadTracerObjects or ebpf.CollectionSpec.LoadAndAssign.
 type tracerPrograms struct {
 	OnExec *ebpf.Program `ebpf:"on_exec"`
-	OnExit *ebpf.Program `ebpf:"on_exit"`
 	OnFork *ebpf.Program `ebpf:"on_fork"`
 }
 
 func (p *tracerPrograms) Close() error {
 	return _TracerClose(
 		p.OnExec,
-		p.OnExit,
 		p.OnFork,
 	)
 }

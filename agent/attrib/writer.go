@@ -1,7 +1,6 @@
 package attrib
 
 import (
-	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -23,15 +22,6 @@ type Writer struct {
 	Exe       string   // the executable's path, "" if unknown
 	Ancestors []uint32 // the pids of its ancestors, parent first
 	Time      time.Time
-}
-
-// String is the writer in a log line: "pid 812 sed (/usr/bin/sed) uid 0".
-func (w Writer) String() string {
-	s := fmt.Sprintf("pid %d %s", w.PID, w.Comm)
-	if w.Exe != "" {
-		s += " (" + w.Exe + ")"
-	}
-	return s + " uid " + strconv.FormatUint(uint64(w.UID), 10)
 }
 
 // fromProc decodes the eBPF program's record of a process.

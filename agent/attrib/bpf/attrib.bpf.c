@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 //go:build ignore
 
-/* attrib.bpf.c keeps who each process is, from its fork or exec until
- * after it exits: its executable, uids, audit session and ancestors. The
- * fanotify events driftd reads name the pid of each change's writer; a
+/* attrib.bpf.c keeps who each process is, as of its fork or exec, until
+ * the table's oldest entries make room (long after it exits): its
+ * executable, uids, audit session and ancestors. The fanotify events driftd reads name the pid of each change's writer; a
  * writer that exits at once (sed -i, cp, a shell redirect) is gone from
  * /proc by the time driftd reads the event, but not from this table.
  *
@@ -23,13 +23,11 @@ char LICENSE[] SEC("license") = "GPL";
 
 /* proc is one process as it was at its last fork or exec. */
 struct proc {
-	__u64 start_ns; /* when it was recorded, for pid reuse */
 	__u32 tgid;
 	__u32 uid;
 	__u32 loginuid;
 	__u32 sessionid;
 	__u32 exe_complete; /* 1: exe holds every part up to its mount's root */
-	__u32 exited;
 	__u32 ancestors[ANCESTORS]; /* the parent's tgid first; 0 past the top */
 	char comm[16];
 	char exe[EXE_DEPTH][EXE_PART]; /* the executable's path, leaf first */
@@ -59,12 +57,10 @@ static __always_inline void record(struct task_struct *task)
 	struct proc *p = bpf_map_lookup_elem(&scratch, &zero);
 	if (!p)
 		return;
-	p->start_ns = bpf_ktime_get_ns();
 	p->tgid = BPF_CORE_READ(task, tgid);
 	p->uid = BPF_CORE_READ(task, cred, uid.val);
 	p->loginuid = BPF_CORE_READ(task, loginuid.val);
 	p->sessionid = BPF_CORE_READ(task, sessionid);
-	p->exited = 0;
 	BPF_CORE_READ_STR_INTO(&p->comm, task, comm);
 
 	struct task_struct *t = task;
@@ -112,17 +108,5 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 	if (BPF_CORE_READ(child, tgid) != BPF_CORE_READ(child, pid))
 		return 0; /* a thread: its process is known already */
 	record(child);
-	return 0;
-}
-
-SEC("tp_btf/sched_process_exit")
-int BPF_PROG(on_exit, struct task_struct *task)
-{
-	if (BPF_CORE_READ(task, tgid) != BPF_CORE_READ(task, pid))
-		return 0; /* a thread, not the process */
-	__u32 tgid = BPF_CORE_READ(task, tgid);
-	struct proc *p = bpf_map_lookup_elem(&procs, &tgid);
-	if (p)
-		p->exited = 1;
 	return 0;
 }
