@@ -181,7 +181,7 @@ func (d *Daemon) buildStatus(path string) (s reporter.StatusJSON) {
 		s.SSH.Sessions = append(s.SSH.Sessions, *sessionJSON(ss))
 	}
 	for _, l := range d.ssh.log.open {
-		s.SSH.Sessions = append(s.SSH.Sessions, *loginJSON(l))
+		s.SSH.Sessions = append(s.SSH.Sessions, *reporter.NewLoginJSON(l))
 	}
 	slices.SortFunc(s.SSH.Sessions, func(a, b reporter.SessionJSON) int { return a.Started.Compare(b.Started) })
 	if path == "" {

@@ -98,12 +98,7 @@ func findingAttrs(f *baseline.Finding, baselineID string, firstSeen time.Time) [
 		by := []any{"pid", a.PID, "comm", a.Comm, "exe", a.Exe, "uid", a.UID, "user", a.User,
 			"loginuid", a.LoginUID, "session", a.Session}
 		if l := a.Login; l != nil {
-			login := loginAttrs(l, "")
-			var args []any
-			for _, la := range login[:len(login)-1] { // without the baseline id
-				args = append(args, la)
-			}
-			by = append(by, slog.Group("login", args...))
+			by = append(by, slog.GroupAttrs("login", loginAttrs(l)...))
 		}
 		attrs = append(attrs, slog.Group("by", by...))
 	}

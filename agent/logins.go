@@ -43,8 +43,7 @@ func (d *Daemon) takeLogins(recs []loginRecord) {
 			if open, ok := d.ssh.log.open[l.SSHDPID]; ok {
 				delete(d.ssh.log.open, l.SSHDPID)
 				d.ssh.log.closed = append(d.ssh.log.closed, closedLogin{login: open, at: time.Now()})
-				d.events.LogAttrs(context.Background(), slog.LevelInfo, string(EventSSHLogout), loginAttrs(open, d.baselineID())...)
-				d.remember(reporter.EventJSON{Time: time.Now(), Event: string(EventSSHLogout), Login: loginJSON(open)})
+				d.loginEvent(slog.LevelInfo, EventSSHLogout, open)
 			}
 			continue
 		}
@@ -56,8 +55,7 @@ func (d *Daemon) takeLogins(recs []loginRecord) {
 			d.metrics.SSHLogins.Inc()
 			fresh = append(fresh, &l)
 		}
-		d.events.LogAttrs(context.Background(), slog.LevelWarn, string(event), loginAttrs(&l, d.baselineID())...)
-		d.remember(reporter.EventJSON{Time: time.Now(), Event: string(event), Login: loginJSON(&l)})
+		d.loginEvent(slog.LevelWarn, event, &l)
 	}
 	for len(d.ssh.log.closed) > 0 && time.Since(d.ssh.log.closed[0].at) > closedKeep {
 		d.ssh.log.closed = d.ssh.log.closed[1:]
@@ -68,7 +66,8 @@ func (d *Daemon) takeLogins(recs []loginRecord) {
 	}
 }
 
-func loginAttrs(l *baseline.Login, baselineID string) []slog.Attr {
+// loginAttrs are a login's event fields.
+func loginAttrs(l *baseline.Login) []slog.Attr {
 	attrs := []slog.Attr{slog.String("user", l.User), slog.String("remote_host", l.From), slog.Int("remote_port", l.Port),
 		slog.String("method", l.Method), slog.Int("sshd_pid", l.SSHDPID)}
 	if l.Key != "" {
@@ -77,12 +76,14 @@ func loginAttrs(l *baseline.Login, baselineID string) []slog.Attr {
 	if l.Session >= 0 {
 		attrs = append(attrs, slog.Int("session", l.Session))
 	}
-	return append(attrs, slog.Time("started", l.Started), slog.String("baseline_id", baselineID))
+	return append(attrs, slog.Time("started", l.Started))
 }
 
-func loginJSON(l *baseline.Login) *reporter.SessionJSON {
-	return &reporter.SessionJSON{User: l.User, RemoteHost: l.From, RemotePort: l.Port, Method: l.Method, Key: l.Key,
-		SSHDPID: l.SSHDPID, Session: max(l.Session, 0), Started: l.Started}
+// loginEvent writes a login's event: its fields and the baseline id.
+func (d *Daemon) loginEvent(level slog.Level, event Event, l *baseline.Login) {
+	attrs := append(loginAttrs(l), slog.String("baseline_id", d.baselineID()))
+	d.events.LogAttrs(context.Background(), level, string(event), attrs...)
+	d.remember(reporter.EventJSON{Time: time.Now(), Event: string(event), Login: reporter.NewLoginJSON(l)})
 }
 
 // actor names who made the change at the root-relative path, when the

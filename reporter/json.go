@@ -140,11 +140,16 @@ func NewActorJSON(a *baseline.Actor) *ActorJSON {
 	if a.Session >= 0 {
 		j.Session = &a.Session
 	}
-	if l := a.Login; l != nil {
-		j.Login = &SessionJSON{User: l.User, RemoteHost: l.From, RemotePort: l.Port, Method: l.Method, Key: l.Key,
-			SSHDPID: l.SSHDPID, Session: max(l.Session, 0), TTY: l.TTY, Started: l.Started}
+	if a.Login != nil {
+		j.Login = NewLoginJSON(a.Login)
 	}
 	return j
+}
+
+// NewLoginJSON renders an SSH login read from sshd's log.
+func NewLoginJSON(l *baseline.Login) *SessionJSON {
+	return &SessionJSON{User: l.User, RemoteHost: l.From, RemotePort: l.Port, Method: l.Method, Key: l.Key,
+		SSHDPID: l.SSHDPID, Session: max(l.Session, 0), TTY: l.TTY, Started: l.Started}
 }
 
 // ActorText is an actor in one line: "by root (sshd session 12 from
