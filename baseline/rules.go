@@ -345,26 +345,17 @@ type diffMark struct {
 }
 
 // Diff reports whether the bake keeps the content of path, if it is a
-// small text file, to show its changes as a diff: the last diff table
-// that matches it says.
-func (rs *Rules) Diff(path string) bool {
-	on := false
+// small text file, to show its changes as a diff (keep), and whether any
+// diff table names it at all (marked: a path marked but not kept is a
+// secret whose content is never shown). The last diff table that matches
+// says.
+func (rs *Rules) Diff(path string) (keep, marked bool) {
 	for i := range rs.diff {
 		if rs.diff[i].pat.match(path) {
-			on = rs.diff[i].on
+			keep, marked = rs.diff[i].on, true
 		}
 	}
-	return on
-}
-
-// DiffMarked reports whether any diff table names path, on or off.
-func (rs *Rules) DiffMarked(path string) bool {
-	for i := range rs.diff {
-		if rs.diff[i].pat.match(path) {
-			return true
-		}
-	}
-	return false
+	return keep, marked
 }
 
 // FirstBoot reports whether path may change until the host is sealed.

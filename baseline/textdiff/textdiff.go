@@ -35,7 +35,10 @@ func Keep(root string, entries []baseline.Entry, rules *baseline.Rules, maxBytes
 	out := map[string][]byte{}
 	for i := range entries {
 		e := &entries[i]
-		if !e.HasDigest() || e.Size > int64(maxBytes) || !rules.Diff(e.Path) {
+		if !e.HasDigest() || e.Size > int64(maxBytes) {
+			continue
+		}
+		if keep, _ := rules.Diff(e.Path); !keep {
 			continue
 		}
 		data, err := os.ReadFile(filepath.Join(root, e.Path))
@@ -67,8 +70,8 @@ func Annotate(root string, findings []baseline.Finding, contents map[string][]by
 		if f.Kind != baseline.Modified || f.Changes&baseline.AttrContent == 0 {
 			continue
 		}
-		if !rules.Diff(f.Path) {
-			if rules.DiffMarked(f.Path) {
+		if keep, marked := rules.Diff(f.Path); !keep {
+			if marked {
 				f.DiffNote = NoteSecret
 			}
 			continue
