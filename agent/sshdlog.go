@@ -127,7 +127,11 @@ func (a *sshdLog) take(lines [][]byte, initial bool) []loginRecord {
 			}
 			a.open[pid] = true
 			rec.Initial = initial
-			rec.Login.Session = sessionOf(pid)
+			wait := sessionWait
+			if initial {
+				wait = 0 // PAM opened an old session long ago, or never will
+			}
+			rec.Login.Session = sessionOf(pid, wait)
 		} else {
 			if !a.open[pid] {
 				continue
@@ -182,10 +186,10 @@ func (a *sshdLog) close() {
 // logs the login a moment before PAM opens the session.
 const sessionWait = time.Second
 
-// sessionOf is the audit session id of sshd's session process, -1 if
-// there is none.
-func sessionOf(pid int) int {
-	deadline := time.Now().Add(sessionWait)
+// sessionOf is the audit session id of sshd's session process, waited
+// for up to wait; -1 if there is none.
+func sessionOf(pid int, wait time.Duration) int {
+	deadline := time.Now().Add(wait)
 	for {
 		if s := attrib.SessionOf(uint32(pid)); s != attrib.Unset {
 			return int(s)
