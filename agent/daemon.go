@@ -172,24 +172,8 @@ func Run(ctx context.Context, opts Options) error {
 	d.addr, d.socket = addr, socket
 	d.guard = newStateGuard(d.stateDir, d.log)
 	defer d.guard.close()
-	d.ssh.log.open = map[int]*baseline.Login{}
-	var sessionsChanged <-chan struct{}
-	var loginRecords <-chan []loginRecord
-	src, err := openSSHDLog(cfg.SSH)
-	if err != nil {
-		d.log.Warn("sshd's journal not read", "err", err)
-	}
-	if src != nil {
-		sl := newSSHDLog(src)
-		defer sl.close()
-		loginRecords, d.ssh.source = sl.records, src.name()
-		d.metrics.EnableSSH()
-	} else {
-		w := newSessionWatcher(cfg.SSH, d.log)
-		defer w.close()
-		sessionsChanged = w.notify
-		d.log.Warn("no sshd log (no journald, no auth log): SSH sessions without a terminal are not seen, nor the accepted keys", "auth_logs", cfg.SSH.AuthLogs)
-	}
+	sessionsChanged, loginRecords, stopSessions := d.watchSessions(cfg.SSH)
+	defer stopSessions()
 	d.loadTaint()
 	if loginRecords == nil {
 		d.refreshSessions(ctx)

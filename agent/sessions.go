@@ -19,6 +19,7 @@ import (
 
 	"driftd/agent/config"
 	"driftd/agent/policy"
+	"driftd/baseline"
 	"driftd/reporter"
 )
 
@@ -198,6 +199,27 @@ type sessions struct {
 	logins  int
 	read    bool // read at least once
 	failed  bool // the last read failed (logged once)
+}
+
+// watchSessions starts the best source of SSH sessions there is: sshd's
+// log (journal or syslog file), whose logins come on records, else the
+// login records (utmp, logind), whose changes come on changed. The other
+// channel is nil; stop ends the source.
+func (d *Daemon) watchSessions(cfg config.SSHConfig) (changed <-chan struct{}, records <-chan []loginRecord, stop func()) {
+	d.ssh.log.open = map[int]*baseline.Login{}
+	src, err := openSSHDLog(cfg)
+	if err != nil {
+		d.log.Warn("sshd's journal not read", "err", err)
+	}
+	if src != nil {
+		sl := newSSHDLog(src)
+		d.ssh.source = src.name()
+		d.metrics.EnableSSH()
+		return nil, sl.records, sl.close
+	}
+	w := newSessionWatcher(cfg, d.log)
+	d.log.Warn("no sshd log (no journald, no auth log): SSH sessions without a terminal are not seen, nor the accepted keys", "auth_logs", cfg.AuthLogs)
+	return w.notify, nil, w.close
 }
 
 // refreshSessions reads the sessions, announces each new remote login,
