@@ -61,6 +61,9 @@ func (d *Daemon) takeLogins(recs []loginRecord) {
 		d.ssh.log.closed = d.ssh.log.closed[1:]
 	}
 	d.metrics.SSHSessions.Set(float64(len(d.ssh.log.open)))
+	if len(fresh) > 0 {
+		d.linkLogins()
+	}
 	for _, l := range fresh {
 		d.trip(policy.ForLogin(d.cfg.SSH.TaintOnLogin, l.User, l.From)) // after the events; only the first can trip the latch
 	}
@@ -97,13 +100,17 @@ func (d *Daemon) actor(path string) *baseline.Actor {
 		return nil
 	}
 	a := &baseline.Actor{PID: int(w.PID), Comm: w.Comm, Exe: w.Exe, UID: int(w.UID), User: d.ssh.log.userName(w.UID),
-		LoginUID: signed(w.LoginUID), Session: signed(w.SessionID), Login: d.ssh.log.of(w)}
+		LoginUID: signed(w.LoginUID), Session: signed(w.SessionID)}
+	for _, p := range w.Ancestors {
+		a.Ancestors = append(a.Ancestors, int(p))
+	}
+	a.Login = d.ssh.log.of(a)
 	return a
 }
 
 // of is the SSH login a writer ran under: the login whose sshd is one of
 // its ancestors, else the one with its audit session.
-func (ls *logins) of(w attrib.Writer) *baseline.Login {
+func (ls *logins) of(a *baseline.Actor) *baseline.Login {
 	find := func(match func(*baseline.Login) bool) *baseline.Login {
 		for _, l := range ls.open {
 			if match(l) {
@@ -117,16 +124,29 @@ func (ls *logins) of(w attrib.Writer) *baseline.Login {
 		}
 		return nil
 	}
-	if l := find(func(l *baseline.Login) bool { return slices.Contains(w.Ancestors, uint32(l.SSHDPID)) }); l != nil {
-		if l.Session < 0 && w.SessionID != attrib.Unset {
-			l.Session = int(w.SessionID) // PAM opened it after sshd logged the login: a descendant has it
+	if l := find(func(l *baseline.Login) bool { return slices.Contains(a.Ancestors, l.SSHDPID) }); l != nil {
+		if l.Session < 0 && a.Session >= 0 {
+			l.Session = a.Session // PAM opened it after sshd logged the login: a descendant has it
 		}
 		return l
 	}
-	if w.SessionID == attrib.Unset {
+	if a.Session < 0 {
 		return nil
 	}
-	return find(func(l *baseline.Login) bool { return l.Session == int(w.SessionID) })
+	return find(func(l *baseline.Login) bool { return l.Session == a.Session })
+}
+
+// linkLogins ties the findings whose writer was named before its login
+// was known to that login: sshd's log can reach the daemon after the
+// change its session made.
+func (d *Daemon) linkLogins() {
+	for _, t := range d.state.current {
+		if a := t.By; a != nil && a.Login == nil {
+			if a.Login = d.ssh.log.of(a); a.Login != nil {
+				d.unsaved = true
+			}
+		}
+	}
 }
 
 // userName is the host's name for uid, "" if it has none.

@@ -12,7 +12,10 @@ type Actor struct {
 	User     string // UID's name on the host, "" when it has none
 	LoginUID int    // -1 when no login set it
 	Session  int    // the audit session id; -1 when none
-	Login    *Login // nil when the change was not made under a known SSH login
+	// Ancestors are the pids of the writer's ancestors, parent first: how
+	// a change is tied to the login whose sshd it descends from.
+	Ancestors []int
+	Login     *Login // nil when the change was not made under a known SSH login
 }
 
 // Login is one SSH login, as sshd logged it.

@@ -116,14 +116,16 @@ type FindingJSON struct {
 // ActorJSON is who made a change: the process, and the SSH login it ran
 // under. LoginUID and Session are absent when no login set them.
 type ActorJSON struct {
-	PID      int          `json:"pid"`
-	Comm     string       `json:"comm,omitempty"`
-	Exe      string       `json:"exe,omitempty"`
-	UID      int          `json:"uid"`
-	User     string       `json:"user,omitempty"`
-	LoginUID *int         `json:"loginuid,omitempty"`
-	Session  *int         `json:"session,omitempty"`
-	Login    *SessionJSON `json:"login,omitempty"`
+	PID      int    `json:"pid"`
+	Comm     string `json:"comm,omitempty"`
+	Exe      string `json:"exe,omitempty"`
+	UID      int    `json:"uid"`
+	User     string `json:"user,omitempty"`
+	LoginUID *int   `json:"loginuid,omitempty"`
+	Session  *int   `json:"session,omitempty"`
+	// Ancestors are the pids of the writer's ancestors, parent first.
+	Ancestors []int        `json:"ancestors,omitempty"`
+	Login     *SessionJSON `json:"login,omitempty"`
 	// Text is the actor in one line, as the text reports give it.
 	Text string `json:"text"`
 }
@@ -133,7 +135,7 @@ func NewActorJSON(a *baseline.Actor) *ActorJSON {
 	if a == nil {
 		return nil
 	}
-	j := &ActorJSON{PID: a.PID, Comm: a.Comm, Exe: a.Exe, UID: a.UID, User: a.User, Text: ActorText(a)}
+	j := &ActorJSON{PID: a.PID, Comm: a.Comm, Exe: a.Exe, UID: a.UID, User: a.User, Ancestors: a.Ancestors, Text: ActorText(a)}
 	if a.LoginUID >= 0 {
 		j.LoginUID = &a.LoginUID
 	}

@@ -92,13 +92,15 @@ func (s *testSSHD) fingerprint(t *testing.T) string {
 	return strings.Fields(string(out))[1]
 }
 
-// finding waits for the daemon's finding on path that names who made it.
+// attributed waits for the daemon's finding on path that names who made
+// it and the login it was made under (sshd's log may reach the daemon
+// after the change its session made).
 func (d *daemon) attributed(path string) reporter.TrackedJSON {
 	var got reporter.TrackedJSON
 	d.eventually(15*time.Second, "an attributed finding on "+path, func() bool {
 		s, _ := d.status()
 		for _, f := range s.Findings {
-			if f.Path == path && f.By != nil {
+			if f.Path == path && f.By != nil && f.By.Login != nil {
 				got = f
 				return true
 			}
