@@ -44,7 +44,7 @@ func testRoot(t *testing.T) Options {
 		t.Fatal(err)
 	}
 	manifestPath := filepath.Join(dir, "baseline.manifest")
-	if err := manifest.Write(manifestPath, &baseline.Manifest{Entries: entries}, priv); err != nil {
+	if err := manifest.Write(manifestPath, &baseline.Manifest{Entries: baseline.Pack(entries)}, priv); err != nil {
 		t.Fatal(err)
 	}
 	return Options{

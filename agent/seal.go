@@ -112,7 +112,7 @@ func (d *Daemon) applySeal(r sealResult) {
 	}
 	s := d.pipe.SealState()
 	d.events.LogAttrs(context.Background(), slog.LevelInfo, string(EventSealed), slog.String("why", r.why),
-		slog.Int("paths", len(s.Seal.Entries)), slog.Any("by", r.by), slog.String("baseline_id", d.baselineID()))
+		slog.Int("paths", s.Seal.Entries.Len()), slog.Any("by", r.by), slog.String("baseline_id", d.baselineID()))
 	d.remember(reporter.EventJSON{Time: time.Now(), Event: string(EventSealed)})
 	d.requestScan(ModeFast) // the first-boot paths are compared from now on
 }
@@ -124,7 +124,7 @@ func (d *Daemon) sealJSON() reporter.SealJSON {
 	st := d.pipe.SealState()
 	s := reporter.SealJSON{Reason: st.Reason}
 	if m := st.Seal; m != nil {
-		s.Sealed, s.Time, s.Paths = true, time.Unix(m.Header.Created, 0).UTC(), len(m.Entries)
+		s.Sealed, s.Time, s.Paths = true, time.Unix(m.Header.Created, 0).UTC(), m.Entries.Len()
 	}
 	if d.sealWait {
 		s.Reason = "waiting for cloud-init to finish"

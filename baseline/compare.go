@@ -75,7 +75,7 @@ func (r *Result) Clean() bool { return len(r.Findings) == 0 && len(r.Unverified)
 // a sorted baseline. It keeps only what it finds, so a check need not hold
 // the observed tree: the walk feeds it as it goes.
 type Comparer struct {
-	base  []Entry
+	base  *Packed
 	rules *Rules
 	scope span
 	seen  []bool // by index into the scope: selfSeen, then [lo, hi)
@@ -101,15 +101,15 @@ func (c *Comparer) Accept(paths []string) {
 	}
 }
 
-// NewComparer starts a comparison of a whole tree with base, sorted by path.
-func NewComparer(base []Entry, rules *Rules) *Comparer {
+// NewComparer starts a comparison of a whole tree with base.
+func NewComparer(base *Packed, rules *Rules) *Comparer {
 	return NewScopedComparer(base, rules, "/")
 }
 
 // NewScopedComparer starts a comparison of one path and what is below it
 // (as WalkPathFunc gives them) with base: baseline entries outside that
 // scope are not taken as removed.
-func NewScopedComparer(base []Entry, rules *Rules, path string) *Comparer {
+func NewScopedComparer(base *Packed, rules *Rules, path string) *Comparer {
 	sp := scopeOf(base, path)
 	return &Comparer{base: base, rules: rules, scope: sp, seen: make([]bool, sp.hi-sp.lo), blind: map[string]bool{}}
 }
@@ -121,16 +121,16 @@ type span struct {
 	self, lo, hi int
 }
 
-func scopeOf(base []Entry, path string) span {
+func scopeOf(base *Packed, path string) span {
 	if path == "/" {
-		return span{self: -1, lo: 0, hi: len(base)}
+		return span{self: -1, lo: 0, hi: base.Len()}
 	}
 	sp := span{self: -1}
-	if i, ok := findEntry(base, path); ok {
+	if i, ok := base.Find(path); ok {
 		sp.self = i
 	}
-	sp.lo, _ = findEntry(base, path+"/")
-	sp.hi, _ = findEntry(base, path+"0") // '0' follows '/': the first path past the subtree
+	sp.lo, _ = base.Find(path + "/")
+	sp.hi, _ = base.Find(path + "0") // '0' follows '/': the first path past the subtree
 	return sp
 }
 
@@ -140,14 +140,17 @@ func findEntry(entries []Entry, path string) (int, bool) {
 	return slices.BinarySearchFunc(entries, path, func(e Entry, p string) int { return strings.Compare(e.Path, p) })
 }
 
-// each calls f with the index of each baseline entry the span covers.
-func (sp span) each(f func(i int)) {
+// each calls f with each baseline entry the span covers, and its index.
+// The entry is reused between calls.
+func (sp span) each(base *Packed, f func(i int, e *Entry)) {
 	if sp.self >= 0 {
-		f(sp.self)
+		e := base.At(sp.self)
+		f(sp.self, &e)
 	}
-	for i := sp.lo; i < sp.hi; i++ {
-		f(i)
-	}
+	base.Range(sp.lo, sp.hi, func(i int, e *Entry) bool {
+		f(i, e)
+		return true
+	})
 }
 
 // Observe compares one observed entry. It keeps a copy of o if o makes a
@@ -156,7 +159,7 @@ func (c *Comparer) Observe(o *Entry) {
 	if o.Type == TypeDir && o.Err != "" {
 		c.blind[o.Path] = true
 	}
-	i, found := findEntry(c.base, o.Path)
+	base, i, found := c.base.Lookup(o.Path)
 	if found {
 		c.markSeen(i)
 	}
@@ -172,7 +175,7 @@ func (c *Comparer) Observe(o *Entry) {
 		c.res.Findings = append(c.res.Findings, Finding{Path: o.Path, Kind: Added, Rule: rule, After: after()})
 		return
 	}
-	b := &c.base[i]
+	b := &base
 	switch {
 	case o.Err != "":
 		c.res.Unverified = append(c.res.Unverified, Unverified{Path: o.Path, Reason: o.Err})
@@ -185,7 +188,8 @@ func (c *Comparer) Observe(o *Entry) {
 		return // nothing known to compare with
 	}
 	if d := b.Diff(o, rule.Attrs); d != 0 {
-		c.res.Findings = append(c.res.Findings, Finding{Path: o.Path, Kind: Modified, Changes: d, Rule: rule, Before: b, After: after()})
+		before := base
+		c.res.Findings = append(c.res.Findings, Finding{Path: o.Path, Kind: Modified, Changes: d, Rule: rule, Before: &before, After: after()})
 	}
 }
 
@@ -193,16 +197,16 @@ func (c *Comparer) Observe(o *Entry) {
 // unless out of scope now or below a directory that could not be listed.
 // Findings and unverified paths come sorted by path.
 func (c *Comparer) Result() Result {
-	c.scope.each(func(i int) {
+	c.scope.each(c.base, func(i int, b *Entry) {
 		if c.wasSeen(i) {
 			return
 		}
-		b := &c.base[i]
 		rule := c.rules.Match(b.Path)
 		if rule.Ignore || c.underBlind(b.Path) {
 			return
 		}
-		c.res.Findings = append(c.res.Findings, Finding{Path: b.Path, Kind: Removed, Rule: rule, Before: b})
+		before := *b
+		c.res.Findings = append(c.res.Findings, Finding{Path: b.Path, Kind: Removed, Rule: rule, Before: &before})
 	})
 	slices.SortFunc(c.res.Findings, func(a, b Finding) int { return strings.Compare(a.Path, b.Path) })
 	slices.SortFunc(c.res.Unverified, func(a, b Unverified) int { return strings.Compare(a.Path, b.Path) })
@@ -239,10 +243,10 @@ func (c *Comparer) underBlind(p string) bool {
 	}
 }
 
-// Compare returns how observed differs from base, both sorted by path as
-// Walk and Decode give them. Each path is judged by the rule that governs
-// it now; paths that rule ignores are out of scope on both sides.
-func Compare(base, observed []Entry, rules *Rules) Result {
+// Compare returns how observed differs from base. Each path is judged by
+// the rule that governs it now; paths that rule ignores are out of scope
+// on both sides.
+func Compare(base *Packed, observed []Entry, rules *Rules) Result {
 	c := NewComparer(base, rules)
 	for i := range observed {
 		c.Observe(&observed[i])
@@ -254,13 +258,12 @@ func Compare(base, observed []Entry, rules *Rules) Result {
 // whose type, size, mtime, ctime and inode match its baseline entry takes
 // the digest, symlink target and xattrs recorded there. Any write, chmod,
 // chown or xattr change moves the ctime, so such an entry is read again.
-func KnownFrom(base []Entry) func(e *Entry) bool {
+func KnownFrom(base *Packed) func(e *Entry) bool {
 	return func(e *Entry) bool {
-		i, ok := findEntry(base, e.Path)
+		b, _, ok := base.Lookup(e.Path)
 		if !ok {
 			return false
 		}
-		b := &base[i]
 		if b.Type != e.Type || b.Size != e.Size || b.Mtime != e.Mtime || b.Ctime != e.Ctime || b.Inode != e.Inode || b.Err != "" {
 			return false
 		}
@@ -275,7 +278,7 @@ func KnownFrom(base []Entry) func(e *Entry) bool {
 // finding is explained as ExplainDiff says; managerDirs names a package
 // manager's own database directories.
 func Diff(a, b *Manifest, rules *Rules, managerDirs func(manager string) []string) Result {
-	res := Compare(a.Entries, b.Entries, rules.forImageDiff())
+	res := Compare(a.Entries, b.Entries.Unpack(), rules.forImageDiff())
 	ExplainDiff(a, b, res.Findings, DiffPackages(a, b), managerDirs)
 	return res
 }
@@ -343,23 +346,32 @@ func Under(p string, dirs []string) bool {
 // them: base's entries that firstBoot names are dropped, and sealed's
 // entries (all first-boot paths) merged in, in path order. base is not
 // changed.
-func WithSealed(base, sealed []Entry, firstBoot func(string) bool) []Entry {
-	out := make([]Entry, 0, len(base)+len(sealed))
-	i, j := 0, 0
-	for i < len(base) || j < len(sealed) {
-		switch {
-		case i < len(base) && firstBoot(base[i].Path):
-			i++
-		case j == len(sealed) || i < len(base) && base[i].Path < sealed[j].Path:
-			out = append(out, base[i])
-			i++
-		default:
-			if i < len(base) && base[i].Path == sealed[j].Path {
-				i++
-			}
-			out = append(out, sealed[j])
-			j++
+func WithSealed(base, sealed *Packed, firstBoot func(string) bool) *Packed {
+	var pk Packer
+	pk.Grow(base.Len() + sealed.Len())
+	add := func(e *Entry) {
+		if err := pk.Add(e); err != nil {
+			panic(err) // both are sorted: a bug
 		}
 	}
-	return slices.Clip(out)
+	seal := sealed.Unpack() // a few paths
+	j := 0
+	base.All(func(_ int, b *Entry) bool {
+		for j < len(seal) && seal[j].Path < b.Path {
+			add(&seal[j])
+			j++
+		}
+		switch {
+		case j < len(seal) && seal[j].Path == b.Path:
+			add(&seal[j])
+			j++
+		case !firstBoot(b.Path):
+			add(b)
+		}
+		return true
+	})
+	for ; j < len(seal); j++ {
+		add(&seal[j])
+	}
+	return pk.Packed()
 }

@@ -42,7 +42,7 @@ type Counts struct {
 // Manifest is a decoded baseline.
 type Manifest struct {
 	Header  Header
-	Entries []Entry // sorted by path bytes, unique
+	Entries *Packed // sorted by path bytes, unique
 	// Packages is the package inventory, sorted by key.
 	Packages []Package
 	// Owners gives, for each entry, the index in Packages of the package
@@ -78,33 +78,15 @@ func (m *Manifest) SetOwners(owners map[string]int) {
 	if len(owners) == 0 {
 		return
 	}
-	m.Owners = make([]int32, len(m.Entries))
-	for i := range m.Entries {
+	m.Owners = make([]int32, m.Entries.Len())
+	m.Entries.All(func(i int, e *Entry) bool {
 		m.Owners[i] = -1
-		if o, ok := owners[m.Entries[i].Path]; ok && m.Entries[i].Type != TypeDir {
+		if o, ok := owners[e.Path]; ok && e.Type != TypeDir {
 			m.Owners[i] = int32(o)
 		}
-	}
-}
-
-// CountEntries fills the counts for a sorted entry list.
-func CountEntries(entries []Entry) Counts {
-	c := Counts{Entries: len(entries)}
-	for i := range entries {
-		e := &entries[i]
-		switch e.Type {
-		case TypeRegular:
-			c.Files++
-			c.Bytes += e.Size
-		case TypeDir:
-			c.Dirs++
-		}
-		if e.Err != "" {
-			c.Errors++
-		}
-	}
-	return c
+		return true
+	})
 }
 
 // Find returns the index of path's entry, and whether there is one.
-func (m *Manifest) Find(path string) (int, bool) { return findEntry(m.Entries, path) }
+func (m *Manifest) Find(path string) (int, bool) { return m.Entries.Find(path) }

@@ -175,7 +175,7 @@ func TestWithSealed(t *testing.T) {
 	sealed := []Entry{e("/etc/hostname", 2), e("/etc/new-key", 2)}
 	firstBoot := func(p string) bool { return p == "/etc/hostname" || strings.HasSuffix(p, "-key") }
 	var got []string
-	for _, x := range WithSealed(base, sealed, firstBoot) {
+	for _, x := range WithSealed(Pack(base), Pack(sealed), firstBoot).Unpack() {
 		got = append(got, fmt.Sprintf("%s:%d", x.Path, x.Size))
 	}
 	if want := "/a:1 /etc/hostname:2 /etc/new-key:2 /z:1"; strings.Join(got, " ") != want {

@@ -43,8 +43,7 @@ func WriteManifestText(w io.Writer, m *baseline.Manifest) error {
 		p := &m.Packages[i]
 		fmt.Fprintf(bw, "package %s %s %s\n", p.Manager, packageName(p), p.Version)
 	}
-	for i := range m.Entries {
-		e := &m.Entries[i]
+	m.Entries.All(func(_ int, e *baseline.Entry) bool {
 		detail := ""
 		switch {
 		case e.Err != "":
@@ -62,7 +61,8 @@ func WriteManifestText(w io.Writer, m *baseline.Manifest) error {
 			fmt.Fprintf(bw, " %s", detail)
 		}
 		bw.WriteByte('\n')
-	}
+		return true
+	})
 	return bw.Flush()
 }
 
@@ -88,20 +88,24 @@ func WriteManifestJSON(w io.Writer, m *baseline.Manifest) error {
 	}
 	bw.Write(head[:len(head)-1])
 	bw.WriteString(`,"entries":[`)
-	for i := range m.Entries {
+	m.Entries.All(func(i int, entry *baseline.Entry) bool {
 		if i > 0 {
 			bw.WriteByte(',')
 		}
-		e := NewEntryJSON(&m.Entries[i], true)
+		e := NewEntryJSON(entry, true)
 		if o := m.Owner(i); o != nil {
 			e.Package = o.Name
 		}
-		b, err := json.Marshal(e)
-		if err != nil {
-			return err
+		var b []byte
+		if b, err = json.Marshal(e); err != nil {
+			return false
 		}
 		bw.WriteString("\n")
 		bw.Write(b)
+		return true
+	})
+	if err != nil {
+		return err
 	}
 	bw.WriteString("\n]}\n")
 	return bw.Flush()

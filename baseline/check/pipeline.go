@@ -46,7 +46,7 @@ type Pipeline struct {
 	rules    *baseline.Rules // the config's, with the SSH paths
 	sshPaths []string
 	seal     SealState
-	entries  []baseline.Entry // the baseline as compared: the manifest's, or its sealed view
+	entries  *baseline.Packed // the baseline as compared: the manifest's, or its sealed view
 }
 
 // New makes the pipeline for opts: it derives the SSH paths from the root

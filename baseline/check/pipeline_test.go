@@ -4,7 +4,6 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"slices"
 	"testing"
 	"time"
 
@@ -32,7 +31,7 @@ func testPipeline(t *testing.T, stateDir string) (Options, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return Options{Root: root, Manifest: &baseline.Manifest{Entries: entries}, Rules: rules, StateDir: stateDir, Workers: 2}, root
+	return Options{Root: root, Manifest: &baseline.Manifest{Entries: baseline.Pack(entries)}, Rules: rules, StateDir: stateDir, Workers: 2}, root
 }
 
 func paths(fs []baseline.Finding) []string {
@@ -77,13 +76,13 @@ func TestUnsealedPendingThenSealed(t *testing.T) {
 	if !due {
 		t.Fatal("no cloud-init: the seal is due at once")
 	}
-	i := slices.IndexFunc(opts.Manifest.Entries, func(e baseline.Entry) bool { return e.Path == "/etc/hostname" })
-	before := opts.Manifest.Entries[i].Digest
+	i, _ := opts.Manifest.Find("/etc/hostname")
+	before := opts.Manifest.Entries.At(i).Digest
 	sealed, err := p.Seal(context.Background(), why)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if opts.Manifest.Entries[i].Digest != before {
+	if opts.Manifest.Entries.At(i).Digest != before {
 		t.Error("sealing changed the signed manifest's entries")
 	}
 	res, _ = sealed.Compare(context.Background(), "/", Scan{}, nil)

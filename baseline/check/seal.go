@@ -59,7 +59,7 @@ func WriteSeal(ctx context.Context, root string, rules *baseline.Rules, workers 
 	}
 	m := &baseline.Manifest{
 		Header:  baseline.Header{DriftdVersion: version, Created: time.Now().Unix(), Labels: map[string]string{"kind": "seal"}, RulesDigest: rules.Digest()},
-		Entries: entries,
+		Entries: baseline.Pack(entries),
 	}
 	if err := os.MkdirAll(stateDir, 0o700); err != nil {
 		return nil, fmt.Errorf("seal: %w", err)

@@ -63,10 +63,10 @@ func New(ctx context.Context, root string, base *baseline.Manifest, pkgs []basel
 			x.dirs[path.Dir(f.Path)] = by
 		}
 	}
-	for i := range base.Entries {
+	for i := range base.Entries.Len() {
 		if o := base.Owner(i); o != nil {
 			if by, ok := x.changed[o.Key()]; ok {
-				x.dirs[path.Dir(base.Entries[i].Path)] = by
+				x.dirs[path.Dir(base.Entries.At(i).Path)] = by
 			}
 		}
 	}

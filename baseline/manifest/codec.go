@@ -12,6 +12,7 @@ import (
 	"io"
 	"math"
 	"strings"
+	"unsafe"
 
 	"driftd/baseline"
 )
@@ -54,7 +55,7 @@ func Encode(w io.Writer, m *baseline.Manifest, key ed25519.PrivateKey) error {
 	h.Hash = "sha256"
 	h.Compression = "deflate"
 	h.PayloadSize = int64(len(meta))
-	h.Counts = baseline.CountEntries(m.Entries)
+	h.Counts = m.Entries.Counts()
 	h.KeyID = KeyID(key.Public().(ed25519.PublicKey))
 	if h.PackageManagers == nil {
 		h.PackageManagers = []baseline.ManagerState{}
@@ -219,7 +220,7 @@ func Decode(data []byte, pub ed25519.PublicKey) (*baseline.Manifest, error) {
 	r := &reader{data: buf.Bytes(), digests: env.digests}
 	entries, err := r.entries(env.header.Counts.Entries)
 	if err == nil {
-		m.Packages, m.Owners, err = r.packages(len(entries))
+		m.Packages, m.Owners, err = r.packages(entries.Len())
 	}
 	if err == nil && (len(r.data) != 0 || len(r.digests) != 0) {
 		err = fmt.Errorf("%d metadata and %d digest bytes left over", len(r.data), len(r.digests))
@@ -228,7 +229,7 @@ func Decode(data []byte, pub ed25519.PublicKey) (*baseline.Manifest, error) {
 		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
 	}
 	m.Entries = entries
-	if baseline.CountEntries(entries) != env.header.Counts {
+	if entries.Counts() != env.header.Counts {
 		return nil, fmt.Errorf("%w: counts in header do not match the entries", ErrCorrupt)
 	}
 	if m.Contents, err = decodeContents(env.contents, entries); err != nil {
@@ -247,22 +248,17 @@ const (
 	flagXattrs = 1 << 1
 )
 
-func encodeEntries(entries []baseline.Entry) (meta, digests []byte) {
-	meta = make([]byte, 0, 48*len(entries)+16)
-	digests = make([]byte, 0, 32*len(entries))
+func encodeEntries(entries *baseline.Packed) (meta, digests []byte) {
+	meta = make([]byte, 0, 48*entries.Len()+16)
+	digests = make([]byte, 0, 32*entries.Len())
 	str := func(s string) {
 		meta = binary.AppendUvarint(meta, uint64(len(s)))
 		meta = append(meta, s...)
 	}
-	var prev *baseline.Entry
-	for i := range entries {
-		e := &entries[i]
-		var prevPath string
-		var prevMtime int64
-		var prevInode uint64
-		if prev != nil {
-			prevPath, prevMtime, prevInode = prev.Path, prev.Mtime, prev.Inode
-		}
+	var prevPath string
+	var prevMtime int64
+	var prevInode uint64
+	entries.All(func(_ int, e *baseline.Entry) bool {
 		shared := commonPrefix(prevPath, e.Path)
 		meta = binary.AppendUvarint(meta, uint64(shared))
 		str(e.Path[shared:])
@@ -302,8 +298,9 @@ func encodeEntries(entries []baseline.Entry) (meta, digests []byte) {
 		if flags&flagErr != 0 {
 			str(e.Err)
 		}
-		prev = e
-	}
+		prevPath, prevMtime, prevInode = e.Path, e.Mtime, e.Inode
+		return true
+	})
 	return meta, digests
 }
 
@@ -433,27 +430,29 @@ func (r *reader) u32() uint32 {
 	return uint32(v)
 }
 
-// entries decodes count entries.
-func (r *reader) entries(count int) ([]baseline.Entry, error) {
+// entries decodes count entries straight into their packed form: the
+// daemon never holds a million Entry values, even while it loads them.
+func (r *reader) entries(count int) (*baseline.Packed, error) {
 	// Each entry takes at least 12 bytes, which bounds what a forged count
 	// can make us allocate.
 	if count < 0 || count > len(r.data)/12+1 {
 		return nil, fmt.Errorf("entry count %d does not fit %d bytes", count, len(r.data))
 	}
-	entries := make([]baseline.Entry, count)
-	var prev baseline.Entry
-	var path []byte // the previous path, then this one: one allocation per entry
-	for i := range entries {
-		e := &entries[i]
+	var pk baseline.Packer
+	pk.Grow(count)
+	var e, prev baseline.Entry
+	var path []byte // the previous path, then this one
+	for i := range count {
 		shared := r.uvarint()
-		if shared > uint64(len(prev.Path)) {
-			r.fail("entry %d: shares %d bytes of a %d-byte path", i, shared, len(prev.Path))
+		if shared > uint64(len(path)) {
+			r.fail("entry %d: shares %d bytes of a %d-byte path", i, shared, len(path))
 		}
 		if r.err != nil {
 			break
 		}
 		path = append(path[:shared], r.bytes(r.uvarint())...)
-		e.Path = string(path)
+		// The packer copies the path: a view of the buffer will do.
+		e = baseline.Entry{Path: unsafe.String(unsafe.SliceData(path), len(path))}
 		e.Type = baseline.Type(r.byte())
 		flags := r.byte()
 		e.Mode = r.u32()
@@ -504,18 +503,22 @@ func (r *reader) entries(count int) ([]baseline.Entry, error) {
 		if e.Mode&^0o7777 != 0 {
 			r.fail("entry %d: mode %#o", i, e.Mode)
 		}
-		if !strings.HasPrefix(e.Path, "/") || (i > 0 && e.Path <= prev.Path) {
+		if !strings.HasPrefix(e.Path, "/") || (i > 0 && shared == uint64(len(path))) {
 			r.fail("entry %d: path %q out of order", i, e.Path)
 		}
 		if r.err != nil {
 			break
 		}
-		prev = *e
+		if err := pk.Add(&e); err != nil {
+			r.fail("entry %d: path %q out of order", i, e.Path)
+			break
+		}
+		prev.Mtime, prev.Inode = e.Mtime, e.Inode
 	}
 	if r.err != nil {
 		return nil, r.err
 	}
-	return entries, nil
+	return pk.Packed(), nil
 }
 
 // packages decodes the inventory and the owners of the entries.

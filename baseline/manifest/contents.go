@@ -15,19 +15,21 @@ import (
 // index and the compressed bytes, each with its length.
 func encodeContents(m *baseline.Manifest) []byte {
 	var out []byte
-	for i := range m.Entries {
-		c, ok := m.Contents[m.Entries[i].Path]
-		if !ok {
-			continue
-		}
-		out = binary.AppendUvarint(out, uint64(i))
-		out = binary.AppendUvarint(out, uint64(len(c)))
-		out = append(out, c...)
+	if len(m.Contents) == 0 {
+		return out
 	}
+	m.Entries.All(func(i int, e *baseline.Entry) bool {
+		if c, ok := m.Contents[e.Path]; ok {
+			out = binary.AppendUvarint(out, uint64(i))
+			out = binary.AppendUvarint(out, uint64(len(c)))
+			out = append(out, c...)
+		}
+		return true
+	})
 	return out
 }
 
-func decodeContents(data []byte, entries []baseline.Entry) (map[string][]byte, error) {
+func decodeContents(data []byte, entries *baseline.Packed) (map[string][]byte, error) {
 	if len(data) == 0 {
 		return nil, nil
 	}
@@ -35,16 +37,17 @@ func decodeContents(data []byte, entries []baseline.Entry) (map[string][]byte, e
 	last := -1
 	for len(data) > 0 {
 		i, n := binary.Uvarint(data)
-		if n <= 0 || i >= uint64(len(entries)) || int(i) <= last {
+		if n <= 0 || i >= uint64(entries.Len()) || int(i) <= last {
 			return nil, fmt.Errorf("bad entry index")
 		}
 		data = data[n:]
+		path := entries.At(int(i)).Path
 		l, n := binary.Uvarint(data)
 		if n <= 0 || l > uint64(len(data)-n) {
-			return nil, fmt.Errorf("bad length for %s", entries[i].Path)
+			return nil, fmt.Errorf("bad length for %s", path)
 		}
 		data = data[n:]
-		out[entries[i].Path] = bytes.Clone(data[:l]) // not a view: the file's bytes can go
+		out[path] = bytes.Clone(data[:l]) // not a view: the file's bytes can go
 		data = data[l:]
 		last = int(i)
 	}

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"maps"
+	"reflect"
 	"slices"
 	"testing"
 
@@ -19,7 +20,7 @@ var testKey = ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, 32))
 func encode(t testing.TB, entries []baseline.Entry, h baseline.Header) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	m := &baseline.Manifest{Header: h, Entries: entries, Packages: samplePackages()}
+	m := &baseline.Manifest{Header: h, Entries: baseline.Pack(entries), Packages: samplePackages()}
 	m.SetOwners(map[string]int{"/bin/sh": 0, "/etc/link": 1})
 	if err := Encode(&buf, m, testKey); err != nil {
 		t.Fatal(err)
@@ -63,11 +64,11 @@ func TestManifestRoundTrip(t *testing.T) {
 	if !m.Verified {
 		t.Error("not verified")
 	}
-	if len(m.Entries) != len(in) {
-		t.Fatalf("%d entries, want %d", len(m.Entries), len(in))
+	if m.Entries.Len() != len(in) {
+		t.Fatalf("%d entries, want %d", m.Entries.Len(), len(in))
 	}
 	for i := range in {
-		a, b := in[i], m.Entries[i]
+		a, b := in[i], m.Entries.At(i)
 		if a.Path != b.Path || a.Diff(&b, 0xffff) != 0 || a.Err != b.Err || a.Digest != b.Digest {
 			t.Errorf("entry %d: %+v, want %+v", i, b, a)
 		}
@@ -76,9 +77,9 @@ func TestManifestRoundTrip(t *testing.T) {
 		t.Errorf("packages %v, want %v", m.Packages, samplePackages())
 	}
 	owners := map[string]string{}
-	for i := range m.Entries {
+	for i := range m.Entries.Len() {
 		if o := m.Owner(i); o != nil {
-			owners[m.Entries[i].Path] = o.Name
+			owners[m.Entries.At(i).Path] = o.Name
 		}
 	}
 	if want := map[string]string{"/bin/sh": "dash", "/etc/link": "link"}; !maps.Equal(owners, want) {
@@ -150,9 +151,9 @@ func FuzzDecode(f *testing.F) {
 			return
 		}
 		// Whatever decodes re-encodes to entries that decode the same.
-		again := encodeDecode(t, m.Entries)
-		if len(again.Entries) != len(m.Entries) {
-			t.Fatalf("re-encoded %d entries, want %d", len(again.Entries), len(m.Entries))
+		again := encodeDecode(t, m.Entries.Unpack())
+		if !reflect.DeepEqual(again.Entries.Unpack(), m.Entries.Unpack()) {
+			t.Fatalf("re-encoded %d entries differ from the %d decoded", again.Entries.Len(), m.Entries.Len())
 		}
 	})
 }
@@ -161,7 +162,7 @@ func FuzzDecode(f *testing.F) {
 // the rest (a flipped byte in them fails the signature).
 func TestManifestContents(t *testing.T) {
 	var buf bytes.Buffer
-	m := &baseline.Manifest{Entries: sampleEntries(), Contents: map[string][]byte{"/bin/sh": []byte("zz"), "/etc/link": []byte("yyy")}}
+	m := &baseline.Manifest{Entries: baseline.Pack(sampleEntries()), Contents: map[string][]byte{"/bin/sh": []byte("zz"), "/etc/link": []byte("yyy")}}
 	if err := Encode(&buf, m, testKey); err != nil {
 		t.Fatal(err)
 	}

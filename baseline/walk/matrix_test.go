@@ -220,7 +220,7 @@ func TestMutationMatrix(t *testing.T) {
 			writeTree(t, root, matrixTree)
 			base := walkTree(t, root, rules)
 			tt.mutate(t, root)
-			got := summary(baseline.Compare(base, walkTree(t, root, rules), rules))
+			got := summary(baseline.Compare(baseline.Pack(base), walkTree(t, root, rules), rules))
 			if !slices.Equal(got, tt.want) {
 				t.Errorf("findings:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(tt.want, "\n  "))
 			}
@@ -255,7 +255,7 @@ func TestUntouchedTreeIsCleanThreeTimes(t *testing.T) {
 		t.Fatalf("baked %d entries, want 15", len(base))
 	}
 	for i := range 3 {
-		res := baseline.Compare(base, walkTree(t, root, rules), rules)
+		res := baseline.Compare(baseline.Pack(base), walkTree(t, root, rules), rules)
 		if !res.Clean() {
 			t.Fatalf("check %d of an untouched tree: %v", i+1, summary(res))
 		}
@@ -351,13 +351,16 @@ func TestRawByteNamesRoundTrip(t *testing.T) {
 	entries := walkTree(t, root, rules)
 	m := encodeDecode(t, entries)
 	for _, n := range append(names, "/link") {
-		i := slices.IndexFunc(m.Entries, func(e baseline.Entry) bool { return e.Path == n })
+		i, found := m.Find(n)
+		if !found {
+			i = -1
+		}
 		if i < 0 {
 			t.Errorf("%q lost in the manifest", n)
 			continue
 		}
-		if n == "/link" && m.Entries[i].Target != "target\nwith\xffbytes" {
-			t.Errorf("symlink target = %q", m.Entries[i].Target)
+		if n == "/link" && m.Entries.At(i).Target != "target\nwith\xffbytes" {
+			t.Errorf("symlink target = %q", m.Entries.At(i).Target)
 		}
 	}
 	if res := baseline.Compare(m.Entries, walkTree(t, root, rules), rules); !res.Clean() {
@@ -383,7 +386,7 @@ func TestUnreadableDirectoryIsUnverifiedNotRemoved(t *testing.T) {
 		}
 		kept = append(kept, e)
 	}
-	got := summary(baseline.Compare(base, kept, rules))
+	got := summary(baseline.Compare(baseline.Pack(base), kept, rules))
 	want := []string{"unverified /data/sub: list directory: permission denied"}
 	if !slices.Equal(got, want) {
 		t.Errorf("got %v, want %v", got, want)
@@ -395,7 +398,7 @@ func encodeDecode(t testing.TB, entries []baseline.Entry) *baseline.Manifest {
 	t.Helper()
 	pub, key, _ := ed25519.GenerateKey(nil)
 	var buf bytes.Buffer
-	if err := manifest.Encode(&buf, &baseline.Manifest{Entries: entries}, key); err != nil {
+	if err := manifest.Encode(&buf, &baseline.Manifest{Entries: baseline.Pack(entries)}, key); err != nil {
 		t.Fatal(err)
 	}
 	m, err := manifest.Decode(buf.Bytes(), pub)

@@ -81,7 +81,7 @@ func bakeCommand() *cobra.Command {
 				OS:                 pkgdb.ReadOSRelease(s.root),
 				SSHPaths:           sshPaths,
 			},
-			Entries:  entries,
+			Entries:  baseline.Pack(entries),
 			Packages: p.inv.Packages,
 		}
 		m.SetOwners(p.owners)

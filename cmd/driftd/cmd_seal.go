@@ -48,7 +48,7 @@ func sealCommand() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "sealed %d first-boot paths in %s\n", len(m.Entries), check.SealPath(dir))
+		fmt.Fprintf(stdout, "sealed %d first-boot paths in %s\n", m.Entries.Len(), check.SealPath(dir))
 		return nil
 	}
 	return cmd
