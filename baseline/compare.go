@@ -72,14 +72,15 @@ type Result struct {
 func (r *Result) Clean() bool { return len(r.Findings) == 0 && len(r.Unverified) == 0 }
 
 // Comparer compares observed entries, one at a time and in any order, with
-// a sorted baseline. It keeps only what it finds, so a check need not hold
-// the observed tree: the walk feeds it as it goes.
+// a baseline. It keeps only what it finds, so a check need not hold the
+// observed tree: the walk feeds it as it goes.
 type Comparer struct {
-	base  *Packed
+	base  *Base
 	rules *Rules
-	scope span
-	seen  []bool // by index into the scope: selfSeen, then [lo, hi)
-	self  bool
+	// scope is, for each of the base's parts, the span the comparison
+	// covers, and seen which of its entries were observed.
+	scope []span
+	seen  [][]bool // by index into the span: [lo, hi), then self
 	// blind holds directories that could not be listed: what the baseline
 	// had below them is unverified, not removed.
 	blind map[string]bool
@@ -102,16 +103,21 @@ func (c *Comparer) Accept(paths []string) {
 }
 
 // NewComparer starts a comparison of a whole tree with base.
-func NewComparer(base *Packed, rules *Rules) *Comparer {
+func NewComparer(base *Base, rules *Rules) *Comparer {
 	return NewScopedComparer(base, rules, "/")
 }
 
 // NewScopedComparer starts a comparison of one path and what is below it
 // (as WalkPathFunc gives them) with base: baseline entries outside that
 // scope are not taken as removed.
-func NewScopedComparer(base *Packed, rules *Rules, path string) *Comparer {
-	sp := scopeOf(base, path)
-	return &Comparer{base: base, rules: rules, scope: sp, seen: make([]bool, sp.hi-sp.lo), blind: map[string]bool{}}
+func NewScopedComparer(base *Base, rules *Rules, path string) *Comparer {
+	c := &Comparer{base: base, rules: rules, blind: map[string]bool{}}
+	for _, p := range base.parts() {
+		sp := scopeOf(p, path)
+		c.scope = append(c.scope, sp)
+		c.seen = append(c.seen, make([]bool, sp.hi-sp.lo+1))
+	}
+	return c
 }
 
 // span is the part of a sorted baseline that one path and its subtree
@@ -151,6 +157,18 @@ func (sp span) each(base *Packed, f func(i int, e *Entry)) {
 		f(i, e)
 		return true
 	})
+}
+
+// seenAt is where the flag of entry i of a part's span is, or -1 for an
+// entry outside the span.
+func (sp span) seenAt(i int) int {
+	switch {
+	case i == sp.self:
+		return sp.hi - sp.lo
+	case i >= sp.lo && i < sp.hi:
+		return i - sp.lo
+	}
+	return -1
 }
 
 // Observe compares one observed entry. It keeps a copy of o if o makes a
@@ -197,36 +215,38 @@ func (c *Comparer) Observe(o *Entry) {
 // unless out of scope now or below a directory that could not be listed.
 // Findings and unverified paths come sorted by path.
 func (c *Comparer) Result() Result {
-	c.scope.each(c.base, func(i int, b *Entry) {
-		if c.wasSeen(i) {
-			return
-		}
-		rule := c.rules.Match(b.Path)
-		if rule.Ignore || c.underBlind(b.Path) {
-			return
-		}
-		before := *b
-		c.res.Findings = append(c.res.Findings, Finding{Path: b.Path, Kind: Removed, Rule: rule, Before: &before})
-	})
+	for part, p := range c.base.parts() {
+		c.scope[part].each(p, func(i int, b *Entry) {
+			if c.seen[part][c.scope[part].seenAt(i)] || part == 0 && c.base.shadowed(i) {
+				return
+			}
+			c.removed(b)
+		})
+	}
 	slices.SortFunc(c.res.Findings, func(a, b Finding) int { return strings.Compare(a.Path, b.Path) })
 	slices.SortFunc(c.res.Unverified, func(a, b Unverified) int { return strings.Compare(a.Path, b.Path) })
 	return c.res
 }
 
-func (c *Comparer) markSeen(i int) {
-	switch {
-	case i == c.scope.self:
-		c.self = true
-	case i >= c.scope.lo && i < c.scope.hi:
-		c.seen[i-c.scope.lo] = true
+// removed records baseline entry b, never observed, as removed, unless it
+// is out of scope now or below a directory that could not be listed.
+func (c *Comparer) removed(b *Entry) {
+	rule := c.rules.Match(b.Path)
+	if rule.Ignore || c.underBlind(b.Path) {
+		return
 	}
+	before := *b
+	c.res.Findings = append(c.res.Findings, Finding{Path: b.Path, Kind: Removed, Rule: rule, Before: &before})
 }
 
-func (c *Comparer) wasSeen(i int) bool {
-	if i == c.scope.self {
-		return c.self
+func (c *Comparer) markSeen(i int) {
+	part := 0
+	if n := c.base.entries.Len(); i >= n {
+		part, i = 1, i-n
 	}
-	return c.seen[i-c.scope.lo]
+	if k := c.scope[part].seenAt(i); k >= 0 {
+		c.seen[part][k] = true
+	}
 }
 
 func (c *Comparer) underBlind(p string) bool {
@@ -246,7 +266,7 @@ func (c *Comparer) underBlind(p string) bool {
 // Compare returns how observed differs from base. Each path is judged by
 // the rule that governs it now; paths that rule ignores are out of scope
 // on both sides.
-func Compare(base *Packed, observed []Entry, rules *Rules) Result {
+func Compare(base *Base, observed []Entry, rules *Rules) Result {
 	c := NewComparer(base, rules)
 	for i := range observed {
 		c.Observe(&observed[i])
@@ -258,7 +278,7 @@ func Compare(base *Packed, observed []Entry, rules *Rules) Result {
 // whose type, size, mtime, ctime and inode match its baseline entry takes
 // the digest, symlink target and xattrs recorded there. Any write, chmod,
 // chown or xattr change moves the ctime, so such an entry is read again.
-func KnownFrom(base *Packed) func(e *Entry) bool {
+func KnownFrom(base *Base) func(e *Entry) bool {
 	return func(e *Entry) bool {
 		b, _, ok := base.Lookup(e.Path)
 		if !ok {
@@ -278,7 +298,7 @@ func KnownFrom(base *Packed) func(e *Entry) bool {
 // finding is explained as ExplainDiff says; managerDirs names a package
 // manager's own database directories.
 func Diff(a, b *Manifest, rules *Rules, managerDirs func(manager string) []string) Result {
-	res := Compare(a.Entries, b.Entries.Unpack(), rules.forImageDiff())
+	res := Compare(BaseOf(a.Entries), b.Entries.Unpack(), rules.forImageDiff())
 	ExplainDiff(a, b, res.Findings, DiffPackages(a, b), managerDirs)
 	return res
 }
@@ -340,38 +360,4 @@ func Under(p string, dirs []string) bool {
 		}
 	}
 	return false
-}
-
-// WithSealed returns base with the first-boot paths as a seal recorded
-// them: base's entries that firstBoot names are dropped, and sealed's
-// entries (all first-boot paths) merged in, in path order. base is not
-// changed.
-func WithSealed(base, sealed *Packed, firstBoot func(string) bool) *Packed {
-	var pk Packer
-	pk.Grow(base.Len() + sealed.Len())
-	add := func(e *Entry) {
-		if err := pk.Add(e); err != nil {
-			panic(err) // both are sorted: a bug
-		}
-	}
-	seal := sealed.Unpack() // a few paths
-	j := 0
-	base.All(func(_ int, b *Entry) bool {
-		for j < len(seal) && seal[j].Path < b.Path {
-			add(&seal[j])
-			j++
-		}
-		switch {
-		case j < len(seal) && seal[j].Path == b.Path:
-			add(&seal[j])
-			j++
-		case !firstBoot(b.Path):
-			add(b)
-		}
-		return true
-	})
-	for ; j < len(seal); j++ {
-		add(&seal[j])
-	}
-	return pk.Packed()
 }

@@ -169,20 +169,58 @@ func TestFirstBootRules(t *testing.T) {
 	}
 }
 
-func TestWithSealed(t *testing.T) {
+func TestSealedBase(t *testing.T) {
 	e := func(p string, size int64) Entry { return Entry{Path: p, Type: TypeRegular, Size: size} }
 	base := []Entry{e("/a", 1), e("/etc/hostname", 1), e("/etc/old-key", 1), e("/z", 1)}
 	sealed := []Entry{e("/etc/hostname", 2), e("/etc/new-key", 2)}
 	firstBoot := func(p string) bool { return p == "/etc/hostname" || strings.HasSuffix(p, "-key") }
 	var got []string
-	for _, x := range WithSealed(Pack(base), Pack(sealed), firstBoot).Unpack() {
+	for _, x := range SealedBase(Pack(base), Pack(sealed), firstBoot).Entries() {
 		got = append(got, fmt.Sprintf("%s:%d", x.Path, x.Size))
 	}
 	if want := "/a:1 /etc/hostname:2 /etc/new-key:2 /z:1"; strings.Join(got, " ") != want {
 		t.Errorf("got %s, want %s", strings.Join(got, " "), want)
 	}
 	if base[1].Size != 1 {
-		t.Error("WithSealed changed the baseline it was given")
+		t.Error("SealedBase changed the baseline it was given")
+	}
+}
+
+// TestCompareSealedBase: a comparison with the sealed view judges each
+// first-boot path by the seal alone, and every other path by the
+// manifest, for the whole tree and for a subtree.
+func TestCompareSealedBase(t *testing.T) {
+	e := func(p string, size int64) Entry { return Entry{Path: p, Type: TypeRegular, Size: size} }
+	base := []Entry{e("/a", 1), e("/etc/gone-key", 1), e("/etc/hostname", 1), e("/etc/old-key", 1), e("/etc/passwd", 1), e("/z", 1)}
+	sealed := []Entry{e("/etc/gone-key", 2), e("/etc/hostname", 2), e("/etc/new-key", 2)}
+	firstBoot := func(p string) bool { return p == "/etc/hostname" || strings.HasSuffix(p, "-key") }
+	rules, err := CompileRules([]RuleConfig{{Paths: []string{"/**"}, Category: "c", Severity: "low"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The host: /etc/hostname as sealed, /etc/old-key back (the seal had
+	// none), /etc/new-key changed, /etc/gone-key gone, /z changed.
+	observed := []Entry{e("/a", 1), e("/etc/hostname", 2), e("/etc/new-key", 3), e("/etc/old-key", 1), e("/etc/passwd", 1), e("/z", 9)}
+	sb := SealedBase(Pack(base), Pack(sealed), firstBoot)
+	summary := func(res Result) string {
+		var out []string
+		for _, f := range res.Findings {
+			out = append(out, f.Kind.String()+" "+f.Path)
+		}
+		return strings.Join(out, ", ")
+	}
+	want := "removed /etc/gone-key, modified /etc/new-key, added /etc/old-key, modified /z"
+	if got := summary(Compare(sb, observed, rules)); got != want {
+		t.Errorf("whole tree: %s\nwant %s", got, want)
+	}
+	c := NewScopedComparer(sb, rules, "/etc")
+	for i := range observed {
+		if strings.HasPrefix(observed[i].Path, "/etc/") {
+			c.Observe(&observed[i])
+		}
+	}
+	if got, want := summary(c.Result()), "removed /etc/gone-key, modified /etc/new-key, added /etc/old-key"; got != want {
+		t.Errorf("/etc: %s\nwant %s", got, want)
 	}
 }
 

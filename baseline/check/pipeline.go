@@ -46,13 +46,13 @@ type Pipeline struct {
 	rules    *baseline.Rules // the config's, with the SSH paths
 	sshPaths []string
 	seal     SealState
-	entries  *baseline.Packed // the baseline as compared: the manifest's, or its sealed view
+	entries  *baseline.Base // the baseline as compared: the manifest's, or its sealed view
 }
 
 // New makes the pipeline for opts: it derives the SSH paths from the root
 // and reads the seal. It seals nothing: see SealDue and Seal.
 func New(opts Options) (*Pipeline, error) {
-	p := &Pipeline{opts: opts, entries: opts.Manifest.Entries}
+	p := &Pipeline{opts: opts, entries: baseline.BaseOf(opts.Manifest.Entries)}
 	if err := p.setSSHPaths(baseline.MergeSSHPaths(opts.Manifest.Header.SSHPaths, sshpaths.Derive(opts.Root))); err != nil {
 		return nil, err
 	}

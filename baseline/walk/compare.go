@@ -9,7 +9,7 @@ import (
 // Compare walks path below w.Root (everything, for "/") and compares
 // what it finds with base. visit, when set, also sees each batch. It
 // returns the result and the number of entries walked.
-func Compare(ctx context.Context, w *Walker, base *baseline.Packed, path string, visit func([]baseline.Entry)) (baseline.Result, int, error) {
+func Compare(ctx context.Context, w *Walker, base *baseline.Base, path string, visit func([]baseline.Entry)) (baseline.Result, int, error) {
 	return CompareWith(ctx, w, baseline.NewScopedComparer(base, w.Rules, path), path, visit)
 }
 

@@ -220,7 +220,7 @@ func TestMutationMatrix(t *testing.T) {
 			writeTree(t, root, matrixTree)
 			base := walkTree(t, root, rules)
 			tt.mutate(t, root)
-			got := summary(baseline.Compare(baseline.Pack(base), walkTree(t, root, rules), rules))
+			got := summary(baseline.Compare(baseline.BaseOf(baseline.Pack(base)), walkTree(t, root, rules), rules))
 			if !slices.Equal(got, tt.want) {
 				t.Errorf("findings:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(tt.want, "\n  "))
 			}
@@ -255,7 +255,7 @@ func TestUntouchedTreeIsCleanThreeTimes(t *testing.T) {
 		t.Fatalf("baked %d entries, want 15", len(base))
 	}
 	for i := range 3 {
-		res := baseline.Compare(baseline.Pack(base), walkTree(t, root, rules), rules)
+		res := baseline.Compare(baseline.BaseOf(baseline.Pack(base)), walkTree(t, root, rules), rules)
 		if !res.Clean() {
 			t.Fatalf("check %d of an untouched tree: %v", i+1, summary(res))
 		}
@@ -363,7 +363,7 @@ func TestRawByteNamesRoundTrip(t *testing.T) {
 			t.Errorf("symlink target = %q", m.Entries.At(i).Target)
 		}
 	}
-	if res := baseline.Compare(m.Entries, walkTree(t, root, rules), rules); !res.Clean() {
+	if res := baseline.Compare(baseline.BaseOf(m.Entries), walkTree(t, root, rules), rules); !res.Clean() {
 		t.Errorf("decoded manifest differs from the tree: %v", summary(res))
 	}
 }
@@ -386,7 +386,7 @@ func TestUnreadableDirectoryIsUnverifiedNotRemoved(t *testing.T) {
 		}
 		kept = append(kept, e)
 	}
-	got := summary(baseline.Compare(baseline.Pack(base), kept, rules))
+	got := summary(baseline.Compare(baseline.BaseOf(baseline.Pack(base)), kept, rules))
 	want := []string{"unverified /data/sub: list directory: permission denied"}
 	if !slices.Equal(got, want) {
 		t.Errorf("got %v, want %v", got, want)

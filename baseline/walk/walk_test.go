@@ -99,8 +99,8 @@ func TestFastScan(t *testing.T) {
 
 	fast := func() (baseline.Result, int64) {
 		p := &Progress{}
-		w := &Walker{Root: root, Rules: rules, Workers: 2, Known: baseline.KnownFrom(baseline.Pack(base)), Progress: p}
-		res, _, err := Compare(context.Background(), w, baseline.Pack(base), "/", nil)
+		w := &Walker{Root: root, Rules: rules, Workers: 2, Known: baseline.KnownFrom(baseline.BaseOf(baseline.Pack(base))), Progress: p}
+		res, _, err := Compare(context.Background(), w, baseline.BaseOf(baseline.Pack(base)), "/", nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -128,7 +128,7 @@ func TestWalkPathScoped(t *testing.T) {
 	base := walkTree(t, root, rules)
 	scoped := func(path string) []string {
 		w := &Walker{Root: root, Rules: rules, Workers: 2}
-		res, _, err := Compare(context.Background(), w, baseline.Pack(base), path, nil)
+		res, _, err := Compare(context.Background(), w, baseline.BaseOf(baseline.Pack(base)), path, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
