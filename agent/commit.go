@@ -36,8 +36,11 @@ const (
 )
 
 // commit takes the comparison of the scopes into the state, announces what
-// changed, and updates the metrics and the saved state.
-func (d *Daemon) commit(scope scopes, res check.Result) {
+// changed, and updates the metrics and the saved state. mode is how the
+// comparison was made: each new or changed finding's event says whether
+// it was seen in real time (watch) or by a scan (fast or full), which is
+// how a directory past the watch limit is covered.
+func (d *Daemon) commit(scope scopes, res check.Result, mode ScanMode) {
 	changes := d.state.apply(scope, res, time.Now())
 	for i := range changes {
 		c := &changes[i]
@@ -50,7 +53,11 @@ func (d *Daemon) commit(scope scopes, res check.Result) {
 	keepFrom := len(changes) - historySize // only the last ones stay in the history
 	for i, c := range changes {
 		f := &c.Finding
-		d.events.LogAttrs(context.Background(), eventLevel(c.Event), string(c.Event), findingAttrs(f, id, c.FirstSeen)...)
+		attrs := findingAttrs(f, id, c.FirstSeen)
+		if c.Event != EventReverted {
+			attrs = append(attrs, slog.String("found_by", string(mode)))
+		}
+		d.events.LogAttrs(context.Background(), eventLevel(c.Event), string(c.Event), attrs...)
 		if c.Event == EventDrift {
 			d.metrics.DriftEvents.WithLabelValues(f.Rule.Category, f.Kind.String()).Inc()
 		}
@@ -59,7 +66,11 @@ func (d *Daemon) commit(scope scopes, res check.Result) {
 		}
 		if i >= keepFrom {
 			j := reporter.NewFindingJSON(f)
-			d.remember(reporter.EventJSON{Time: time.Now(), Event: string(c.Event), Find: &j})
+			ev := reporter.EventJSON{Time: time.Now(), Event: string(c.Event), Find: &j}
+			if c.Event != EventReverted {
+				ev.FoundBy = string(mode)
+			}
+			d.remember(ev)
 		}
 	}
 	d.exportDrift()

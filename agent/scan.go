@@ -99,7 +99,7 @@ func (d *Daemon) applyScan(r scanResult) {
 	if len(r.res.Unverified) > 0 {
 		d.metrics.ScanErrors.Inc()
 	}
-	d.commit(scopes{"/": true}, r.res)
+	d.commit(scopes{"/": true}, r.res, r.mode)
 	d.checkBaselineFile() // where the watch cannot see it (a --baseline outside the root)
 	d.checked = true
 	d.requestPackages(false)
@@ -179,7 +179,7 @@ func (d *Daemon) applyRecheck(r recheckResult) {
 	for range r.failed {
 		d.metrics.ScanErrors.Inc()
 	}
-	d.commit(r.done, r.res)
+	d.commit(r.done, r.res, ModeWatch)
 	if d.scanning { // the scan may have read these paths before they changed
 		for p := range r.done {
 			d.rechecked[p] = true

@@ -136,9 +136,12 @@ type TrackedJSON struct {
 // changed ("changed") or went away ("reverted"), about a path or a
 // package; or a remote login ("ssh_login").
 type EventJSON struct {
-	Time    time.Time           `json:"time"`
-	Event   string              `json:"event"`
-	Find    *FindingJSON        `json:"finding,omitempty"`
+	Time  time.Time    `json:"time"`
+	Event string       `json:"event"`
+	Find  *FindingJSON `json:"finding,omitempty"`
+	// FoundBy is how a new or changed finding was seen: in real time
+	// ("watch"), or by a scan ("fast", "full").
+	FoundBy string              `json:"found_by,omitempty"`
 	Package *PackageFindingJSON `json:"package,omitempty"`
 	Login   *SessionJSON        `json:"login,omitempty"`
 	Taint   *TaintEventJSON     `json:"taint,omitempty"`

@@ -257,7 +257,8 @@ func TestDaemonWatchesNewDirectories(t *testing.T) {
 }
 
 // (c) with the watch cap reached, a change in an unwatched subtree is still
-// found, by the fast scan; driftd says so in its log and a metric.
+// found, by the fast scan; driftd says so in its log and a metric, and each
+// drift event says how it was found.
 func TestDaemonWatchCapFallsBackToFastScan(t *testing.T) {
 	f := newDaemonFixture(t, "[watch]\nmax_directories = 2\n")
 	os.WriteFile(f.config, []byte(strings.Replace(daemonConfig("[watch]\nmax_directories = 2\n"), `fast_interval = "1h"`, `fast_interval = "1s"`, 1)), 0o644)
@@ -274,6 +275,22 @@ func TestDaemonWatchCapFallsBackToFastScan(t *testing.T) {
 	d.eventually(5*time.Second, "the change in an unwatched directory", func() bool { return d.hasFinding("/usr/share/doc/README", "modified") })
 	if m := d.metrics(); !strings.Contains(m, `driftd_last_scan_timestamp_seconds{mode="fast"}`) {
 		t.Errorf("no fast scan in the metrics:\n%s", grepMetrics(m, "driftd_last_scan"))
+	}
+	// The root directory is watched: a change there is seen in real time.
+	os.WriteFile(filepath.Join(f.root, "rootfile"), nil, 0o644)
+	d.eventually(5*time.Second, "the change in a watched directory", func() bool { return d.hasFinding("/rootfile", "added") })
+	foundBy := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(d.events()), "\n") {
+		var ev struct {
+			Msg, Path string
+			FoundBy   string `json:"found_by"`
+		}
+		if json.Unmarshal([]byte(line), &ev) == nil && ev.Msg == "drift" {
+			foundBy[ev.Path] = ev.FoundBy
+		}
+	}
+	if foundBy["/usr/share/doc/README"] != "fast" || foundBy["/rootfile"] != "watch" {
+		t.Errorf("found_by of the drift events: %v, want the unwatched change found by the fast scan, the other by the watch", foundBy)
 	}
 }
 
