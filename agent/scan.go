@@ -7,7 +7,6 @@ import (
 	"slices"
 	"time"
 
-	"driftd/baseline"
 	"driftd/baseline/check"
 	"driftd/reporter"
 )
@@ -44,15 +43,15 @@ func (d *Daemon) requestScan(mode ScanMode) {
 		return
 	}
 	d.scanning = true
-	p, visit, pkgs := d.pipe, d.watching(), d.pkgs.check
-	scan := check.Scan{Fast: mode == ModeFast}
+	p, pkgs := d.pipe, d.pkgs.check
+	scan := check.Scan{Fast: mode == ModeFast, BeforeList: d.watching()}
 	if mode == ModeFull {
 		scan.BytesPerSecond = d.cfg.Schedule.FullScanBytesPerSecond
 	}
 	ctx := d.ctx
 	d.jobs.Go(func() {
 		start := time.Now()
-		res, err := p.Compare(ctx, "/", scan, visit)
+		res, err := p.Compare(ctx, "/", scan, nil)
 		res.Explain(&pkgs)
 		r := scanResult{mode: mode, res: res, started: start, took: time.Since(start), err: err}
 		select {
@@ -62,25 +61,16 @@ func (d *Daemon) requestScan(mode ScanMode) {
 	})
 }
 
-// watching is a walk's visitor that watches the directories it finds,
-// as it finds them; nil when nothing is watched.
-func (d *Daemon) watching() func([]baseline.Entry) {
+// watching is called with each directory a walk is about to list, and
+// watches it first: what is made in it while it is listed raises an event
+// then, where a watch added after the listing missed it until the next
+// scan. nil when nothing is watched.
+func (d *Daemon) watching() func(dir string) {
 	w := d.watch
 	if w == nil {
 		return nil
 	}
-	return func(batch []baseline.Entry) { w.add(dirsIn(batch)) }
-}
-
-// dirsIn lists the directories in a batch of entries, to be watched.
-func dirsIn(batch []baseline.Entry) []string {
-	var dirs []string
-	for i := range batch {
-		if batch[i].Type == baseline.TypeDir {
-			dirs = append(dirs, batch[i].Path)
-		}
-	}
-	return dirs
+	return func(dir string) { w.add([]string{dir}) }
 }
 
 // applyScan takes a whole-root comparison into the state. Paths re-checked
@@ -144,12 +134,13 @@ func (d *Daemon) requestRecheck() {
 	batch := slices.Clone(paths[:n])
 	d.backlog = slices.Delete(paths, 0, n)
 	d.rechecking = true
-	p, visit, pkgs, ctx := d.pipe, d.watching(), d.pkgs.check, d.ctx
+	p, pkgs, ctx := d.pipe, d.pkgs.check, d.ctx
+	scan := check.Scan{BeforeList: d.watching()}
 	d.jobs.Go(func() {
 		start := time.Now()
 		r := recheckResult{done: scopes{}}
 		for _, path := range batch {
-			res, err := p.Compare(ctx, path, check.Scan{}, visit)
+			res, err := p.Compare(ctx, path, scan, nil)
 			if err != nil {
 				if ctx.Err() != nil {
 					return

@@ -135,6 +135,9 @@ type Scan struct {
 	Workers int
 	// Progress, when set, counts what the walk has done.
 	Progress *walk.Progress
+	// BeforeList, when set, is called with each directory before it is
+	// listed (see walk.Walker).
+	BeforeList func(dir string)
 }
 
 // Compare walks path below the root (everything, for "/") and compares it
@@ -147,6 +150,7 @@ func (p *Pipeline) Compare(ctx context.Context, path string, scan Scan, visit fu
 		CrossFilesystems: p.opts.CrossFilesystems,
 		BytesPerSecond:   scan.BytesPerSecond,
 		Progress:         scan.Progress,
+		BeforeList:       scan.BeforeList,
 	}
 	if scan.Workers > 0 {
 		w.Workers = scan.Workers
