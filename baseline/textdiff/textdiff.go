@@ -31,22 +31,22 @@ const (
 // Keep reads the content of each regular entry that rules mark for diffs,
 // that is UTF-8 text and at most maxBytes long, and that still has the
 // digest the walk recorded; it returns them compressed, by path.
-func Keep(root string, entries []baseline.Entry, rules *baseline.Rules, maxBytes int) map[string][]byte {
+func Keep(root string, entries *baseline.Packed, rules *baseline.Rules, maxBytes int) map[string][]byte {
 	out := map[string][]byte{}
-	for i := range entries {
-		e := &entries[i]
+	entries.All(func(_ int, e *baseline.Entry) bool {
 		if !e.HasDigest() || e.Size > int64(maxBytes) {
-			continue
+			return true
 		}
 		if keep, _ := rules.Diff(e.Path); !keep {
-			continue
+			return true
 		}
 		data, err := os.ReadFile(filepath.Join(root, e.Path))
 		if err != nil || sha256.Sum256(data) != e.Digest || !utf8.Valid(data) || bytes.IndexByte(data, 0) >= 0 {
-			continue // changed since the walk, or not text: no diff for it
+			return true // changed since the walk, or not text: no diff for it
 		}
 		out[e.Path] = compress(data)
-	}
+		return true
+	})
 	return out
 }
 

@@ -46,7 +46,8 @@ func TestKeepAndAnnotate(t *testing.T) {
 		entry(t, root, "/etc/tls/site.key", "KEY\n"),
 		entry(t, root, "/usr/share/doc", "text\n"),
 	}
-	kept := Keep(root, entries, rs, 64)
+	baseline.SortEntries(entries)
+	kept := Keep(root, baseline.Pack(entries), rs, 64)
 	if len(kept) != 1 || kept["/etc/app.conf"] == nil {
 		t.Fatalf("kept %v, want only /etc/app.conf", kept)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -168,5 +169,43 @@ func TestRateLimit(t *testing.T) {
 	// 600 KiB at 1 MiB/s: at least about half a second.
 	if d := time.Since(start); d < 450*time.Millisecond {
 		t.Errorf("600 KiB hashed in %v at 1 MiB/s", d)
+	}
+}
+
+// TestWalkPackedIsWalk: the packed walk (the bake's) holds what Walk
+// returns, in order, across more entries than a chunk.
+func TestWalkPackedIsWalk(t *testing.T) {
+	root := t.TempDir()
+	for d := range 9 {
+		dir := filepath.Join(root, fmt.Sprintf("d%d", d), "sub")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for f := range 1000 {
+			os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%d", f)), []byte(fmt.Sprint(d, f)), 0o644)
+		}
+		os.Symlink("sub", filepath.Join(root, fmt.Sprintf("d%d", d), "link"))
+	}
+	rules, err := baseline.CompileRules([]baseline.RuleConfig{{Paths: []string{"/**"}, Category: "system", Severity: "high"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &Walker{Root: root, Rules: rules, Workers: 2}
+	want, err := w.Walk(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	packed, err := w.WalkPacked(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := packed.Unpack()
+	if len(got) != len(want) || len(want) < 9000 {
+		t.Fatalf("packed walk: %d entries, walk: %d", len(got), len(want))
+	}
+	for i := range want {
+		if !reflect.DeepEqual(got[i], want[i]) {
+			t.Fatalf("entry %d: packed %+v, walk %+v", i, got[i], want[i])
+		}
 	}
 }

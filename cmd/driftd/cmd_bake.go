@@ -56,7 +56,7 @@ func bakeCommand() *cobra.Command {
 		// The package databases are read while the tree is walked.
 		pkgs := make(chan packagesRead, 1)
 		go func() { pkgs <- readPackages(ctx, s.root) }()
-		entries, err := s.walker(stderr, "bake").Walk(ctx)
+		entries, err := s.walker(stderr, "bake").WalkPacked(ctx)
 		s.stopProgress()
 		p := <-pkgs
 		if err != nil {
@@ -81,7 +81,7 @@ func bakeCommand() *cobra.Command {
 				OS:                 pkgdb.ReadOSRelease(s.root),
 				SSHPaths:           sshPaths,
 			},
-			Entries:  baseline.Pack(entries),
+			Entries:  entries,
 			Packages: p.inv.Packages,
 		}
 		m.SetOwners(p.owners)
@@ -116,28 +116,30 @@ func bakeCommand() *cobra.Command {
 }
 
 // unreadablePaths are the entries the walk could not read in full.
-func unreadablePaths(entries []baseline.Entry) []string {
+func unreadablePaths(entries *baseline.Packed) []string {
 	var out []string
-	for i := range entries {
-		if entries[i].Err != "" {
-			out = append(out, entries[i].Path)
+	entries.All(func(_ int, e *baseline.Entry) bool {
+		if e.Err != "" {
+			out = append(out, e.Path)
 		}
-	}
+		return true
+	})
 	return out
 }
 
 // describeUnreadable names the first few unreadable entries and why, on
 // one line.
-func describeUnreadable(entries []baseline.Entry) string {
+func describeUnreadable(entries *baseline.Packed) string {
 	var parts []string
 	n := 0
-	for i := range entries {
-		if e := &entries[i]; e.Err != "" {
+	entries.All(func(_ int, e *baseline.Entry) bool {
+		if e.Err != "" {
 			if n++; n <= 5 {
 				parts = append(parts, reporter.DisplayPath(e.Path)+" ("+e.Err+")")
 			}
 		}
-	}
+		return true
+	})
 	if n > 5 {
 		parts = append(parts, fmt.Sprintf("and %d more", n-5))
 	}
