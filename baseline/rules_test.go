@@ -274,6 +274,28 @@ func TestMatchIndexAgreesWithScan(t *testing.T) {
 	}
 }
 
+// TestSuffixPatternAgreesWithRegexp: a "/**/*lit" pattern matches by the
+// name's end, as its regexp does, over paths made to land on every edge.
+func TestSuffixPatternAgreesWithRegexp(t *testing.T) {
+	paths := []string{"/", "/.key", "/a.key", "/a/b.key", "/a/.key", "/key", "/a/key", "/a.key/b", "/a.keyx",
+		"/etc/x.key", "/etc/.key", "/etc.key", "/etc", "/etc/", "/etc/a/b_key", "/etc/a\nb.key", "/x/_key", "/_key"}
+	for _, glob := range []string{"/**/*.key", "/**/*_key", "/etc/**/*.key", "/etc/**/*_key"} {
+		p, err := compilePattern(glob)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.suffix == "" {
+			t.Fatalf("%s: no suffix fast path", glob)
+		}
+		for _, path := range paths {
+			want := strings.HasPrefix(path, p.prefix) && p.rest.MatchString(path[len(p.prefix):])
+			if got := p.match(path); got != want {
+				t.Errorf("%s on %q: %v, the regexp says %v", glob, path, got, want)
+			}
+		}
+	}
+}
+
 // TestMatchDoesNotAllocate: Match runs for every path of every walk.
 func TestMatchDoesNotAllocate(t *testing.T) {
 	rs, err := CompileRules([]RuleConfig{
