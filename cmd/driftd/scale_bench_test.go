@@ -1,0 +1,327 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"driftd/baseline"
+	"driftd/baseline/manifest"
+	"driftd/baseline/walk"
+	"driftd/reporter"
+)
+
+// BenchmarkScale measures driftd on two trees, each side by side with its
+// peers in the same run on a warm page cache: this host's /usr
+// (DRIFTD_BENCH_ROOT) and a generated tree of a million files in 100k
+// directories (DRIFTD_BENCH_TREE, kept between runs; DRIFTD_BENCH_TREE_FILES
+// makes it smaller, to try the benchmark out). For each it prints
+// bake and full check against the read+SHA-256 floor and against AIDE,
+// the fast scan against find -printf, peak RSS, the idle daemon's RSS per
+// entry and CPU, load and verify time, and manifest bytes per entry.
+func BenchmarkScale(b *testing.B) {
+	usr := os.Getenv("DRIFTD_BENCH_ROOT")
+	if usr == "" {
+		usr = "/usr"
+	}
+	tree := os.Getenv("DRIFTD_BENCH_TREE")
+	if tree == "" {
+		tree = "/var/tmp/driftd-bench-tree"
+	}
+	files := 1_000_000
+	if n, err := strconv.Atoi(os.Getenv("DRIFTD_BENCH_TREE_FILES")); err == nil {
+		files = n // a smaller tree, to try the benchmark out
+	}
+	b.Run("usr", func(b *testing.B) { benchScale(b, usr, false) })
+	b.Run("1M", func(b *testing.B) {
+		makeTree(b, tree, treeSpec{files: files, seed: 1})
+		benchScale(b, tree, true)
+	})
+}
+
+// The rule both driftd and AIDE are given: SHA-256 of every file, and
+// permissions, inode, links, owner, size, mtime, ctime and xattrs (ACLs are
+// xattrs to driftd).
+const scaleRules = `[[rule]]
+paths = ["/**"]
+category = "system"
+severity = "high"
+attributes = ["+inode", "+ctime"]
+`
+
+// benchScale measures driftd on root. On a tree of its own (owned), it
+// also writes: a file deep in the tree and a storm of files for the
+// daemon, with its watch whole and capped.
+func benchScale(b *testing.B, root string, owned bool) {
+	if _, err := exec.LookPath("aide"); err != nil {
+		b.Fatal("aide is not installed: make bench installs it")
+	}
+	dir := b.TempDir()
+	config := filepath.Join(dir, "driftd.toml")
+	os.WriteFile(config, []byte("[baseline]\npath = \"/unused\"\n[schedule]\nfast_interval = \"1h\"\nfull_interval = \"24h\"\n"+scaleRules), 0o644)
+	timed(b, 0, driftdBin, "keygen", "--out", filepath.Join(dir, "k"))
+	f := &fixture{dir: dir, root: root, config: config, key: filepath.Join(dir, "k.key"), pub: filepath.Join(dir, "k.pub"),
+		manifest: filepath.Join(dir, "baseline.manifest")}
+	bakeArgs := []string{"bake", "--config", config, "--root", root, "--key", f.key, "--out", f.manifest}
+	checkArgs := []string{"check", "--config", config, "--root", root, "--baseline", f.manifest, "--pubkey", f.pub}
+	workers := runtime.NumCPU()
+
+	b.ResetTimer()
+	timed(b, 0, driftdBin, bakeArgs...) // warms the page cache for every side
+	files := regularFiles(b, root)
+	var bakes, checks []procRun
+	var floors, fasts, finds []time.Duration
+	for range 3 {
+		floors = append(floors, hashFloor(files, workers))
+		bakes = append(bakes, timed(b, 0, driftdBin, bakeArgs...))
+		checks = append(checks, timed(b, 0, driftdBin, checkArgs...))
+		fasts = append(fasts, fastScan(b, f, workers))
+		finds = append(finds, timed(b, 0, "sh", "-c", `find "$0" -printf '%p %s %T@ %C@ %i %m %U %G %n\n' >/dev/null`, root).wall)
+	}
+	bake, check := best(bakes), best(checks)
+	floor, fast, find := slices.Min(floors), slices.Min(fasts), slices.Min(finds)
+
+	m, err := manifest.Read(f.manifest, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	counts := m.Header.Counts
+	mfi, _ := os.Stat(f.manifest)
+	load := loadTime(b, f)
+	deep := lastDirectory(m.Entries)
+	storm := 0
+	if owned {
+		storm = 100_000
+	}
+	idle := daemonAtScale(b, f, deep, storm)
+	var capped struct {
+		seen    time.Duration
+		foundBy string
+		status  reporter.StatusJSON
+	}
+	if owned {
+		capped.seen, capped.foundBy, capped.status = cappedDaemon(b, f, counts.Dirs, deep)
+	}
+	aide := runAIDE(b, dir, root)
+	b.StopTimer()
+
+	mib := func(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
+	ratio := func(a, b time.Duration) float64 { return a.Seconds() / b.Seconds() }
+	fmt.Printf("\n%s: %d entries (%d files, %.2f GB, %d directories), %d cores, warm page cache; driftd best of 3\n",
+		root, counts.Entries, counts.Files, float64(counts.Bytes)/1e9, counts.Dirs, runtime.NumCPU())
+	fmt.Printf("  read+SHA-256 floor, %d workers, best of 3: %6.2fs\n", workers, floor.Seconds())
+	for _, a := range aide.runs {
+		fmt.Printf("  aide num_workers=%d: init %6.2fs (peak RSS %s), check %6.2fs (peak RSS %s)\n",
+			a.workers, a.init.wall.Seconds(), mib(a.init.rss), a.check.wall.Seconds(), mib(a.check.rss))
+	}
+	fmt.Printf("  bake      %6.2fs = %.2fx the floor (target <= 1.25x); aide --init best %6.2fs: %5.1fx faster (target >= 10x); peak RSS %s\n",
+		bake.wall.Seconds(), ratio(bake.wall, floor), aide.init.Seconds(), ratio(aide.init, bake.wall), mib(bake.rss))
+	fmt.Printf("  check     %6.2fs = %.2fx the floor (target <= 1.25x); aide --check best %6.2fs: %5.1fx faster; peak RSS %s = %.2f of AIDE's\n",
+		check.wall.Seconds(), ratio(check.wall, floor), aide.check.Seconds(), ratio(aide.check, check.wall), mib(check.rss),
+		float64(check.rss)/float64(aide.checkRSS))
+	fmt.Printf("  fast scan %6.2fs = %.2fx find -printf %.2fs (target <= 1.5x)\n", fast.Seconds(), ratio(fast, find), find.Seconds())
+	fmt.Printf("  idle daemon, %d directories watched: RSS %s = 64 MiB + %.0f B/entry (target <= 100 B/entry), CPU %.3f%% of a core over %v; baseline held in %.0f B/entry\n",
+		idle.watched, mib(idle.idleRSS), float64(idle.idleRSS-64<<20)/float64(counts.Entries), idle.cpuPct, idle.over, float64(m.Entries.Bytes())/float64(counts.Entries))
+	if owned {
+		fmt.Printf("  daemon: a file added in %s reported after %v, found by %s; a storm of %d creations reported in %v, peak RSS %s = %.2fx idle (target < 2x)\n",
+			deep, idle.seen.Round(time.Millisecond), idle.foundBy, idle.storm, idle.stormTook.Round(time.Millisecond), mib(idle.stormPeak), float64(idle.stormPeak)/float64(idle.idleRSS))
+		fmt.Printf("  daemon with its watch capped at %d of %d directories (%d unwatched), fast scan every 15s: the file added in %s reported after %v, found by %s\n",
+			capped.status.Watch.Directories, counts.Dirs, capped.status.Watch.Unwatched, deep, capped.seen.Round(time.Millisecond), capped.foundBy)
+	}
+	fmt.Printf("  load and verify the manifest: %s, median of 7 (target < 1s at 1M entries); manifest %.1f B/entry, AIDE's database %.1f B/entry\n",
+		load.Round(time.Millisecond), float64(mfi.Size())/float64(counts.Entries), float64(aide.db)/float64(counts.Entries))
+
+	b.ReportMetric(ratio(bake.wall, floor), "bake/floor")
+	b.ReportMetric(ratio(check.wall, floor), "check/floor")
+	b.ReportMetric(ratio(aide.init, bake.wall), "x-bake-vs-aide")
+	b.ReportMetric(ratio(aide.check, check.wall), "x-check-vs-aide")
+	b.ReportMetric(ratio(fast, find), "fast/find")
+	b.ReportMetric(float64(idle.idleRSS-64<<20)/float64(counts.Entries), "idle-B/entry-over-64MiB")
+	b.ReportMetric(float64(load.Milliseconds()), "load-verify-ms")
+}
+
+// regularFiles lists the regular files below root, for the floor.
+func regularFiles(b *testing.B, root string) []string {
+	var files []string
+	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			files = append(files, p)
+		}
+		return nil
+	})
+	if len(files) == 0 {
+		b.Fatalf("no files below %s", root)
+	}
+	return files
+}
+
+// hashFloor is the floor any integrity checker has: every file opened,
+// read and hashed with SHA-256 by workers goroutines, and nothing else: no
+// listing (the files are given), no stat, no metadata, raw syscalls into
+// one 128 KiB buffer per worker.
+func hashFloor(files []string, workers int) time.Duration {
+	start := time.Now()
+	next := make(chan string, 1024)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			buf := make([]byte, 128<<10)
+			h := sha256.New()
+			for p := range next {
+				fd, err := unix.Open(p, unix.O_RDONLY|unix.O_NOATIME|unix.O_CLOEXEC, 0)
+				if err != nil {
+					continue
+				}
+				h.Reset()
+				for {
+					n, err := unix.Read(fd, buf)
+					if n <= 0 || err != nil {
+						break
+					}
+					h.Write(buf[:n])
+				}
+				h.Sum(nil)
+				unix.Close(fd)
+			}
+		})
+	}
+	for _, p := range files {
+		next <- p
+	}
+	close(next)
+	wg.Wait()
+	return time.Since(start)
+}
+
+// fastScan times the daemon's fast scan of the fixture's root, in this
+// process: every entry stat'ed and compared, content read again only where
+// size, mtime, ctime or inode moved (here: nowhere).
+func fastScan(b *testing.B, f *fixture, workers int) time.Duration {
+	pub, err := manifest.LoadPublicKey(f.pub)
+	if err != nil {
+		b.Fatal(err)
+	}
+	m, err := manifest.Read(f.manifest, pub)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rules := scaleCompiledRules(b)
+	base := baseline.BaseOf(m.Entries)
+	start := time.Now()
+	w := &walk.Walker{Root: f.root, Rules: rules, Workers: workers, Known: baseline.KnownFrom(base)}
+	res, n, err := walk.Compare(context.Background(), w, base, "/", nil)
+	took := time.Since(start)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if !res.Clean() || n != m.Header.Counts.Entries {
+		b.Fatalf("fast scan of an unchanged tree: %d findings, %d unverified, %d of %d entries",
+			len(res.Findings), len(res.Unverified), n, m.Header.Counts.Entries)
+	}
+	return took
+}
+
+func scaleCompiledRules(b *testing.B) *baseline.Rules {
+	rules, err := baseline.CompileRules([]baseline.RuleConfig{{Paths: []string{"/**"}, Category: "system", Severity: "high",
+		Attributes: []string{"+inode", "+ctime"}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return rules
+}
+
+// loadTime is how long reading and verifying the manifest takes, as check
+// and run do: the median of 7.
+func loadTime(b *testing.B, f *fixture) time.Duration {
+	pub, err := manifest.LoadPublicKey(f.pub)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var loads []time.Duration
+	for range 7 {
+		runtime.GC()
+		start := time.Now()
+		if _, err := manifest.Read(f.manifest, pub); err != nil {
+			b.Fatal(err)
+		}
+		loads = append(loads, time.Since(start))
+	}
+	slices.Sort(loads)
+	return loads[len(loads)/2]
+}
+
+type aideRun struct {
+	workers     int
+	init, check procRun
+}
+
+type aideFigures struct {
+	runs        []aideRun
+	init, check time.Duration // the best of the runs
+	checkRSS    int64         // the least peak RSS of the checks
+	db          int64
+}
+
+// runAIDE runs AIDE's init and check once at each worker setting from 1
+// to the core count, and credits it with its best.
+func runAIDE(b *testing.B, dir, root string) aideFigures {
+	var out aideFigures
+	for workers := 1; workers <= runtime.NumCPU(); workers++ {
+		conf := filepath.Join(dir, fmt.Sprintf("aide-%d.conf", workers))
+		db := filepath.Join(dir, fmt.Sprintf("aide-%d.db.gz", workers))
+		os.WriteFile(conf, fmt.Appendf(nil, `database_in=file:%[1]s
+database_out=file:%[1]s.new
+gzip_dbout=yes
+num_workers=%[2]d
+report_url=stdout
+Driftd = p+i+n+u+g+s+m+c+xattrs+acl+sha256
+%[3]s Driftd
+`, db, workers, regexp.QuoteMeta(root)), 0o644)
+		a := aideRun{workers: workers}
+		a.init = timed(b, 0, "aide", "--config", conf, "--init")
+		if err := os.Rename(db+".new", db); err != nil {
+			b.Fatal(err)
+		}
+		a.check = timed(b, 0, "aide", "--config", conf, "--check")
+		fi, _ := os.Stat(db)
+		out.db = fi.Size()
+		out.runs = append(out.runs, a)
+		if out.init == 0 || a.init.wall < out.init {
+			out.init = a.init.wall
+		}
+		if out.check == 0 || a.check.wall < out.check {
+			out.check = a.check.wall
+		}
+		if out.checkRSS == 0 || a.check.rss < out.checkRSS {
+			out.checkRSS = a.check.rss
+		}
+		os.Remove(db)
+	}
+	return out
+}
+
+// lastDirectory is the tree's last directory in walk order: as far from
+// the root's first listing as the tree goes.
+func lastDirectory(entries *baseline.Packed) string {
+	last := "/"
+	entries.All(func(_ int, e *baseline.Entry) bool {
+		if e.Type == baseline.TypeDir {
+			last = e.Path
+		}
+		return true
+	})
+	return last
+}
