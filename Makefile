@@ -69,7 +69,7 @@ lint:
 # driftd against AIDE on the same tree in the same run (DRIFTD_BENCH_ROOT,
 # default /usr), then the Go benchmarks.
 bench: deps-bench
-	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./cmd/driftd/
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 120m ./cmd/driftd/
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./baseline/...
 
 # The eBPF object of the attribution backend, committed so a build needs

@@ -132,6 +132,11 @@ func benchScale(b *testing.B, root string, owned bool) {
 	fmt.Printf("  check     %6.2fs = %.2fx the floor (target <= 1.25x); aide --check best %6.2fs: %5.1fx faster; peak RSS %s = %.2f of AIDE's\n",
 		check.wall.Seconds(), ratio(check.wall, floor), aide.check.Seconds(), ratio(aide.check, check.wall), mib(check.rss),
 		float64(check.rss)/float64(aide.checkRSS))
+	for i := range bakes {
+		fmt.Printf("  round %d: floor %.2fs, bake %.2fs (%.2fx the floor, %.1fx faster than AIDE's best), check %.2fs (%.2fx the floor, %.1fx AIDE's), fast scan %.2fs, find %.2fs\n",
+			i+1, floors[i].Seconds(), bakes[i].wall.Seconds(), ratio(bakes[i].wall, floors[i]), ratio(aide.init, bakes[i].wall),
+			checks[i].wall.Seconds(), ratio(checks[i].wall, floors[i]), ratio(aide.check, checks[i].wall), fasts[i].Seconds(), finds[i].Seconds())
+	}
 	fmt.Printf("  fast scan %6.2fs = %.2fx find -printf %.2fs (target <= 1.5x)\n", fast.Seconds(), ratio(fast, find), find.Seconds())
 	fmt.Printf("  idle daemon, %d directories watched: RSS %s = 64 MiB + %.0f B/entry (target <= 100 B/entry), CPU %.3f%% of a core over %v; baseline held in %.0f B/entry\n",
 		idle.watched, mib(idle.idleRSS), float64(idle.idleRSS-64<<20)/float64(counts.Entries), idle.cpuPct, idle.over, float64(m.Entries.Bytes())/float64(counts.Entries))
