@@ -53,9 +53,13 @@ func (d *Daemon) commit(scope scopes, res check.Result, mode ScanMode) {
 	keepFrom := len(changes) - historySize // only the last ones stay in the history
 	for i, c := range changes {
 		f := &c.Finding
+		foundBy := string(mode) // how it was seen; a reverted finding was not
+		if c.Event == EventReverted {
+			foundBy = ""
+		}
 		attrs := findingAttrs(f, id, c.FirstSeen)
-		if c.Event != EventReverted {
-			attrs = append(attrs, slog.String("found_by", string(mode)))
+		if foundBy != "" {
+			attrs = append(attrs, slog.String("found_by", foundBy))
 		}
 		d.events.LogAttrs(context.Background(), eventLevel(c.Event), string(c.Event), attrs...)
 		if c.Event == EventDrift {
@@ -66,11 +70,7 @@ func (d *Daemon) commit(scope scopes, res check.Result, mode ScanMode) {
 		}
 		if i >= keepFrom {
 			j := reporter.NewFindingJSON(f)
-			ev := reporter.EventJSON{Time: time.Now(), Event: string(c.Event), Find: &j}
-			if c.Event != EventReverted {
-				ev.FoundBy = string(mode)
-			}
-			d.remember(ev)
+			d.remember(reporter.EventJSON{Time: time.Now(), Event: string(c.Event), Find: &j, FoundBy: foundBy})
 		}
 	}
 	d.exportDrift()

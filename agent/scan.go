@@ -51,7 +51,7 @@ func (d *Daemon) requestScan(mode ScanMode) {
 	ctx := d.ctx
 	d.jobs.Go(func() {
 		start := time.Now()
-		res, err := p.Compare(ctx, "/", scan, nil)
+		res, err := p.Compare(ctx, "/", scan)
 		res.Explain(&pkgs)
 		r := scanResult{mode: mode, res: res, started: start, took: time.Since(start), err: err}
 		select {
@@ -140,7 +140,7 @@ func (d *Daemon) requestRecheck() {
 		start := time.Now()
 		r := recheckResult{done: scopes{}}
 		for _, path := range batch {
-			res, err := p.Compare(ctx, path, scan, nil)
+			res, err := p.Compare(ctx, path, scan)
 			if err != nil {
 				if ctx.Err() != nil {
 					return

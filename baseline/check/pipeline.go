@@ -141,8 +141,8 @@ type Scan struct {
 }
 
 // Compare walks path below the root (everything, for "/") and compares it
-// with the baseline. visit, when set, also sees each batch of entries.
-func (p *Pipeline) Compare(ctx context.Context, path string, scan Scan, visit func([]baseline.Entry)) (Result, error) {
+// with the baseline.
+func (p *Pipeline) Compare(ctx context.Context, path string, scan Scan) (Result, error) {
 	w := &walk.Walker{
 		Root:             p.opts.Root,
 		Rules:            p.rules,
@@ -160,7 +160,7 @@ func (p *Pipeline) Compare(ctx context.Context, path string, scan Scan, visit fu
 	}
 	c := baseline.NewScopedComparer(p.entries, p.rules, path)
 	c.Accept(p.opts.Manifest.Header.AcceptedUnreadable)
-	res, n, err := walk.CompareWith(ctx, w, c, path, visit)
+	res, n, err := walk.CompareWith(ctx, w, c, path)
 	if err != nil {
 		return Result{}, err
 	}
@@ -191,7 +191,7 @@ type Verdict struct {
 // whole root, reads the packages and explains each finding: what `driftd
 // check` reports. It returns the pipeline in force after it (sealed, if
 // it sealed).
-func (p *Pipeline) Check(ctx context.Context, scan Scan, visit func([]baseline.Entry)) (*Pipeline, Verdict, error) {
+func (p *Pipeline) Check(ctx context.Context, scan Scan) (*Pipeline, Verdict, error) {
 	var v Verdict
 	if why, due := p.SealDue(time.Now()); due && !p.opts.ReadOnly {
 		sealed, err := p.Seal(ctx, why)
@@ -200,7 +200,7 @@ func (p *Pipeline) Check(ctx context.Context, scan Scan, visit func([]baseline.E
 		}
 		p, v.Sealed = sealed, why
 	}
-	res, err := p.Compare(ctx, "/", scan, visit)
+	res, err := p.Compare(ctx, "/", scan)
 	if err != nil {
 		return p, v, err
 	}

@@ -52,7 +52,7 @@ func TestImageHasNoFirstBoot(t *testing.T) {
 	if _, due := p.SealDue(time.Now()); due || p.SealState().Mode != NoFirstBoot {
 		t.Fatalf("an image root: mode %v", p.SealState().Mode)
 	}
-	res, err := p.Compare(context.Background(), "/", Scan{}, nil)
+	res, err := p.Compare(context.Background(), "/", Scan{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +68,7 @@ func TestUnsealedPendingThenSealed(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.WriteFile(filepath.Join(root, "etc/hostname"), []byte("first boot\n"), 0o644)
-	res, _ := p.Compare(context.Background(), "/", Scan{}, nil)
+	res, _ := p.Compare(context.Background(), "/", Scan{})
 	if len(res.Findings) != 0 || len(res.Pending) != 1 || p.SealState().Mode != Unsealed {
 		t.Fatalf("unsealed: findings %v, pending %v", paths(res.Findings), paths(res.Pending))
 	}
@@ -85,12 +85,12 @@ func TestUnsealedPendingThenSealed(t *testing.T) {
 	if opts.Manifest.Entries.At(i).Digest != before {
 		t.Error("sealing changed the signed manifest's entries")
 	}
-	res, _ = sealed.Compare(context.Background(), "/", Scan{}, nil)
+	res, _ = sealed.Compare(context.Background(), "/", Scan{})
 	if len(res.Findings) != 0 || len(res.Pending) != 0 {
 		t.Errorf("sealed: findings %v, pending %v", paths(res.Findings), paths(res.Pending))
 	}
 	os.WriteFile(filepath.Join(root, "etc/hostname"), []byte("by hand\n"), 0o644)
-	res, _ = sealed.Compare(context.Background(), "/etc/hostname", Scan{}, nil)
+	res, _ = sealed.Compare(context.Background(), "/etc/hostname", Scan{})
 	if got := paths(res.Findings); len(got) != 1 {
 		t.Errorf("a change after the seal: findings %v", got)
 	}

@@ -7,23 +7,20 @@ import (
 )
 
 // Compare walks path below w.Root (everything, for "/") and compares
-// what it finds with base. visit, when set, also sees each batch. It
-// returns the result and the number of entries walked.
-func Compare(ctx context.Context, w *Walker, base *baseline.Base, path string, visit func([]baseline.Entry)) (baseline.Result, int, error) {
-	return CompareWith(ctx, w, baseline.NewScopedComparer(base, w.Rules, path), path, visit)
+// what it finds with base. It returns the result and the number of
+// entries walked.
+func Compare(ctx context.Context, w *Walker, base *baseline.Base, path string) (baseline.Result, int, error) {
+	return CompareWith(ctx, w, baseline.NewScopedComparer(base, w.Rules, path), path)
 }
 
 // CompareWith is Compare with a comparer the caller made (and set up:
 // see Comparer.Accept); it must be scoped to path.
-func CompareWith(ctx context.Context, w *Walker, c *baseline.Comparer, path string, visit func([]baseline.Entry)) (baseline.Result, int, error) {
+func CompareWith(ctx context.Context, w *Walker, c *baseline.Comparer, path string) (baseline.Result, int, error) {
 	n := 0
 	err := w.WalkPathFunc(ctx, path, func(batch []baseline.Entry) {
 		n += len(batch)
 		for i := range batch {
 			c.Observe(&batch[i])
-		}
-		if visit != nil {
-			visit(batch)
 		}
 	})
 	if err != nil {

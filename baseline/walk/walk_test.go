@@ -101,7 +101,7 @@ func TestFastScan(t *testing.T) {
 	fast := func() (baseline.Result, int64) {
 		p := &Progress{}
 		w := &Walker{Root: root, Rules: rules, Workers: 2, Known: baseline.KnownFrom(baseline.BaseOf(baseline.Pack(base))), Progress: p}
-		res, _, err := Compare(context.Background(), w, baseline.BaseOf(baseline.Pack(base)), "/", nil)
+		res, _, err := Compare(context.Background(), w, baseline.BaseOf(baseline.Pack(base)), "/")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -129,7 +129,7 @@ func TestWalkPathScoped(t *testing.T) {
 	base := walkTree(t, root, rules)
 	scoped := func(path string) []string {
 		w := &Walker{Root: root, Rules: rules, Workers: 2}
-		res, _, err := Compare(context.Background(), w, baseline.BaseOf(baseline.Pack(base)), path, nil)
+		res, _, err := Compare(context.Background(), w, baseline.BaseOf(baseline.Pack(base)), path)
 		if err != nil {
 			t.Fatal(err)
 		}

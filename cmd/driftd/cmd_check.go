@@ -120,7 +120,7 @@ func checkCommand() *cobra.Command {
 		}
 		// The walk feeds the comparison as it goes: the observed tree is
 		// never held whole, only what differs.
-		p, v, err := p.Check(ctx, check.Scan{Progress: s.progress(stderr, "check")}, nil)
+		p, v, err := p.Check(ctx, check.Scan{Progress: s.progress(stderr, "check")})
 		s.stopProgress()
 		if err != nil {
 			return err

@@ -227,7 +227,7 @@ func fastScan(b *testing.B, f *fixture, workers int) time.Duration {
 	base := baseline.BaseOf(m.Entries)
 	start := time.Now()
 	w := &walk.Walker{Root: f.root, Rules: rules, Workers: workers, Known: baseline.KnownFrom(base)}
-	res, n, err := walk.Compare(context.Background(), w, base, "/", nil)
+	res, n, err := walk.Compare(context.Background(), w, base, "/")
 	took := time.Since(start)
 	if err != nil {
 		b.Fatal(err)
