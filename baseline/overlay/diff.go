@@ -1,0 +1,178 @@
+package overlay
+
+import (
+	"context"
+	"os"
+	"path"
+	"slices"
+	"strings"
+	"sync"
+
+	"driftd/baseline"
+	"driftd/baseline/walk"
+)
+
+// Change is one path that differs from the image.
+type Change struct {
+	Path    string
+	Kind    baseline.Kind
+	Changes baseline.Attr   // for Modified: what differs
+	Rule    *baseline.Rule  // the rule that governs the path
+	Before  *baseline.Entry // the image's, for Modified and Removed
+	After   *baseline.Entry // the container's, for Added and Modified
+	// Executable: a regular file with an execute bit that the image did not
+	// have as such: added, made executable, or its content changed.
+	Executable bool
+	// Opaque: a directory that replaced the image's whole (what the image
+	// had below it and the container has not is removed).
+	Opaque bool
+}
+
+// compared is what a container's change is judged by: what a rebuild of
+// the image would keep, and the mtime (overlayfs keeps it on copy-up, so a
+// touched file shows).
+const compared = baseline.ImageDiffAttrs | baseline.AttrMtime
+
+// Differ reads the changes of one overlay root.
+type Differ struct {
+	Layers  Layers
+	Rules   *baseline.Rules // what is in scope; ignored paths are not walked
+	Workers int
+	// BeforeList is called with each upper directory (root-relative)
+	// before it is listed, for a watch that misses nothing.
+	BeforeList func(dir string)
+}
+
+// Diff returns the changes at and below rel ("/" for the whole root),
+// sorted by path. Its error is for an upper directory that cannot be read
+// at all; a path that cannot be read is a change with the entry's Err set,
+// never a clean one.
+func (d *Differ) Diff(ctx context.Context, rel string) ([]Change, error) {
+	w := walk.Walker{Root: d.Layers.Upper, Rules: d.Rules, Workers: max(d.Workers, 1), BeforeList: d.BeforeList}
+	var mu sync.Mutex
+	var changes []Change
+	err := w.WalkPathFunc(ctx, rel, func(batch []baseline.Entry) {
+		for i := range batch {
+			c, ok := d.judge(batch[i])
+			if ok {
+				mu.Lock()
+				changes = append(changes, c...)
+				mu.Unlock()
+			}
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(changes, func(a, b Change) int { return strings.Compare(a.Path, b.Path) })
+	return changes, nil
+}
+
+func existsUpper(upper, rel string) bool {
+	_, err := os.Lstat(path.Join(upper, rel))
+	return err == nil
+}
+
+// judge turns one upper entry into its changes: none for a copy-up that
+// changed nothing, the directory and what it hid for an opaque one.
+func (d *Differ) judge(up baseline.Entry) ([]Change, bool) {
+	if up.Path == "/" {
+		return nil, false // the root itself: its children say what changed
+	}
+	rule := d.Rules.Match(up.Path)
+	lowerPath := d.Layers.lookupLower(up.Path)
+	upperPath := path.Join(d.Layers.Upper, up.Path)
+	if up.Type == baseline.TypeCharDevice && up.Rdev == 0 {
+		if lowerPath == "" {
+			return nil, false // a whiteout of nothing in the image
+		}
+		before, err := readEntry(lowerPath, up.Path)
+		if err != nil {
+			before = baseline.Entry{Path: up.Path, Err: err.Error()}
+		}
+		return []Change{{Path: up.Path, Kind: baseline.Removed, Rule: rule, Before: &before}}, true
+	}
+	up.Xattrs = withoutOverlay(up.Xattrs)
+	after := up
+	if lowerPath == "" {
+		return []Change{{Path: up.Path, Kind: baseline.Added, Rule: rule, After: &after, Executable: executable(&after)}}, true
+	}
+	before, err := readEntry(lowerPath, up.Path)
+	if err != nil {
+		before = baseline.Entry{Path: up.Path, Err: err.Error()}
+	}
+	before.Xattrs = withoutOverlay(before.Xattrs)
+	if after.Type == baseline.TypeRegular && hasXattr(upperPath, metacopyXattrs) {
+		// A metadata-only copy-up: the content is still the image's.
+		after.Digest, after.Size = before.Digest, before.Size
+	}
+	var out []Change
+	diff := after.Diff(&before, compared)
+	if after.Err != "" || before.Err != "" {
+		diff |= baseline.AttrContent // unread is never the same
+	}
+	opaque := after.Type == baseline.TypeDir && isOpaque(upperPath)
+	if diff != 0 || opaque {
+		out = append(out, Change{
+			Path: up.Path, Kind: baseline.Modified, Changes: diff, Rule: rule, Before: &before, After: &after,
+			Executable: executable(&after) && (!executable(&before) || diff&(baseline.AttrContent|baseline.AttrType) != 0),
+			Opaque:     opaque,
+		})
+	}
+	if opaque && before.Type == baseline.TypeDir {
+		out = append(out, d.hidden(up.Path)...)
+	}
+	return out, len(out) > 0
+}
+
+// hidden is what the image has below the opaque directory rel and the
+// container does not: each a removal.
+func (d *Differ) hidden(rel string) []Change {
+	var out []Change
+	seen := map[string]bool{}
+	for _, layer := range d.Layers.Lower {
+		names, _ := os.ReadDir(path.Join(layer, rel))
+		for _, n := range names {
+			child := path.Join(rel, n.Name())
+			if seen[child] {
+				continue
+			}
+			seen[child] = true
+			if existsUpper(d.Layers.Upper, child) {
+				continue // the upper entry reports itself
+			}
+			lower := d.Layers.lookupLower(child)
+			if lower == "" {
+				continue
+			}
+			rule := d.Rules.Match(child)
+			if rule.Ignore {
+				continue
+			}
+			before, err := readEntry(lower, child)
+			if err != nil {
+				before = baseline.Entry{Path: child, Err: err.Error()}
+			}
+			out = append(out, Change{Path: child, Kind: baseline.Removed, Rule: rule, Before: &before})
+		}
+	}
+	return out
+}
+
+// executable reports whether e is a regular file with an execute bit.
+func executable(e *baseline.Entry) bool {
+	return e.Type == baseline.TypeRegular && e.Mode&0o111 != 0
+}
+
+// withoutOverlay drops overlayfs's own xattrs, which say how a file is
+// stored, not what it is.
+func withoutOverlay(xs []baseline.Xattr) []baseline.Xattr {
+	if !slices.ContainsFunc(xs, isOverlayXattr) {
+		return xs
+	}
+	return slices.DeleteFunc(slices.Clone(xs), isOverlayXattr)
+}
+
+func isOverlayXattr(x baseline.Xattr) bool {
+	return strings.HasPrefix(x.Name, "trusted.overlay.") || strings.HasPrefix(x.Name, "user.overlay.")
+}
