@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"driftd/baseline"
 	"driftd/baseline/check"
 	"driftd/reporter"
 )
@@ -129,7 +130,7 @@ func (d *Daemon) requestRecheck() {
 	if d.pipe == nil || d.rechecking || len(d.backlog) == 0 {
 		return
 	}
-	paths := topMost(d.backlog)
+	paths := baseline.TopMost(d.backlog)
 	n := min(len(paths), recheckBatch)
 	batch := slices.Clone(paths[:n])
 	d.backlog = slices.Delete(paths, 0, n)

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"driftd/agent/attrib"
+	"driftd/baseline"
 	"driftd/reporter"
 )
 
@@ -207,37 +208,7 @@ func (w *watcher) take() (paths []string, overflow bool) {
 	clear(w.dirty)
 	overflow, w.overflow = w.overflow, false
 	w.mu.Unlock()
-	return topMost(paths), overflow
-}
-
-// topMost drops each path that lies below another one in the list.
-func topMost(paths []string) []string {
-	set := make(map[string]bool, len(paths))
-	for _, p := range paths {
-		set[p] = true
-	}
-	kept := make(map[string]bool, len(paths))
-	var out []string
-	for _, p := range paths {
-		if kept[p] {
-			continue // a duplicate
-		}
-		covered := false
-		for d := filepath.Dir(p); ; d = filepath.Dir(d) {
-			if set[d] && d != p {
-				covered = true
-				break
-			}
-			if d == "/" || d == "." {
-				break
-			}
-		}
-		if !covered {
-			out = append(out, p)
-			kept[p] = true
-		}
-	}
-	return out
+	return baseline.TopMost(paths), overflow
 }
 
 func (w *watcher) stats() reporter.WatchJSON {

@@ -35,10 +35,17 @@ const (
 // each; RunHook returns when it returns false, when ctx is done, or after
 // the final attempt.
 func (l *Latch) RunHook(ctx context.Context, attempted func(Attempt) bool) {
-	cfg := l.policy.Hook
-	env := HookEnv(l.Taint)
+	RunHook(ctx, l.policy.Hook, HookEnv(l.Taint), l.Taint.Hook.Attempts, attempted)
+}
+
+// RunHook runs the hook cfg with env until one attempt succeeds or the
+// retries are spent, resuming after the done attempts already made, with
+// a doubling backoff between attempts. attempted is called after each;
+// RunHook returns when it returns false, when ctx is done, or after the
+// final attempt.
+func RunHook(ctx context.Context, cfg HookConfig, env []string, done int, attempted func(Attempt) bool) {
 	last := cfg.Retries + 1
-	for n := l.Taint.Hook.Attempts + 1; n <= last; n++ {
+	for n := done + 1; n <= last; n++ {
 		if n > 1 {
 			select {
 			case <-time.After(cfg.Backoff.Duration << min(n-2, 16)):

@@ -1,4 +1,4 @@
-package agent
+package baseline
 
 import (
 	"fmt"
@@ -15,10 +15,10 @@ func TestTopMost(t *testing.T) {
 		{nil, nil},
 	}
 	for _, tt := range tests {
-		got := topMost(slices.Clone(tt.in))
+		got := TopMost(slices.Clone(tt.in))
 		slices.Sort(got)
 		if fmt.Sprint(got) != fmt.Sprint(tt.want) {
-			t.Errorf("topMost(%v) = %v, want %v", tt.in, got, tt.want)
+			t.Errorf("TopMost(%v) = %v, want %v", tt.in, got, tt.want)
 		}
 	}
 }
