@@ -134,6 +134,14 @@ func (a localAPI) ClearTaint(ctx context.Context, reason string) (was reporter.T
 	return was, err
 }
 
+// Containers is every container's drift, from the container monitor.
+func (a localAPI) Containers(context.Context) ([]reporter.ContainerJSON, error) {
+	if a.d.containers == nil {
+		return nil, errors.New("containers are not watched: [containers] enabled = false in the config")
+	}
+	return a.d.containers.Snapshot()
+}
+
 // Seal seals the host now, and waits for the seal job.
 func (a localAPI) Seal(ctx context.Context) (s reporter.SealJSON, err error) {
 	reply := make(chan error, 1)

@@ -15,6 +15,7 @@ import (
 	"github.com/coreos/go-systemd/v22/daemon"
 
 	"driftd/agent/config"
+	"driftd/agent/containers"
 	"driftd/agent/policy"
 	"driftd/baseline"
 	"driftd/baseline/check"
@@ -74,6 +75,7 @@ type Daemon struct {
 	sealWait   bool        // an unsealed host waiting for its window to close
 	sealing    bool        // a seal job is running
 	watch      *watcher
+	containers *containers.Monitor // nil: containers are not watched
 	history    []reporter.EventJSON
 	scans      map[ScanMode]reporter.ScanJSON
 	checked    bool            // the first full check is done
@@ -178,6 +180,7 @@ func Run(ctx context.Context, opts Options) error {
 	if loginRecords == nil {
 		d.refreshSessions(ctx)
 	}
+	d.startContainers(jobCtx)
 	d.setBaseline(d.pinned(d.loadBaseline(cfg)))
 	d.checkState() // a file planted in the state dir while the daemon was down
 	d.publish()
@@ -188,6 +191,22 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	defer close(d.loopDone)
 	return d.loop(ctx, sessionsChanged, loginRecords)
+}
+
+// startContainers runs the container monitor as a job, where the config
+// turns it on. Containers are compared with their images, not with the
+// host's baseline: they are watched whether or not that verifies.
+func (d *Daemon) startContainers(ctx context.Context) {
+	cc := d.cfg.Containers
+	if !cc.Enabled {
+		return
+	}
+	d.containers = containers.NewMonitor(cc, d.cfg.ContainerRules, d.cfg.Watch.Debounce.Duration, d.log, d.events, d.metrics.NewContainerMetrics())
+	d.jobs.Go(func() {
+		if err := d.containers.Run(ctx); err != nil {
+			d.log.Error("containers are not watched", "err", err)
+		}
+	})
 }
 
 // announce says the daemon is up and has a verdict: the first check is

@@ -156,6 +156,9 @@ type LocalAPI interface {
 	ClearTaint(ctx context.Context, reason string) (Taint, error)
 	// Seal records the first-boot paths now; an error if already sealed.
 	Seal(ctx context.Context) (SealJSON, error)
+	// Containers is every container's drift; an error when containers
+	// are not watched.
+	Containers(ctx context.Context) ([]ContainerJSON, error)
 }
 
 // peerKey is the context key of the local socket peer's credentials.
@@ -194,8 +197,9 @@ func PeerOf(ctx context.Context) Peer {
 }
 
 // NewLocalHandler serves the local API for `driftd status`, `driftd taint
-// clear` and `driftd seal`: GET /v1/status (?path=P for one path's
-// finding), POST /v1/taint/clear {"reason": "..."}, POST /v1/seal.
+// clear`, `driftd seal` and `driftd status --containers`: GET /v1/status
+// (?path=P for one path's finding), POST /v1/taint/clear {"reason":
+// "..."}, POST /v1/seal, GET /v1/containers.
 func NewLocalHandler(api LocalAPI) http.Handler {
 	mux := http.NewServeMux()
 	reply := func(w http.ResponseWriter, v any, err error, code int) {
@@ -220,6 +224,10 @@ func NewLocalHandler(api LocalAPI) http.Handler {
 		}
 		t, err := api.ClearTaint(r.Context(), req.Reason)
 		reply(w, t, err, http.StatusConflict)
+	})
+	mux.HandleFunc("GET /v1/containers", func(w http.ResponseWriter, r *http.Request) {
+		cs, err := api.Containers(r.Context())
+		reply(w, cs, err, http.StatusServiceUnavailable)
 	})
 	mux.HandleFunc("POST /v1/seal", func(w http.ResponseWriter, r *http.Request) {
 		s, err := api.Seal(r.Context())

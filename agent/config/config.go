@@ -13,6 +13,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"driftd/agent/containers"
 	"driftd/agent/policy"
 	"driftd/baseline"
 	"driftd/reporter"
@@ -31,14 +32,15 @@ const DefaultName = "<embedded default config>"
 // sections; this type only puts them together.
 type Config struct {
 	baseline.Config
-	Daemon    DaemonConfig           `toml:"daemon"`
-	Watch     WatchConfig            `toml:"watch"`
-	Schedule  ScheduleConfig         `toml:"schedule"`
-	Web       reporter.WebConfig     `toml:"web"`
-	Metrics   reporter.MetricsConfig `toml:"metrics"`
-	SSH       SSHConfig              `toml:"ssh"`
-	Policy    policy.Config          `toml:"policy"`
-	FirstBoot FirstBootConfig        `toml:"first_boot"`
+	Daemon     DaemonConfig           `toml:"daemon"`
+	Watch      WatchConfig            `toml:"watch"`
+	Schedule   ScheduleConfig         `toml:"schedule"`
+	Web        reporter.WebConfig     `toml:"web"`
+	Metrics    reporter.MetricsConfig `toml:"metrics"`
+	SSH        SSHConfig              `toml:"ssh"`
+	Policy     policy.Config          `toml:"policy"`
+	FirstBoot  FirstBootConfig        `toml:"first_boot"`
+	Containers containers.Config      `toml:"containers"`
 }
 
 // FirstBootConfig says when a host's first-boot paths are sealed.
@@ -107,14 +109,15 @@ type ScheduleConfig struct {
 // defaults are the values of the sections a config file may leave out.
 func defaults() Config {
 	return Config{
-		Config:    baseline.Config{Packages: baseline.PackagesConfig{Severity: "high"}},
-		SSH:       SSHConfig{Journal: true, AuthLogs: []string{"/var/log/auth.log", "/var/log/secure"}, Utmp: "/var/run/utmp", SessionsDir: "/run/systemd/sessions"},
-		Policy:    policy.Default(),
-		FirstBoot: FirstBootConfig{CloudInitTimeout: baseline.Duration{Duration: 30 * time.Minute}},
-		Daemon:    DaemonConfig{StateDir: "/var/lib/driftd"},
-		Watch:     WatchConfig{Enabled: true, Debounce: baseline.Duration{Duration: 50 * time.Millisecond}},
-		Schedule:  ScheduleConfig{FastInterval: baseline.Duration{Duration: 10 * time.Minute}, FullInterval: baseline.Duration{Duration: 24 * time.Hour}, Jitter: 0.2},
-		Web:       reporter.WebConfig{ListenAddress: DefaultListenAddress},
+		Config:     baseline.Config{Packages: baseline.PackagesConfig{Severity: "high"}},
+		SSH:        SSHConfig{Journal: true, AuthLogs: []string{"/var/log/auth.log", "/var/log/secure"}, Utmp: "/var/run/utmp", SessionsDir: "/run/systemd/sessions"},
+		Policy:     policy.Default(),
+		FirstBoot:  FirstBootConfig{CloudInitTimeout: baseline.Duration{Duration: 30 * time.Minute}},
+		Daemon:     DaemonConfig{StateDir: "/var/lib/driftd"},
+		Watch:      WatchConfig{Enabled: true, Debounce: baseline.Duration{Duration: 50 * time.Millisecond}},
+		Schedule:   ScheduleConfig{FastInterval: baseline.Duration{Duration: 10 * time.Minute}, FullInterval: baseline.Duration{Duration: 24 * time.Hour}, Jitter: 0.2},
+		Web:        reporter.WebConfig{ListenAddress: DefaultListenAddress},
+		Containers: containers.Default(),
 	}
 }
 
@@ -160,6 +163,8 @@ type Loaded struct {
 	Config
 	Name  string // the file it came from: the last layer
 	Rules *baseline.Rules
+	// ContainerRules say what counts as drift in a container.
+	ContainerRules *baseline.Rules
 	// Layers are the files it was put together from, in order, and
 	// Origins says which of them set each key ("policy.min_severity") and
 	// each rule ("rule.3"), for `driftd config show`.
@@ -231,10 +236,14 @@ func (l *Loaded) finish(c Config) (*Loaded, error) {
 	if err == nil {
 		err = c.validate()
 	}
+	var containerRules *baseline.Rules
+	if err == nil {
+		containerRules, err = c.Containers.Validate()
+	}
 	if err != nil {
 		return nil, fmt.Errorf("config %s: %s", strings.Join(l.Layers, " + "), escapeLines(err.Error()))
 	}
-	l.Config, l.Rules = c, rules
+	l.Config, l.Rules, l.ContainerRules = c, rules, containerRules
 	return l, nil
 }
 

@@ -14,6 +14,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"driftd/agent/config"
+	"driftd/agent/containers"
 	"driftd/agent/policy"
 	"driftd/baseline"
 	"driftd/baseline/check"
@@ -31,10 +33,14 @@ func checkCommand() *cobra.Command {
 	textfile := fs.String("textfile", "", "also write metrics here for node_exporter's textfile collector")
 	insecure := fs.Bool("insecure-skip-signature-check", false, "LAB USE ONLY: compare against a manifest whose signature is not checked; the result is never clean")
 	stateDir := fs.String("state-dir", "", "the host's state: its seal and taint latch (default: daemon.state_dir of the config when --root is /; none for an image root, which has no first boot)")
+	container := fs.String("container", "", "check this running container (id, id prefix or name) against its image instead of the host against its baseline")
 	cmd.RunE = func(cmd *cobra.Command, pos []string) error {
 		ctx, stdout, stderr := cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr()
 		if *format != "text" && *format != "json" {
 			return fmt.Errorf("--format %q: want text or json", *format)
+		}
+		if *container != "" {
+			return checkContainer(ctx, *configPath, *container, *format, stdout)
 		}
 		if *textfile != "" {
 			// Before the scan, not after it: a missing directory is a typo.
@@ -252,4 +258,21 @@ func bootTime(root string) time.Time {
 		}
 	}
 	return time.Time{}
+}
+
+// checkContainer compares one running container with its image and
+// reports it: 0 clean, 1 drift, 2 when it could not be read.
+func checkContainer(ctx context.Context, configPath, key, format string, stdout io.Writer) error {
+	cfg, err := config.Load(configPath)
+	if err != nil {
+		return err
+	}
+	c, err := containers.CheckOne(ctx, cfg.Containers, cfg.ContainerRules, key)
+	if err != nil {
+		return err
+	}
+	if err := writeContainers(stdout, []reporter.ContainerJSON{c}, format); err != nil {
+		return err
+	}
+	return containersVerdict([]reporter.ContainerJSON{c})
 }

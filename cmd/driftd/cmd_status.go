@@ -1,11 +1,14 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -25,6 +28,7 @@ func statusCommand() *cobra.Command {
 	fs.StringVar(&filter.Path, "path", "", "only findings at this path or below it")
 	fs.StringVar(&filter.Category, "category", "", "only findings of this category (ssh, binaries, package, ...)")
 	severity := fs.String("severity", "", "only findings at this severity or above (info, low, medium, high, critical)")
+	showContainers := fs.Bool("containers", false, "the running containers' drift against their images, not the host's")
 	cmd.RunE = func(cmd *cobra.Command, pos []string) error {
 		ctx, stdout := cmd.Context(), cmd.OutOrStdout()
 		if *format != "text" && *format != "json" {
@@ -42,6 +46,9 @@ func statusCommand() *cobra.Command {
 			return err
 		}
 		socket := agent.SocketPath(cfg.Daemon.Socket, *stateDir)
+		if *showContainers {
+			return statusContainers(ctx, socket, *format, stdout)
+		}
 		resp, err := localRequest(ctx, socket, http.MethodGet, "/v1/status", nil)
 		if errors.Is(err, errNoDaemon) {
 			return fmt.Errorf("daemon socket %s: nothing listens (is driftd run going?)", socket)
@@ -78,4 +85,57 @@ func statusCommand() *cobra.Command {
 		return errUnverified
 	}
 	return cmd
+}
+
+// statusContainers shows the daemon's view of the containers: 0 when all
+// are clean, 1 when one has drifted, 2 when one could not be read or the
+// daemon cannot tell which run.
+func statusContainers(ctx context.Context, socket, format string, stdout io.Writer) error {
+	resp, err := localRequest(ctx, socket, http.MethodGet, "/v1/containers", nil)
+	if errors.Is(err, errNoDaemon) {
+		return fmt.Errorf("daemon socket %s: nothing listens (is driftd run going?)", socket)
+	}
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+		fmt.Fprintf(stdout, "containers NOT VERIFIED: %s\n", strings.TrimSpace(string(msg)))
+		return errUnverified
+	}
+	var cs []reporter.ContainerJSON
+	if err := json.NewDecoder(resp.Body).Decode(&cs); err != nil {
+		return fmt.Errorf("daemon socket %s: %w", socket, err)
+	}
+	if err := writeContainers(stdout, cs, format); err != nil {
+		return err
+	}
+	return containersVerdict(cs)
+}
+
+// writeContainers prints containers as text or JSON.
+func writeContainers(w io.Writer, cs []reporter.ContainerJSON, format string) error {
+	if format == "json" {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(cs)
+	}
+	return reporter.WriteContainersText(w, cs)
+}
+
+// containersVerdict is the exit of a report on containers: drift in any
+// is drift; else one unread is not verified.
+func containersVerdict(cs []reporter.ContainerJSON) error {
+	verdict := error(nil)
+	for _, c := range cs {
+		switch c.Status {
+		case reporter.StatusDrift:
+			return errDrift
+		case reporter.StatusClean:
+		default:
+			verdict = errUnverified
+		}
+	}
+	return verdict
 }

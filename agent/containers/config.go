@@ -1,0 +1,99 @@
+package containers
+
+import (
+	"fmt"
+	"runtime"
+	"strings"
+	"time"
+
+	"driftd/agent/policy"
+	"driftd/baseline"
+)
+
+// Config is the [containers] section.
+type Config struct {
+	// Enabled watches every container found; with no overlay root in the
+	// mount table there is nothing to watch and it costs nothing.
+	Enabled bool `toml:"enabled"`
+	// MountInfo is the mount table read for overlay roots, and HostRoot
+	// where the host's paths are seen from here: "/" on the host, and
+	// /proc/1/mountinfo with /proc/1/root for a daemon in a container that
+	// shares the host's PID namespace.
+	MountInfo string `toml:"mountinfo"`
+	HostRoot  string `toml:"host_root"`
+	// Interval bounds how long a container that started or stopped goes
+	// unnoticed; a change of the mount table is seen at once.
+	Interval baseline.Duration `toml:"interval"`
+	// Severity is that of every path added, changed or removed in a
+	// container; ExecutableSeverity that of an executable added, made
+	// executable or changed.
+	Severity           string `toml:"severity"`
+	ExecutableSeverity string `toml:"executable_severity"`
+	// Ignore lists the paths the runtime writes (patterns as in [[rule]]).
+	Ignore []string `toml:"ignore"`
+	// MinSeverity: a container with drift at this severity or above is
+	// marked for replacement and the hook runs for it; "none": never.
+	MinSeverity string            `toml:"min_severity"`
+	Hook        policy.HookConfig `toml:"hook"`
+}
+
+// Default is the section's value when the config leaves it out.
+func Default() Config {
+	return Config{
+		Enabled:            true,
+		MountInfo:          "/proc/self/mountinfo",
+		HostRoot:           "/",
+		Interval:           baseline.Duration{Duration: 2 * time.Second},
+		Severity:           "high",
+		ExecutableSeverity: "critical",
+		Ignore: []string{
+			"/etc/hostname", "/etc/hosts", "/etc/resolv.conf", "/etc/mtab", "/.dockerenv",
+			"/dev/**", "/proc/**", "/sys/**", "/tmp/**", "/var/run/**", "/run/**",
+		},
+		MinSeverity: "critical",
+		Hook:        policy.Default().Hook,
+	}
+}
+
+// Validate checks the section and compiles what counts as drift.
+func (c *Config) Validate() (*baseline.Rules, error) {
+	if !strings.HasPrefix(c.MountInfo, "/") || !strings.HasPrefix(c.HostRoot, "/") {
+		return nil, fmt.Errorf("containers.mountinfo and containers.host_root must be absolute paths (%q, %q)", c.MountInfo, c.HostRoot)
+	}
+	if c.Interval.Duration < 100*time.Millisecond {
+		return nil, fmt.Errorf("containers.interval is %s: want at least 100ms", c.Interval)
+	}
+	if _, err := baseline.ParseSeverity(c.ExecutableSeverity); err != nil {
+		return nil, fmt.Errorf("containers.executable_severity: %w", err)
+	}
+	if c.MinSeverity != "none" {
+		if _, err := baseline.ParseSeverity(c.MinSeverity); err != nil {
+			return nil, fmt.Errorf("containers.min_severity: %w (or \"none\")", err)
+		}
+	}
+	hook := policy.Config{MinSeverity: "none", Hook: c.Hook}
+	if err := hook.Validate(); err != nil {
+		return nil, fmt.Errorf("containers.%s", strings.TrimPrefix(err.Error(), "policy."))
+	}
+	tables := []baseline.RuleConfig{{Paths: []string{"/**"}, Category: "container", Severity: c.Severity}}
+	if len(c.Ignore) > 0 {
+		tables = append(tables, baseline.RuleConfig{Paths: c.Ignore, Ignore: true})
+	}
+	rules, err := baseline.CompileRules(tables)
+	if err != nil {
+		return nil, fmt.Errorf("containers: %w", err)
+	}
+	return rules, nil
+}
+
+// workers is the size of a one-off walk's pool: one per core.
+func (c *Config) workers() int { return runtime.NumCPU() }
+
+// taints reports whether drift at sev marks a container for replacement.
+func (c *Config) taints(sev baseline.Severity) bool {
+	if c.MinSeverity == "none" {
+		return false
+	}
+	min, _ := baseline.ParseSeverity(c.MinSeverity)
+	return sev >= min
+}
