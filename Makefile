@@ -11,9 +11,10 @@ DEV_STATE   ?= /var/lib/driftd/dev
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # What the tests need from Debian: setfattr, setfacl and setcap for the
 # mutation matrix, promtool (prometheus) to check the daemon's metrics,
-# rsyslog to log sshd's logins as a host does, python3 as a writer to name.
+# rsyslog to log sshd's logins as a host does, python3 as a writer to name,
+# podman and runc to run a real container.
 TEST_DEBS   := attr acl libcap2-bin systemd prometheus prometheus-alertmanager rpm openssh-server openssh-client \
-	rsyslog python3-minimal
+	rsyslog python3-minimal podman runc
 # What `make bpf` needs to regenerate the committed eBPF object.
 BPF_DEBS    := clang llvm libbpf-dev
 BENCH_DEBS  := aide

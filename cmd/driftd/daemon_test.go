@@ -25,8 +25,12 @@ import (
 
 // daemonConfig is testConfig with the daemon's sections: scans far apart
 // unless a test says otherwise, so that what is found is found by the
-// watch.
+// watch; containers not watched unless a test says so, so that those
+// running on the machine stay out of the host's tests.
 func daemonConfig(extra string) string {
+	if !strings.Contains(extra, "[containers]") {
+		extra += "\n[containers]\nenabled = false\n"
+	}
 	return testConfig + `
 [schedule]
 fast_interval = "1h"

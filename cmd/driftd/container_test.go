@@ -1,0 +1,173 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"driftd/reporter"
+)
+
+// podmanArgs run containers on a machine whose cgroups are a hybrid of v1
+// and v2 and whose rlimits are below Podman's defaults (this CI's VMs):
+// runc with cgroupfs, no network, the machine's own limits.
+var podmanArgs = []string{"--runtime", "runc", "--cgroup-manager", "cgroupfs"}
+
+func podman(t testing.TB, args ...string) string {
+	t.Helper()
+	out, err := exec.Command("podman", append(podmanArgs, args...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("podman %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// containerImage imports an image from a tarball the test builds (no
+// registry): a static tool that sleeps, writes a file, or drops an
+// executable.
+func containerImage(t testing.TB) string {
+	t.Helper()
+	dir := t.TempDir()
+	src := filepath.Join(dir, "tool.go")
+	os.WriteFile(src, []byte(`package main
+
+import (
+	"os"
+	"strconv"
+	"time"
+)
+
+func main() {
+	if len(os.Args) == 5 && os.Args[1] == "write" {
+		mode, _ := strconv.ParseUint(os.Args[4], 8, 32)
+		os.WriteFile(os.Args[2], []byte(os.Args[3]), os.FileMode(mode))
+		os.Chmod(os.Args[2], os.FileMode(mode))
+		return
+	}
+	time.Sleep(time.Hour)
+}
+`), 0o644)
+	root := filepath.Join(dir, "root")
+	os.MkdirAll(filepath.Join(root, "etc"), 0o755)
+	os.MkdirAll(filepath.Join(root, "usr/bin"), 0o755)
+	os.WriteFile(filepath.Join(root, "etc/motd"), []byte("as built\n"), 0o644)
+	build := exec.Command("go", "build", "-o", filepath.Join(root, "bin/tool"), src)
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build the image's tool: %v\n%s", err, out)
+	}
+	tarball := filepath.Join(dir, "image.tar")
+	if out, err := exec.Command("tar", "-C", root, "-cf", tarball, ".").CombinedOutput(); err != nil {
+		t.Fatalf("tar: %v\n%s", err, out)
+	}
+	ref := "localhost/driftd-e2e:1"
+	podman(t, "import", tarball, ref)
+	return ref
+}
+
+// runContainer starts a container of image and removes it at the end.
+func runContainer(t testing.TB, name, image string) {
+	t.Helper()
+	exec.Command("podman", append(podmanArgs, "rm", "-f", "-t", "0", name)...).Run()
+	podman(t, "run", "-d", "--name", name, "--network", "none", "--ulimit", "nofile=1024:1024",
+		"--ulimit", "nproc=1024:1024", image, "/bin/tool")
+	t.Cleanup(func() { exec.Command("podman", append(podmanArgs, "rm", "-f", "-t", "0", name)...).Run() })
+}
+
+// containersStatus is driftd status --containers, decoded.
+func (d *daemon) containersStatus() ([]reporter.ContainerJSON, result) {
+	d.t.Helper()
+	r := driftd(d.t, nil, "status", "--containers", "--state-dir", d.stateDir, "--format", "json")
+	var cs []reporter.ContainerJSON
+	json.Unmarshal([]byte(r.stdout), &cs)
+	return cs, r
+}
+
+func findContainer(cs []reporter.ContainerJSON, name string) *reporter.ContainerJSON {
+	for i := range cs {
+		if cs[i].Name == name {
+			return &cs[i]
+		}
+	}
+	return nil
+}
+
+// TestPodmanContainerDrift: a real Podman container is found and named,
+// a change made in it with podman exec is reported with its name and
+// image, driftd check --container says so too, and podman rm takes its
+// series away.
+func TestPodmanContainerDrift(t *testing.T) {
+	image := containerImage(t)
+	f := newDaemonFixture(t, "")
+	f.bake(t, f.manifest)
+	cfg := filepath.Join(t.TempDir(), "driftd.toml")
+	os.WriteFile(cfg, []byte(daemonConfig("\n[containers]\nenabled = true\ninterval = \"500ms\"\n")), 0o644)
+	f.config = cfg
+	d := startDaemon(t, f, t.TempDir())
+
+	name := fmt.Sprintf("driftd-e2e-%d", time.Now().UnixNano()%1e6)
+	started := time.Now()
+	runContainer(t, name, image)
+	var c *reporter.ContainerJSON
+	d.eventually(10*time.Second, "the container is listed", func() bool {
+		cs, _ := d.containersStatus()
+		c = findContainer(cs, name)
+		return c != nil
+	})
+	t.Logf("container listed %s after podman run began", time.Since(started).Round(time.Millisecond))
+	if c.Runtime != "podman" || c.Image != image || !strings.HasPrefix(c.ImageDigest, "sha256:") || c.Status != reporter.StatusClean {
+		t.Fatalf("container as listed: %+v", c)
+	}
+
+	changed := time.Now()
+	podman(t, "exec", name, "/bin/tool", "write", "/etc/motd", "changed by hand\n", "644")
+	podman(t, "exec", name, "/bin/tool", "write", "/usr/bin/evil", "\x7fELF", "755")
+	var drift []string
+	d.eventually(10*time.Second, "both changes are events with the container", func() bool {
+		drift = nil
+		for _, line := range strings.Split(d.events(), "\n") {
+			var ev struct {
+				Msg, Path, Kind, Severity string
+				Container                 reporter.Container
+			}
+			if json.Unmarshal([]byte(line), &ev) == nil && ev.Msg == "drift" && ev.Container.Name == name && ev.Container.Image == image {
+				drift = append(drift, ev.Kind+" "+ev.Path+" "+ev.Severity)
+			}
+		}
+		return len(drift) == 2
+	})
+	t.Logf("changes reported within %s of the first podman exec", time.Since(changed).Round(time.Millisecond))
+	if got := strings.Join(drift, "; "); got != "modified /etc/motd high; added /usr/bin/evil critical" {
+		t.Errorf("drift events: %s", got)
+	}
+	m := d.metrics()
+	for _, want := range []string{
+		fmt.Sprintf(`driftd_container_drift_paths{container=%q,image=%q,severity="critical"} 1`, name, image),
+		fmt.Sprintf(`driftd_container_drift_paths{container=%q,image=%q,severity="high"} 1`, name, image),
+		fmt.Sprintf(`driftd_container_replacement_required{container=%q,image=%q} 1`, name, image),
+	} {
+		if !strings.Contains(m, want) {
+			t.Errorf("metrics lack %s:\n%s", want, grepMetrics(m, "driftd_container"))
+		}
+	}
+	cs, r := d.containersStatus()
+	if c := findContainer(cs, name); c == nil || c.Status != reporter.StatusDrift || r.code != 1 {
+		t.Errorf("status --containers: %v", r)
+	}
+	if r := driftd(t, nil, "check", "--config", cfg, "--container", name); r.code != 1 || !strings.Contains(r.stdout, "/usr/bin/evil") {
+		t.Errorf("check --container: %v", r)
+	}
+
+	podman(t, "rm", "-f", "-t", "0", name)
+	d.eventually(10*time.Second, "the container's series are gone", func() bool {
+		return !strings.Contains(d.metrics(), fmt.Sprintf("container=%q", name))
+	})
+	if r := driftd(t, nil, "check", "--config", cfg, "--container", name); r.code != 2 || !strings.Contains(r.stderr, "not running here") {
+		t.Errorf("check --container of a removed container: %v", r)
+	}
+}
