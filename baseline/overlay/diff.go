@@ -28,10 +28,10 @@ type Change struct {
 	Opaque bool
 }
 
-// compared is what a container's change is judged by: what a rebuild of
+// Compared is what a container's change is judged by: what a rebuild of
 // the image would keep, and the mtime (overlayfs keeps it on copy-up, so a
 // touched file shows).
-const compared = baseline.ImageDiffAttrs | baseline.AttrMtime
+const Compared = baseline.ImageDiffAttrs | baseline.AttrMtime
 
 // Differ reads the changes of one overlay root.
 type Differ struct {
@@ -63,6 +63,9 @@ func (d *Differ) Diff(ctx context.Context, rel string) ([]Change, error) {
 	})
 	if err != nil {
 		return nil, err
+	}
+	if rel != "/" && !existsUpper(d.Layers.Upper, rel) {
+		changes = append(changes, d.hiddenByOpaque(rel)...)
 	}
 	slices.SortFunc(changes, func(a, b Change) int { return strings.Compare(a.Path, b.Path) })
 	return changes, nil
@@ -107,7 +110,7 @@ func (d *Differ) judge(up baseline.Entry) ([]Change, bool) {
 		after.Digest, after.Size = before.Digest, before.Size
 	}
 	var out []Change
-	diff := after.Diff(&before, compared)
+	diff := after.Diff(&before, Compared)
 	if after.Err != "" || before.Err != "" {
 		diff |= baseline.AttrContent // unread is never the same
 	}
@@ -157,6 +160,31 @@ func (d *Differ) hidden(rel string) []Change {
 		}
 	}
 	return out
+}
+
+// hiddenByOpaque is the removal of rel, which the upper layer has not,
+// where an opaque upper directory above it hides the image's: the
+// directory's own walk reports it so, and a walk of rel alone must too.
+func (d *Differ) hiddenByOpaque(rel string) []Change {
+	for dir := path.Dir(rel); dir != "/"; dir = path.Dir(dir) {
+		if !existsUpper(d.Layers.Upper, dir) {
+			continue
+		}
+		if !isOpaque(path.Join(d.Layers.Upper, dir)) {
+			return nil // merged with the image below it
+		}
+		lower := d.Layers.lookupLower(rel)
+		rule := d.Rules.Match(rel)
+		if lower == "" || rule.Ignore {
+			return nil
+		}
+		before, err := readEntry(lower, rel)
+		if err != nil {
+			before = baseline.Entry{Path: rel, Err: err.Error()}
+		}
+		return []Change{{Path: rel, Kind: baseline.Removed, Rule: rule, Before: &before}}
+	}
+	return nil
 }
 
 // executable reports whether e is a regular file with an execute bit.
