@@ -53,7 +53,7 @@ func (d *Differ) Diff(ctx context.Context, rel string) ([]Change, error) {
 	var changes []Change
 	err := w.WalkPathFunc(ctx, rel, func(batch []baseline.Entry) {
 		for i := range batch {
-			c, ok := d.judge(batch[i])
+			c, ok := d.judge(ctx, batch[i])
 			if ok {
 				mu.Lock()
 				changes = append(changes, c...)
@@ -65,7 +65,7 @@ func (d *Differ) Diff(ctx context.Context, rel string) ([]Change, error) {
 		return nil, err
 	}
 	if rel != "/" && !existsUpper(d.Layers.Upper, rel) {
-		changes = append(changes, d.hiddenByOpaque(rel)...)
+		changes = append(changes, d.hiddenByOpaque(ctx, rel)...)
 	}
 	slices.SortFunc(changes, func(a, b Change) int { return strings.Compare(a.Path, b.Path) })
 	return changes, nil
@@ -78,7 +78,7 @@ func existsUpper(upper, rel string) bool {
 
 // judge turns one upper entry into its changes: none for a copy-up that
 // changed nothing, the directory and what it hid for an opaque one.
-func (d *Differ) judge(up baseline.Entry) ([]Change, bool) {
+func (d *Differ) judge(ctx context.Context, up baseline.Entry) ([]Change, bool) {
 	if up.Path == "/" {
 		return nil, false // the root itself: its children say what changed
 	}
@@ -89,10 +89,7 @@ func (d *Differ) judge(up baseline.Entry) ([]Change, bool) {
 		if lowerPath == "" {
 			return nil, false // a whiteout of nothing in the image
 		}
-		before, err := readEntry(lowerPath, up.Path)
-		if err != nil {
-			before = baseline.Entry{Path: up.Path, Err: err.Error()}
-		}
+		before := imageEntry(ctx, lowerPath, up.Path)
 		return []Change{{Path: up.Path, Kind: baseline.Removed, Rule: rule, Before: &before}}, true
 	}
 	up.Xattrs = withoutOverlay(up.Xattrs)
@@ -100,10 +97,7 @@ func (d *Differ) judge(up baseline.Entry) ([]Change, bool) {
 	if lowerPath == "" {
 		return []Change{{Path: up.Path, Kind: baseline.Added, Rule: rule, After: &after, Executable: executable(&after)}}, true
 	}
-	before, err := readEntry(lowerPath, up.Path)
-	if err != nil {
-		before = baseline.Entry{Path: up.Path, Err: err.Error()}
-	}
+	before := imageEntry(ctx, lowerPath, up.Path)
 	before.Xattrs = withoutOverlay(before.Xattrs)
 	if after.Type == baseline.TypeRegular && hasXattr(upperPath, metacopyXattrs) {
 		// A metadata-only copy-up: the content is still the image's.
@@ -123,14 +117,14 @@ func (d *Differ) judge(up baseline.Entry) ([]Change, bool) {
 		})
 	}
 	if opaque && before.Type == baseline.TypeDir {
-		out = append(out, d.hidden(up.Path)...)
+		out = append(out, d.hidden(ctx, up.Path)...)
 	}
 	return out, len(out) > 0
 }
 
 // hidden is what the image has below the opaque directory rel and the
 // container does not: each a removal.
-func (d *Differ) hidden(rel string) []Change {
+func (d *Differ) hidden(ctx context.Context, rel string) []Change {
 	var out []Change
 	seen := map[string]bool{}
 	for _, layer := range d.Layers.Lower {
@@ -152,10 +146,7 @@ func (d *Differ) hidden(rel string) []Change {
 			if rule.Ignore {
 				continue
 			}
-			before, err := readEntry(lower, child)
-			if err != nil {
-				before = baseline.Entry{Path: child, Err: err.Error()}
-			}
+			before := imageEntry(ctx, lower, child)
 			out = append(out, Change{Path: child, Kind: baseline.Removed, Rule: rule, Before: &before})
 		}
 	}
@@ -165,7 +156,7 @@ func (d *Differ) hidden(rel string) []Change {
 // hiddenByOpaque is the removal of rel, which the upper layer has not,
 // where an opaque upper directory above it hides the image's: the
 // directory's own walk reports it so, and a walk of rel alone must too.
-func (d *Differ) hiddenByOpaque(rel string) []Change {
+func (d *Differ) hiddenByOpaque(ctx context.Context, rel string) []Change {
 	for dir := path.Dir(rel); dir != "/"; dir = path.Dir(dir) {
 		if !existsUpper(d.Layers.Upper, dir) {
 			continue
@@ -178,13 +169,21 @@ func (d *Differ) hiddenByOpaque(rel string) []Change {
 		if lower == "" || rule.Ignore {
 			return nil
 		}
-		before, err := readEntry(lower, rel)
-		if err != nil {
-			before = baseline.Entry{Path: rel, Err: err.Error()}
-		}
+		before := imageEntry(ctx, lower, rel)
 		return []Change{{Path: rel, Kind: baseline.Removed, Rule: rule, Before: &before}}
 	}
 	return nil
+}
+
+// imageEntry records the image's copy of rel, at host path p, as a walk
+// would. Image layers do not change; one that lost the file while it was
+// read is an error entry, never a match.
+func imageEntry(ctx context.Context, p, rel string) baseline.Entry {
+	e, ok := walk.ReadEntry(ctx, p, rel)
+	if !ok {
+		return baseline.Entry{Path: rel, Err: "gone from the image layer while read"}
+	}
+	return e
 }
 
 // executable reports whether e is a regular file with an execute bit.
