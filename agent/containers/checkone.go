@@ -12,8 +12,8 @@ import (
 
 // CheckOne compares one running container with its image, once: the
 // container whose id (or an unambiguous prefix of it, 4 characters at
-// least), name or container label is key.
-func CheckOne(ctx context.Context, cfg Config, rules *baseline.Rules, key string) (reporter.ContainerJSON, error) {
+// least), name or container label is key, walked by a pool of workers.
+func CheckOne(ctx context.Context, cfg Config, rules *baseline.Rules, workers int, key string) (reporter.ContainerJSON, error) {
 	mounts, err := readMounts(cfg.MountInfo, cfg.HostRoot)
 	if err != nil {
 		return reporter.ContainerJSON{}, err
@@ -36,7 +36,7 @@ func CheckOne(ctx context.Context, cfg Config, rules *baseline.Rules, key string
 		return reporter.ContainerJSON{}, fmt.Errorf("container %q: %d containers match; give more of the id", key, len(matches))
 	}
 	c := matches[0]
-	c.differ.Workers = cfg.workers()
+	c.differ.Workers = workers
 	changes, err := c.differ.Diff(ctx, "/")
 	if err != nil {
 		c.reason = fmt.Sprintf("cannot read its upper directory: %v", err)

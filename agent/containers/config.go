@@ -2,7 +2,6 @@ package containers
 
 import (
 	"fmt"
-	"runtime"
 	"strings"
 	"time"
 
@@ -85,9 +84,6 @@ func (c *Config) Validate() (*baseline.Rules, error) {
 	}
 	return rules, nil
 }
-
-// workers is the size of a one-off walk's pool: one per core.
-func (c *Config) workers() int { return runtime.NumCPU() }
 
 // taints reports whether drift at sev marks a container for replacement.
 func (c *Config) taints(sev baseline.Severity) bool {

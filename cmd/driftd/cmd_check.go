@@ -267,7 +267,7 @@ func checkContainer(ctx context.Context, configPath, key, format string, stdout 
 	if err != nil {
 		return err
 	}
-	c, err := containers.CheckOne(ctx, cfg.Containers, cfg.ContainerRules, key)
+	c, err := containers.CheckOne(ctx, cfg.Containers, cfg.ContainerRules, cfg.Scan.WorkerCount(), key)
 	if err != nil {
 		return err
 	}
