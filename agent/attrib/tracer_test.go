@@ -62,8 +62,11 @@ func TestShortLivedWriters(t *testing.T) {
 		{"chmod", filepath.Join(dir, "ls"), "chmod", "/usr/bin/chmod", []string{"chmod", "4755", filepath.Join(dir, "ls")}},
 		{"rm", filepath.Join(dir, "ls"), "rm", "/usr/bin/rm", []string{"rm", filepath.Join(dir, "ls")}},
 	}
+	// The test's own write is read first: under load its event can be
+	// read after the first command has run, so each case waits for its
+	// command's pid rather than for any writer seen after it started.
+	waitWriter(t, tr, conf)
 	for _, c := range cases {
-		start := time.Now()
 		cmd := exec.Command(c.cmd[0], c.cmd[1:]...)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("%s: %v: %s", c.name, err, out)
@@ -72,8 +75,8 @@ func TestShortLivedWriters(t *testing.T) {
 		deadline := time.Now().Add(5 * time.Second)
 		var w Writer
 		for time.Now().Before(deadline) {
-			if got, ok := tr.Writer(c.path); ok && !got.Time.Before(start) {
-				w = got
+			w, _ = tr.Writer(c.path)
+			if w.PID == pid {
 				break
 			}
 			time.Sleep(5 * time.Millisecond)
