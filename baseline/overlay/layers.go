@@ -54,12 +54,27 @@ func isOpaque(p string) bool {
 // layer, or "" where the image has no such path (a layer's whiteout, an
 // opaque or non-directory ancestor, or no layer with the name).
 func (l Layers) lookupLower(rel string) string {
-	parts := strings.Split(strings.Trim(rel, "/"), "/")
+	if copies := l.lowerCopies(rel); len(copies) > 0 {
+		return copies[0]
+	}
+	return ""
+}
+
+// lowerCopies are the host paths that make up rel in the image, top-most
+// first: one for a file, and for a directory each layer's copy down to the
+// first opaque one, whose entries the mount merges.
+func (l Layers) lowerCopies(rel string) []string {
+	var parts []string // rel's ancestors below the root
+	if rel = strings.Trim(rel, "/"); rel != "" {
+		parts = strings.Split(rel, "/")
+		parts = parts[:len(parts)-1]
+	}
+	var out []string
 	for _, layer := range l.Lower {
 		stop := false   // an opaque ancestor: the layers below are hidden
 		absent := false // not in this layer: look in the next
 		dir := layer
-		for _, part := range parts[:len(parts)-1] {
+		for _, part := range parts {
 			dir = path.Join(dir, part)
 			var st unix.Stat_t
 			if err := unix.Lstat(dir, &st); err != nil {
@@ -67,7 +82,7 @@ func (l Layers) lookupLower(rel string) string {
 				break
 			}
 			if st.Mode&unix.S_IFMT != unix.S_IFDIR {
-				return "" // a whiteout or a file where the path wants a directory
+				return out // a whiteout or a file where the path wants a directory
 			}
 			if isOpaque(dir) {
 				stop = true
@@ -77,15 +92,19 @@ func (l Layers) lookupLower(rel string) string {
 			p := path.Join(layer, rel)
 			var st unix.Stat_t
 			if err := unix.Lstat(p, &st); err == nil {
-				if isWhiteout(&st) {
-					return ""
+				isDir := st.Mode&unix.S_IFMT == unix.S_IFDIR
+				if isWhiteout(&st) || len(out) > 0 && !isDir {
+					return out // removed, or a file under the directory above
 				}
-				return p
+				out = append(out, p)
+				if !isDir || isOpaque(p) {
+					return out
+				}
 			}
 		}
 		if stop {
-			return ""
+			return out
 		}
 	}
-	return ""
+	return out
 }
