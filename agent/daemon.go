@@ -3,10 +3,12 @@ package agent
 import (
 	"context"
 	"io"
+	"io/fs"
 	"log/slog"
 	"math/rand/v2"
 	"net"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"slices"
 	"sync"
@@ -201,7 +203,16 @@ func (d *Daemon) startContainers(ctx context.Context) {
 	if !cc.Enabled {
 		return
 	}
-	d.containers = containers.NewMonitor(cc, d.cfg.ContainerRules, d.cfg.Watch.Debounce.Duration, d.log, d.events, d.metrics.NewContainerMetrics())
+	baked, err := ImageBaselines(cc.TrustedKeys)
+	if err != nil {
+		// Read at each start: a key gone since the config was loaded.
+		d.log.Error("containers: baselines baked in images are not read", "err", err)
+		baked = func(fs.FS) (*containers.Baked, error) { return nil, err }
+	}
+	d.containers = containers.NewMonitor(cc, d.cfg.ContainerRules, containers.Options{
+		Debounce: d.cfg.Watch.Debounce.Duration, Log: d.log, Events: d.events, Metrics: d.metrics.NewContainerMetrics(),
+		Baked: baked, SealDir: filepath.Join(d.stateDir, ContainerSeals),
+	})
 	d.jobs.Go(func() {
 		if err := d.containers.Run(ctx); err != nil {
 			d.log.Error("containers are not watched", "err", err)

@@ -45,6 +45,39 @@ type ContainerJSON struct {
 	ReplacementRequired bool          `json:"replacement_required,omitempty"`
 	Since               *time.Time    `json:"replacement_required_since,omitempty"`
 	Findings            []TrackedJSON `json:"findings"`
+	// Baseline is the driftd baseline baked in its image, if it has one:
+	// its rules judge the container.
+	Baseline *ContainerBaseline `json:"baseline,omitempty"`
+}
+
+// ContainerBaseline is the baseline baked in a container's image.
+type ContainerBaseline struct {
+	ID      string `json:"id"`
+	Key     string `json:"key"`      // the id of the key that verified it
+	KeyFrom string `json:"key_from"` // trusted_keys, or image: the key the image ships
+	// FirstBoot is the state of its first-boot paths: "open" (they may
+	// change until FirstBootUntil), "sealed" (compared with their state at
+	// SealedAt), "unsealed" (the window closed while driftd did not run:
+	// compared with the image), or "none" (its rules mark none).
+	FirstBoot      string     `json:"first_boot"`
+	FirstBootUntil *time.Time `json:"first_boot_until,omitempty"`
+	SealedAt       *time.Time `json:"sealed_at,omitempty"`
+	Pending        []string   `json:"pending,omitempty"` // first-boot paths changed while open
+}
+
+// describe says in a line what judges the container and where its first
+// boot stands.
+func (b *ContainerBaseline) describe() string {
+	out := fmt.Sprintf("baseline %s baked in the image (key %s, from %s)", b.ID, b.Key, b.KeyFrom)
+	switch b.FirstBoot {
+	case "open":
+		out += fmt.Sprintf("; first boot open until %s, %d paths changed so far", b.FirstBootUntil.Local().Format(time.DateTime), len(b.Pending))
+	case "sealed":
+		out += "; first boot sealed " + b.SealedAt.Local().Format(time.DateTime)
+	case "unsealed":
+		out += "; first boot never sealed (driftd was not running when it ended): first-boot paths compared with the image"
+	}
+	return out
 }
 
 // WriteContainersText renders containers for a terminal: one line per
@@ -66,6 +99,9 @@ func WriteContainersText(w io.Writer, cs []ContainerJSON) error {
 			fmt.Fprintf(w, ", pod %s/%s", c.Namespace, c.Pod)
 		}
 		fmt.Fprintln(w, ")")
+		if c.Baseline != nil {
+			fmt.Fprintf(w, "  %s\n", c.Baseline.describe())
+		}
 		if c.Reason != "" {
 			fmt.Fprintf(w, "  %s\n", c.Reason)
 		}

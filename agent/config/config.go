@@ -25,6 +25,10 @@ import (
 //go:embed driftd.toml
 var Default []byte
 
+// PackagedPath is where the packages install the config: where a host, or
+// an image, keeps it.
+const PackagedPath = "/etc/driftd/driftd.toml"
+
 // DefaultName is how errors name the embedded default.
 const DefaultName = "<embedded default config>"
 

@@ -13,7 +13,9 @@ import (
 // CheckOne compares one running container with its image, once: the
 // container whose id (or an unambiguous prefix of it, 4 characters at
 // least), name or container label is key, walked by a pool of workers.
-func CheckOne(ctx context.Context, cfg Config, rules *baseline.Rules, workers int, key string) (reporter.ContainerJSON, error) {
+// Of opts, only Baked and SealDir are used: a baked container's seal is
+// read, never written.
+func CheckOne(ctx context.Context, cfg Config, rules *baseline.Rules, opts Options, workers int, key string) (reporter.ContainerJSON, error) {
 	mounts, err := readMounts(cfg.MountInfo, cfg.HostRoot)
 	if err != nil {
 		return reporter.ContainerJSON{}, err
@@ -36,13 +38,20 @@ func CheckOne(ctx context.Context, cfg Config, rules *baseline.Rules, workers in
 		return reporter.ContainerJSON{}, fmt.Errorf("container %q: %d containers match; give more of the id", key, len(matches))
 	}
 	c := matches[0]
+	if opts.Baked != nil {
+		c.takeBaked(opts.Baked, &cfg, opts.SealDir, c.found)
+	}
 	c.differ.Workers = workers
 	changes, err := c.differ.Diff(ctx, "/")
 	if err != nil {
 		c.reason = fmt.Sprintf("cannot read its upper directory: %v", err)
 	}
-	for _, f := range cfg.findingsOf(changes) {
+	findings, pending := c.judgeFirstBoot(cfg.findingsOf(changes), "/")
+	for _, f := range findings {
 		c.findings[f.Path] = &tracked{finding: f, firstSeen: c.found}
+	}
+	for _, f := range pending {
+		c.pending[f.Path] = f
 	}
 	return c.json(), nil
 }

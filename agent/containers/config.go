@@ -34,6 +34,15 @@ type Config struct {
 	// marked for replacement and the hook runs for it; "none": never.
 	MinSeverity string            `toml:"min_severity"`
 	Hook        policy.HookConfig `toml:"hook"`
+	// TrustedKeys are the public keys (host paths) a baseline baked in an
+	// image must be signed with. Empty: the key the image ships verifies
+	// it, which proves the manifest and rules are as baked, not who baked
+	// them.
+	TrustedKeys []string `toml:"trusted_keys"`
+	// FirstBoot is how long after a container starts its baked baseline's
+	// first-boot paths may change (an entrypoint writing its config); they
+	// are compared with their state at its end from then on.
+	FirstBoot baseline.Duration `toml:"first_boot"`
 }
 
 // Default is the section's value when the config leaves it out.
@@ -51,6 +60,7 @@ func Default() Config {
 		},
 		MinSeverity: "critical",
 		Hook:        policy.Default().Hook,
+		FirstBoot:   baseline.Duration{Duration: time.Minute},
 	}
 }
 
@@ -61,6 +71,14 @@ func (c *Config) Validate() (*baseline.Rules, error) {
 	}
 	if c.Interval.Duration < 100*time.Millisecond {
 		return nil, fmt.Errorf("containers.interval is %s: want at least 100ms", c.Interval)
+	}
+	for _, k := range c.TrustedKeys {
+		if !strings.HasPrefix(k, "/") {
+			return nil, fmt.Errorf("containers.trusted_keys: %q is not an absolute path", k)
+		}
+	}
+	if c.FirstBoot.Duration < 0 {
+		return nil, fmt.Errorf("containers.first_boot is %s: want 0 or more", c.FirstBoot)
 	}
 	if _, err := baseline.ParseSeverity(c.ExecutableSeverity); err != nil {
 		return nil, fmt.Errorf("containers.executable_severity: %w", err)

@@ -24,6 +24,7 @@ import (
 type Monitor struct {
 	cfg      Config
 	rules    *baseline.Rules
+	opts     Options
 	debounce time.Duration
 	log      *slog.Logger
 	events   *slog.Logger
@@ -44,12 +45,23 @@ type Monitor struct {
 	notify  chan struct{} // has a value when something is dirty
 }
 
-// NewMonitor makes a monitor for cfg, whose rules are cfg.Validate's;
-// debounce is the host watch's. Events go to events as JSON, one per
-// change of a container's findings.
-func NewMonitor(cfg Config, rules *baseline.Rules, debounce time.Duration, log, events *slog.Logger, metrics *reporter.ContainerMetrics) *Monitor {
+// Options are what a monitor is given besides its config.
+type Options struct {
+	Debounce    time.Duration // the host watch's
+	Log, Events *slog.Logger  // events are JSON, one per change of a container's findings
+	Metrics     *reporter.ContainerMetrics
+	// Baked reads the baseline an image ships; nil reads none.
+	Baked BakedReader
+	// SealDir keeps the first-boot seals of containers with a baked
+	// baseline; "" keeps them in memory only.
+	SealDir string
+}
+
+// NewMonitor makes a monitor for cfg, whose rules are cfg.Validate's.
+func NewMonitor(cfg Config, rules *baseline.Rules, opts Options) *Monitor {
 	return &Monitor{
-		cfg: cfg, rules: rules, debounce: debounce, log: log, events: events, metrics: metrics,
+		cfg: cfg, rules: rules, opts: opts,
+		debounce: opts.Debounce, log: opts.Log, events: opts.Events, metrics: opts.Metrics,
 		containers: map[string]*container{}, dirs: map[string]*container{},
 		notify: make(chan struct{}, 1), unknown: "the mount table is not read yet",
 	}
@@ -86,14 +98,24 @@ func (m *Monitor) Run(ctx context.Context) error {
 
 	tick := time.NewTicker(m.cfg.Interval.Duration)
 	defer tick.Stop()
+	gc := time.NewTicker(5 * time.Minute)
+	defer gc.Stop()
+	if m.opts.SealDir != "" {
+		dropStaleSeals(m.opts.SealDir)
+	}
 	m.discover(ctx)
 	var debounce <-chan time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-gc.C:
+			if m.opts.SealDir != "" {
+				dropStaleSeals(m.opts.SealDir)
+			}
 		case <-tick.C:
 			m.discover(ctx)
+			m.sealDue(ctx, time.Now())
 		case <-mountsChanged:
 			m.discover(ctx)
 		case <-m.notify:
@@ -186,13 +208,21 @@ func (m *Monitor) discover(ctx context.Context) {
 // that a change made during the walk is either walked or seen.
 func (m *Monitor) start(ctx context.Context, mt Mount) {
 	c := newContainer(identify(mt), mt, m.rules, time.Now())
+	if m.opts.Baked != nil {
+		c.takeBaked(m.opts.Baked, &m.cfg, m.opts.SealDir, c.found)
+	}
 	c.differ.BeforeList = func(dir string) { m.watch(c, dir) }
 	m.mu.Lock()
 	m.containers[mt.Layers.Upper] = c
 	m.mu.Unlock()
 	m.metrics.Found(c.id)
 	m.metrics.Containers.Set(float64(m.count()))
-	m.event(slog.LevelInfo, "container_found", c, slog.String("mount", mt.Point))
+	found := []slog.Attr{slog.String("mount", mt.Point)}
+	if c.baked != nil {
+		found = append(found, slog.String("baseline_id", c.baked.BaselineID), slog.String("baseline_key", c.baked.KeyID),
+			slog.String("first_boot", c.bakedJSON().FirstBoot))
+	}
+	m.event(slog.LevelInfo, "container_found", c, found...)
 	changes, err := c.differ.Diff(ctx, "/")
 	m.apply(c, "/", changes, err, "full")
 }
@@ -336,5 +366,36 @@ func (m *Monitor) recheck(ctx context.Context) {
 			changes, err := w.c.differ.Diff(ctx, p)
 			m.apply(w.c, p, changes, err, "watch")
 		}
+	}
+}
+
+// sealDue seals the first-boot paths of each container whose window has
+// ended: their state now is what they are compared with from then on.
+func (m *Monitor) sealDue(ctx context.Context, now time.Time) {
+	m.mu.Lock()
+	var due []*container
+	for _, c := range m.containers {
+		if c.firstBoot.open() && !now.Before(c.firstBoot.until) {
+			due = append(due, c)
+		}
+	}
+	m.mu.Unlock()
+	for _, c := range due {
+		changes, err := c.differ.Diff(ctx, "/")
+		if err != nil {
+			m.apply(c, "/", nil, err, "full") // still open: sealed at a later tick
+			continue
+		}
+		s := c.sealOf(m.cfg.findingsOf(changes), now)
+		if err := writeSeal(m.opts.SealDir, s); err != nil {
+			// Held in memory: a restarted daemon finds no seal and compares
+			// these paths with the image, which is loud, never clean.
+			m.log.Warn("containers: cannot keep a first-boot seal", "container", c.id.Label(), "err", err)
+		}
+		m.mu.Lock()
+		c.firstBoot.sealed = s
+		m.mu.Unlock()
+		m.event(slog.LevelInfo, "container_sealed", c, slog.Int("paths", len(s.Paths)))
+		m.apply(c, "/", changes, nil, "full")
 	}
 }

@@ -110,18 +110,24 @@ func put(t *testing.T, path, content string, mode os.FileMode) {
 	}
 }
 
-func startMonitor(t *testing.T) (*Monitor, *events, *reporter.Metrics) {
+// startMonitor runs a monitor on the default config, changed by tune,
+// until the test ends.
+func startMonitor(t *testing.T, tune func(*Config, *Options)) (*Monitor, *events, *reporter.Metrics) {
 	t.Helper()
 	cfg := Default()
 	cfg.Interval.Duration = 200 * time.Millisecond
+	evs := &events{}
+	metrics := reporter.NewMetrics("test", reporter.MetricsConfig{})
+	opts := Options{Debounce: 20 * time.Millisecond, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Events: slog.New(slog.NewJSONHandler(evs, nil)), Metrics: metrics.NewContainerMetrics()}
+	if tune != nil {
+		tune(&cfg, &opts)
+	}
 	rules, err := cfg.Validate()
 	if err != nil {
 		t.Fatal(err)
 	}
-	evs := &events{}
-	metrics := reporter.NewMetrics("test", reporter.MetricsConfig{})
-	m := NewMonitor(cfg, rules, 20*time.Millisecond, slog.New(slog.NewTextHandler(io.Discard, nil)),
-		slog.New(slog.NewJSONHandler(evs, nil)), metrics.NewContainerMetrics())
+	m := NewMonitor(cfg, rules, opts)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- m.Run(ctx) }()
@@ -139,7 +145,7 @@ func startMonitor(t *testing.T) (*Monitor, *events, *reporter.Metrics) {
 // reported, with its kind and severity, as it happens; when it goes, so
 // do its series.
 func TestMonitorSeesEachChangeInRealTime(t *testing.T) {
-	_, evs, metrics := startMonitor(t)
+	_, evs, metrics := startMonitor(t, nil)
 	merged, unmount := overlayMount(t, func(lower string) {
 		put(t, lower+"/etc/app.conf", "port = 80\n", 0o644)
 		put(t, lower+"/etc/gone.conf", "bye\n", 0o644)

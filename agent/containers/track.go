@@ -25,6 +25,12 @@ type container struct {
 	dirty     map[string]bool     // paths changed since the last recheck
 	reason    string              // why its changes could not be read: not clean
 	unwatched bool                // a directory could not be watched: walked at each discovery
+	// baked is the verified baseline baked in its image, whose rules judge
+	// it; bakedErr why one it has cannot be used (it is then unverified).
+	baked     *Baked
+	bakedErr  string
+	firstBoot *firstBoot                  // nil unless baked
+	pending   map[string]baseline.Finding // first-boot paths changed while open
 	// tainted is when drift at the policy's severity marked it for
 	// replacement; cancelHook stops its hook.
 	tainted    *time.Time
@@ -41,8 +47,19 @@ func newContainer(id reporter.Container, mt Mount, rules *baseline.Rules, now ti
 	return &container{
 		id: id, mount: mt, found: now,
 		differ:   overlay.Differ{Layers: mt.Layers, Rules: rules, Workers: 1},
-		findings: map[string]*tracked{}, dirty: map[string]bool{},
+		findings: map[string]*tracked{}, dirty: map[string]bool{}, pending: map[string]baseline.Finding{},
 	}
+}
+
+// unverified says why c's drift cannot be known in full, or "".
+func (c *container) unverified() string {
+	switch {
+	case c.bakedErr != "" && c.reason != "":
+		return c.bakedErr + "; " + c.reason
+	case c.bakedErr != "":
+		return c.bakedErr
+	}
+	return c.reason
 }
 
 // findingsOf judges changes as findings: executables at their own
@@ -74,15 +91,24 @@ func (m *Monitor) apply(c *container, scope string, changes []overlay.Change, er
 	}
 	var out []announce
 	m.mu.Lock()
-	wasReason := c.reason
+	wasReason := c.unverified()
 	if err != nil {
 		c.reason = fmt.Sprintf("cannot read its upper directory: %v", err)
 	} else if scope == "/" {
 		c.reason = ""
 	}
 	if err == nil {
+		findings, pending := c.judgeFirstBoot(m.cfg.findingsOf(changes), scope)
+		for p := range c.pending {
+			if within(p, scope) {
+				delete(c.pending, p)
+			}
+		}
+		for _, f := range pending {
+			c.pending[f.Path] = f
+		}
 		seen := map[string]bool{}
-		for _, f := range m.cfg.findingsOf(changes) {
+		for _, f := range findings {
 			seen[f.Path] = true
 			old := c.findings[f.Path]
 			switch {
@@ -101,7 +127,7 @@ func (m *Monitor) apply(c *container, scope string, changes []overlay.Change, er
 			}
 		}
 	}
-	reason := c.reason
+	reason := c.unverified()
 	m.mu.Unlock()
 
 	if reason != "" && reason != wasReason {
@@ -186,7 +212,7 @@ func (m *Monitor) export(c *container) {
 	for _, t := range c.findings {
 		counts[t.finding.Rule.Severity]++
 	}
-	id, reason, tainted := c.id, c.reason, c.tainted != nil
+	id, reason, tainted := c.id, c.unverified(), c.tainted != nil
 	m.mu.Unlock()
 	label := id.Label()
 	for s := baseline.SeverityInfo; s <= baseline.SeverityCritical; s++ {
@@ -251,15 +277,15 @@ func (m *Monitor) Snapshot() ([]reporter.ContainerJSON, error) {
 func (c *container) json() reporter.ContainerJSON {
 	j := reporter.ContainerJSON{
 		Container: c.id, Mount: c.mount.Point, Upper: c.mount.Layers.Upper, Discovered: c.found,
-		Status: reporter.StatusClean, Reason: c.reason, ReplacementRequired: c.tainted != nil, Since: c.tainted,
-		Findings: []reporter.TrackedJSON{},
+		Status: reporter.StatusClean, Reason: c.unverified(), ReplacementRequired: c.tainted != nil, Since: c.tainted,
+		Findings: []reporter.TrackedJSON{}, Baseline: c.bakedJSON(),
 	}
 	for _, t := range c.findings {
 		j.Findings = append(j.Findings, reporter.TrackedJSON{FindingJSON: reporter.NewFindingJSON(&t.finding), FirstSeen: t.firstSeen})
 	}
 	slices.SortFunc(j.Findings, func(a, b reporter.TrackedJSON) int { return strings.Compare(a.Path, b.Path) })
 	switch {
-	case c.reason != "":
+	case j.Reason != "":
 		j.Status = reporter.StatusUnverified
 	case len(j.Findings) > 0:
 		j.Status = reporter.StatusDrift

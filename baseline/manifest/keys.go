@@ -84,17 +84,27 @@ func LoadPrivateKey(path string) (ed25519.PrivateKey, error) {
 
 // LoadPublicKey reads a public key written by GenerateKey.
 func LoadPublicKey(path string) (ed25519.PublicKey, error) {
-	der, err := readPEM(path, "PUBLIC KEY")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read key: %w", err)
+	}
+	return ParsePublicKey(data, path)
+}
+
+// ParsePublicKey decodes a public key file's content; name is how errors
+// name the file.
+func ParsePublicKey(data []byte, name string) (ed25519.PublicKey, error) {
+	der, err := decodePEM(data, name, "PUBLIC KEY")
 	if err != nil {
 		return nil, err
 	}
 	k, err := x509.ParsePKIXPublicKey(der)
 	if err != nil {
-		return nil, fmt.Errorf("public key %s: %w", path, err)
+		return nil, fmt.Errorf("public key %s: %w", name, err)
 	}
 	pub, ok := k.(ed25519.PublicKey)
 	if !ok {
-		return nil, fmt.Errorf("public key %s: a %T, not ed25519", path, k)
+		return nil, fmt.Errorf("public key %s: a %T, not ed25519", name, k)
 	}
 	return pub, nil
 }
@@ -104,12 +114,16 @@ func readPEM(path, want string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read key: %w", err)
 	}
+	return decodePEM(data, path, want)
+}
+
+func decodePEM(data []byte, name, want string) ([]byte, error) {
 	block, _ := pem.Decode(data)
 	if block == nil {
-		return nil, fmt.Errorf("key %s: no PEM block", path)
+		return nil, fmt.Errorf("key %s: no PEM block", name)
 	}
 	if block.Type != want {
-		return nil, fmt.Errorf("key %s: a %q block, want %q", path, block.Type, want)
+		return nil, fmt.Errorf("key %s: a %q block, want %q", name, block.Type, want)
 	}
 	return block.Bytes, nil
 }

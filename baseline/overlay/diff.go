@@ -28,9 +28,9 @@ type Change struct {
 	Opaque bool
 }
 
-// Compared is what a container's change is judged by: what a rebuild of
-// the image would keep, and the mtime (overlayfs keeps it on copy-up, so a
-// touched file shows).
+// Compared is what a container's change is judged by, at most (a rule's
+// attributes narrow it): what a rebuild of the image would keep, and the
+// mtime (overlayfs keeps it on copy-up, so a touched file shows).
 const Compared = baseline.ImageDiffAttrs | baseline.AttrMtime
 
 // Differ reads the changes of one overlay root.
@@ -104,7 +104,7 @@ func (d *Differ) judge(ctx context.Context, up baseline.Entry) ([]Change, bool) 
 		after.Digest, after.Size = before.Digest, before.Size
 	}
 	var out []Change
-	diff := after.Diff(&before, Compared)
+	diff := after.Diff(&before, Compared&rule.Attrs)
 	if after.Err != "" || before.Err != "" {
 		diff |= baseline.AttrContent // unread is never the same
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"driftd/agent"
 	"driftd/agent/config"
 	"driftd/agent/containers"
 	"driftd/agent/policy"
@@ -267,7 +268,12 @@ func checkContainer(ctx context.Context, configPath, key, format string, stdout 
 	if err != nil {
 		return err
 	}
-	c, err := containers.CheckOne(ctx, cfg.Containers, cfg.ContainerRules, cfg.Scan.WorkerCount(), key)
+	baked, err := agent.ImageBaselines(cfg.Containers.TrustedKeys)
+	if err != nil {
+		return err
+	}
+	opts := containers.Options{Baked: baked, SealDir: filepath.Join(cfg.Daemon.StateDir, agent.ContainerSeals)}
+	c, err := containers.CheckOne(ctx, cfg.Containers, cfg.ContainerRules, opts, cfg.Scan.WorkerCount(), key)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,275 @@
+package containers
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"driftd/baseline"
+	"driftd/baseline/atomicfile"
+	"driftd/baseline/overlay"
+	"driftd/reporter"
+)
+
+// Baked is a driftd baseline baked into a container's image (`driftd bake`
+// in its Dockerfile), verified: its rules judge the container in place of
+// the [containers] section's, and its first-boot paths may change for the
+// first_boot window after the container starts, then are sealed.
+type Baked struct {
+	// Tables are the image's [[rule]] tables, those the manifest was baked
+	// with (the reader checks the rules digest the manifest signs).
+	Tables     []baseline.RuleConfig
+	BaselineID string // the manifest's id
+	KeyID      string // the key its signature verified with
+	KeyFrom    string // "trusted_keys", or "image": the key the image ships
+}
+
+// BakedReader reads the baseline baked into an image: nil when the image
+// has none, an error when it has one that cannot be verified.
+type BakedReader func(image fs.FS) (*Baked, error)
+
+// rules are what counts as drift under the baked baseline: the image's
+// rules, then the [containers] ignores, which the runtime writes whatever
+// the image says.
+func (b *Baked) rules(ignore []string) (*baseline.Rules, error) {
+	tables := b.Tables
+	if len(ignore) > 0 {
+		tables = append(tables[:len(tables):len(tables)], baseline.RuleConfig{Paths: ignore, Ignore: true})
+	}
+	return baseline.CompileRules(tables)
+}
+
+// takeBaked reads the baseline baked into c's image, if any: its rules
+// then judge c. One that cannot be verified leaves c unverified and judged
+// by the [containers] section.
+func (c *container) takeBaked(read BakedReader, cfg *Config, sealDir string, now time.Time) {
+	b, err := read(c.mount.Layers.Image())
+	if err == nil && b == nil {
+		return
+	}
+	var rules *baseline.Rules
+	if err == nil {
+		rules, err = b.rules(cfg.Ignore)
+	}
+	var fb *firstBoot
+	if err == nil {
+		fb, err = newFirstBoot(cfg.FirstBoot.Duration, sealDir, c.mount.Layers.Upper, now)
+	}
+	if err != nil {
+		c.bakedErr = "the baseline baked in its image: " + err.Error()
+		return
+	}
+	c.baked, c.differ.Rules, c.firstBoot = b, rules, fb
+}
+
+func (c *container) rules() *baseline.Rules { return c.differ.Rules }
+
+// firstBoot is a baked container's first-boot state: its first-boot paths
+// may change until the window ends, and are compared with their state at
+// the seal from then on.
+type firstBoot struct {
+	until  time.Time
+	sealed *seal
+	// unsealed: the window ended while driftd did not run, so there is no
+	// seal: first-boot paths are compared with the image.
+	unsealed bool
+}
+
+// open reports whether first-boot paths may still change.
+func (fb *firstBoot) open() bool { return fb != nil && fb.sealed == nil && !fb.unsealed }
+
+// seal is the state of a container's first-boot paths at the end of its
+// window: each one that differed from the image then. It is kept in the
+// state dir, so a restarted daemon compares with it and not with the image.
+type seal struct {
+	Upper string                `json:"upper"`
+	At    time.Time             `json:"sealed_at"`
+	Paths map[string]sealedPath `json:"paths"`
+}
+
+// sealedPath is one first-boot path as the seal found it.
+type sealedPath struct {
+	Kind   baseline.Kind   `json:"kind"`
+	Before *baseline.Entry `json:"before,omitempty"` // the image's
+	After  *baseline.Entry `json:"after,omitempty"`  // the container's then
+}
+
+// sealFile is where the seal of the container with upper directory upper
+// is kept.
+func sealFile(dir, upper string) string {
+	sum := sha256.Sum256([]byte(upper))
+	return filepath.Join(dir, hex.EncodeToString(sum[:12])+".json")
+}
+
+// startedAt is when the container's upper directory was made: its start,
+// for a runtime that makes it at start. Without a birth time it is now.
+func startedAt(upper string, now time.Time) time.Time {
+	var st unix.Statx_t
+	if err := unix.Statx(unix.AT_FDCWD, upper, unix.AT_SYMLINK_NOFOLLOW, unix.STATX_BTIME, &st); err != nil || st.Mask&unix.STATX_BTIME == 0 {
+		return now
+	}
+	return time.Unix(st.Btime.Sec, int64(st.Btime.Nsec))
+}
+
+// newFirstBoot is the first-boot state of a container found at now: its
+// window open, or its seal read back, or no seal at all.
+func newFirstBoot(window time.Duration, sealDir, upper string, now time.Time) (*firstBoot, error) {
+	fb := &firstBoot{until: startedAt(upper, now).Add(window)}
+	if fb.until.After(now) {
+		return fb, nil
+	}
+	if sealDir == "" {
+		fb.unsealed = true
+		return fb, nil
+	}
+	data, err := os.ReadFile(sealFile(sealDir, upper))
+	if errors.Is(err, fs.ErrNotExist) {
+		fb.unsealed = true
+		return fb, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read its first-boot seal: %w", err)
+	}
+	var s seal
+	if err := json.Unmarshal(data, &s); err != nil || s.Upper != upper {
+		return nil, fmt.Errorf("first-boot seal %s is not driftd's: %v", sealFile(sealDir, upper), err)
+	}
+	fb.sealed = &s
+	return fb, nil
+}
+
+// writeSeal keeps s in dir; with no dir it is kept in memory only.
+func writeSeal(dir string, s *seal) error {
+	if dir == "" {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("first-boot seal: %w", err)
+	}
+	data, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	return atomicfile.WriteFile(sealFile(dir, s.Upper), data, 0o600)
+}
+
+// dropStaleSeals removes the seals of containers whose upper directory is
+// gone: they are never started again.
+func dropStaleSeals(dir string) {
+	files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		var s seal
+		if json.Unmarshal(data, &s) != nil || s.Upper == "" {
+			continue
+		}
+		if _, err := os.Lstat(s.Upper); errors.Is(err, fs.ErrNotExist) {
+			os.Remove(f)
+		}
+	}
+}
+
+// judgeFirstBoot sorts findings under a baked baseline's first-boot
+// paths: while the window is open they are pending, once sealed they are
+// compared with the seal, and a sealed path no longer changed at all
+// (within scope) is a change since the seal.
+func (c *container) judgeFirstBoot(findings []baseline.Finding, scope string) (out, pending []baseline.Finding) {
+	fb := c.firstBoot
+	if fb == nil || fb.unsealed || !c.rules().HasFirstBoot() {
+		return findings, nil
+	}
+	seen := map[string]bool{}
+	for _, f := range findings {
+		if !c.rules().FirstBoot(f.Path) {
+			out = append(out, f)
+			continue
+		}
+		if fb.open() {
+			pending = append(pending, f)
+			continue
+		}
+		seen[f.Path] = true
+		s, ok := fb.sealed.Paths[f.Path]
+		if !ok {
+			out = append(out, f) // unchanged at the seal: the image is its state
+			continue
+		}
+		attrs := f.Rule.Attrs & overlay.Compared
+		if f.Kind == s.Kind && sameEntry(f.After, s.After, attrs) {
+			continue // as sealed
+		}
+		f.Before = s.After
+		if f.After != nil && s.After != nil {
+			f.Kind, f.Changes = baseline.Modified, f.After.Diff(s.After, attrs)
+		}
+		out = append(out, f)
+	}
+	if fb.sealed != nil {
+		for p, s := range fb.sealed.Paths {
+			if seen[p] || !within(p, scope) || s.Before == nil {
+				continue
+			}
+			// Back to the image's state: changed since the seal.
+			f := baseline.Finding{Path: p, Kind: baseline.Modified, Rule: c.rules().Match(p), Before: s.After, After: s.Before}
+			if s.After != nil {
+				f.Changes = s.Before.Diff(s.After, f.Rule.Attrs&overlay.Compared)
+			} else {
+				f.Kind = baseline.Added
+			}
+			out = append(out, f)
+		}
+	}
+	return out, pending
+}
+
+// sealOf records the state of the first-boot paths among changes.
+func (c *container) sealOf(changes []baseline.Finding, now time.Time) *seal {
+	s := &seal{Upper: c.mount.Layers.Upper, At: now, Paths: map[string]sealedPath{}}
+	for _, f := range changes {
+		if c.rules().FirstBoot(f.Path) {
+			s.Paths[f.Path] = sealedPath{Kind: f.Kind, Before: f.Before, After: f.After}
+		}
+	}
+	return s
+}
+
+func sameEntry(a, b *baseline.Entry, attrs baseline.Attr) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Err == "" && b.Err == "" && a.Diff(b, attrs) == 0
+}
+
+// bakedJSON is the baked baseline's part of c's report.
+func (c *container) bakedJSON() *reporter.ContainerBaseline {
+	if c.baked == nil {
+		return nil
+	}
+	j := &reporter.ContainerBaseline{ID: c.baked.BaselineID, Key: c.baked.KeyID, KeyFrom: c.baked.KeyFrom}
+	fb := c.firstBoot
+	switch {
+	case fb == nil || !c.rules().HasFirstBoot():
+		j.FirstBoot = "none"
+	case fb.open():
+		j.FirstBoot, j.FirstBootUntil = "open", &fb.until
+	case fb.sealed != nil:
+		j.FirstBoot, j.SealedAt = "sealed", &fb.sealed.At
+	default:
+		j.FirstBoot = "unsealed"
+	}
+	for p := range c.pending {
+		j.Pending = append(j.Pending, p)
+	}
+	return j
+}
