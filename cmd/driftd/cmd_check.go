@@ -41,7 +41,7 @@ func checkCommand() *cobra.Command {
 			return fmt.Errorf("--format %q: want text or json", *format)
 		}
 		if *container != "" {
-			return checkContainer(ctx, *configPath, *container, *format, stdout)
+			return checkContainer(ctx, *configPath, *stateDir, *container, *format, stdout)
 		}
 		if *textfile != "" {
 			// Before the scan, not after it: a missing directory is a typo.
@@ -262,17 +262,21 @@ func bootTime(root string) time.Time {
 }
 
 // checkContainer compares one running container with its image and
-// reports it: 0 clean, 1 drift, 2 when it could not be read.
-func checkContainer(ctx context.Context, configPath, key, format string, stdout io.Writer) error {
+// reports it: 0 clean, 1 drift, 2 when it could not be read. The seals of
+// first-boot paths are read from stateDir (default: the config's).
+func checkContainer(ctx context.Context, configPath, stateDir, key, format string, stdout io.Writer) error {
 	cfg, err := config.Load(configPath)
 	if err != nil {
 		return err
+	}
+	if stateDir == "" {
+		stateDir = cfg.Daemon.StateDir
 	}
 	baked, err := agent.ImageBaselines(cfg.Containers.TrustedKeys)
 	if err != nil {
 		return err
 	}
-	opts := containers.Options{Baked: baked, SealDir: filepath.Join(cfg.Daemon.StateDir, agent.ContainerSeals)}
+	opts := containers.Options{Baked: baked, SealDir: filepath.Join(stateDir, agent.ContainerSeals)}
 	c, err := containers.CheckOne(ctx, cfg.Containers, cfg.ContainerRules, opts, cfg.Scan.WorkerCount(), key)
 	if err != nil {
 		return err

@@ -32,6 +32,13 @@ func podman(t testing.TB, args ...string) string {
 // executable.
 func containerImage(t testing.TB) string {
 	t.Helper()
+	return buildImage(t, "localhost/driftd-e2e:1", nil)
+}
+
+// buildImage imports the image ref, whose root finish may add to before
+// it is packed (a Dockerfile's last steps).
+func buildImage(t testing.TB, ref string, finish func(root string)) string {
+	t.Helper()
 	dir := t.TempDir()
 	src := filepath.Join(dir, "tool.go")
 	os.WriteFile(src, []byte(`package main
@@ -61,11 +68,13 @@ func main() {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build the image's tool: %v\n%s", err, out)
 	}
+	if finish != nil {
+		finish(root)
+	}
 	tarball := filepath.Join(dir, "image.tar")
 	if out, err := exec.Command("tar", "-C", root, "-cf", tarball, ".").CombinedOutput(); err != nil {
 		t.Fatalf("tar: %v\n%s", err, out)
 	}
-	ref := "localhost/driftd-e2e:1"
 	podman(t, "import", tarball, ref)
 	return ref
 }
@@ -169,5 +178,95 @@ func TestPodmanContainerDrift(t *testing.T) {
 	})
 	if r := driftd(t, nil, "check", "--config", cfg, "--container", name); r.code != 2 || !strings.Contains(r.stderr, "not running here") {
 		t.Errorf("check --container of a removed container: %v", r)
+	}
+}
+
+// bakedImageConfig is the config an image ships: the default's rules and
+// two of its own, one of them first-boot paths its entrypoint writes.
+const bakedImageConfig = `
+[[rule]]
+paths = ["/srv/cache/**"]
+ignore = true
+
+[[rule]]
+paths = ["/etc/app.conf"]
+first_boot = true
+`
+
+// TestPodmanBakedBaseline: an image whose build ended with driftd bake
+// (its config, key and manifest in the image) is judged by that baseline:
+// its rules, its first-boot path written in the container's first seconds
+// and then sealed, the seal kept in the daemon's state dir; a trusted key
+// that did not sign it leaves the container unverified.
+func TestPodmanBakedBaseline(t *testing.T) {
+	keys := t.TempDir()
+	for _, k := range []string{"image", "other"} {
+		if r := driftd(t, nil, "keygen", "--out", filepath.Join(keys, k)); r.code != 0 {
+			t.Fatalf("keygen: %v", r)
+		}
+	}
+	image := buildImage(t, "localhost/driftd-e2e-baked:1", func(root string) {
+		os.MkdirAll(filepath.Join(root, "etc/driftd"), 0o755)
+		os.MkdirAll(filepath.Join(root, "srv/cache"), 0o755)
+		os.WriteFile(filepath.Join(root, "etc/app.conf"), []byte("port = 80\n"), 0o644)
+		os.WriteFile(filepath.Join(root, "etc/driftd/driftd.toml"), []byte(bakedImageConfig), 0o644)
+		pub, _ := os.ReadFile(filepath.Join(keys, "image.pub"))
+		os.WriteFile(filepath.Join(root, "etc/driftd/baseline.pub"), pub, 0o644)
+		if r := driftd(t, nil, "bake", "--config", filepath.Join(root, "etc/driftd/driftd.toml"), "--root", root,
+			"--key", filepath.Join(keys, "image.key"), "--out", filepath.Join(root, "etc/driftd/baseline.manifest")); r.code != 0 {
+			t.Fatalf("bake the image: %v", r)
+		}
+	})
+	f := newDaemonFixture(t, "")
+	f.bake(t, f.manifest)
+	cfg := filepath.Join(t.TempDir(), "driftd.toml")
+	os.WriteFile(cfg, []byte(daemonConfig("\n[containers]\nenabled = true\ninterval = \"500ms\"\nfirst_boot = \"4s\"\n")), 0o644)
+	f.config = cfg
+	d := startDaemon(t, f, t.TempDir())
+
+	name := fmt.Sprintf("driftd-baked-%d", time.Now().UnixNano()%1e6)
+	runContainer(t, name, image)
+	// The entrypoint's first seconds: it writes its config, and a cache.
+	podman(t, "exec", name, "/bin/tool", "write", "/etc/app.conf", "port = 8080\n", "644")
+	podman(t, "exec", name, "/bin/tool", "write", "/srv/cache/x", "cached\n", "644")
+	var c *reporter.ContainerJSON
+	d.eventually(15*time.Second, "the container's first boot is sealed", func() bool {
+		cs, _ := d.containersStatus()
+		c = findContainer(cs, name)
+		return c != nil && c.Baseline != nil && c.Baseline.FirstBoot == "sealed"
+	})
+	if c.Baseline.KeyFrom != "image" || c.Baseline.ID == "" || c.Status != reporter.StatusClean {
+		t.Fatalf("sealed container: %+v %+v", c.Baseline, c)
+	}
+	if !strings.Contains(d.events(), `"msg":"container_sealed"`) {
+		t.Error("no container_sealed event")
+	}
+
+	podman(t, "exec", name, "/bin/tool", "write", "/etc/app.conf", "port = 1\n", "644")
+	podman(t, "exec", name, "/bin/tool", "write", "/usr/bin/evil", "\x7fELF", "755")
+	d.eventually(10*time.Second, "both changes after the seal are drift", func() bool {
+		cs, _ := d.containersStatus()
+		c = findContainer(cs, name)
+		return c != nil && len(c.Findings) == 2
+	})
+	var got []string
+	for _, f := range c.Findings {
+		got = append(got, f.Kind+" "+f.Path+" "+f.Severity)
+	}
+	if s := strings.Join(got, "; "); !strings.HasPrefix(s, "modified /etc/app.conf ") || !strings.HasSuffix(s, "; added /usr/bin/evil critical") {
+		t.Errorf("findings after the seal: %s", s)
+	}
+	if s, _ := d.status(); s.Status != reporter.StatusClean {
+		t.Errorf("the host's status is %s: the container seals in the state dir were taken for tampering? %+v", s.Status, s.Findings)
+	}
+	if r := driftd(t, nil, "check", "--config", cfg, "--state-dir", d.stateDir, "--container", name); r.code != 1 ||
+		!strings.Contains(r.stdout, "baked in the image") || !strings.Contains(r.stdout, "first boot sealed") {
+		t.Errorf("check --container: %v", r)
+	}
+	trusted := filepath.Join(t.TempDir(), "driftd.toml")
+	os.WriteFile(trusted, []byte(daemonConfig(fmt.Sprintf("\n[containers]\ntrusted_keys = [%q]\n", filepath.Join(keys, "other.pub")))), 0o644)
+	if r := driftd(t, nil, "check", "--config", trusted, "--container", name); r.code != 2 ||
+		!strings.Contains(r.stdout, "not signed by any of containers.trusted_keys") {
+		t.Errorf("check --container with a trusted key that did not sign it: %v", r)
 	}
 }
