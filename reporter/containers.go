@@ -58,11 +58,12 @@ type ContainerBaseline struct {
 	// FirstBoot is the state of its first-boot paths: "open" (they may
 	// change until FirstBootUntil), "sealed" (compared with their state at
 	// SealedAt), "unsealed" (the window closed while driftd did not run:
-	// compared with the image), or "none" (its rules mark none).
+	// a first-boot path changed from the image cannot be verified), or
+	// "none" (its rules mark none).
 	FirstBoot      string     `json:"first_boot"`
 	FirstBootUntil *time.Time `json:"first_boot_until,omitempty"`
 	SealedAt       *time.Time `json:"sealed_at,omitempty"`
-	Pending        []string   `json:"pending,omitempty"` // first-boot paths changed while open
+	Pending        []string   `json:"pending,omitempty"` // first-boot paths changed while open, or unsealed
 }
 
 // describe says in a line what judges the container and where its first
@@ -75,7 +76,7 @@ func (b *ContainerBaseline) describe() string {
 	case "sealed":
 		out += "; first boot sealed " + b.SealedAt.Local().Format(time.DateTime)
 	case "unsealed":
-		out += "; first boot never sealed (driftd was not running when it ended): first-boot paths compared with the image"
+		out += fmt.Sprintf("; first boot never sealed (driftd was not running when it ended): %d first-boot paths changed, not verified", len(b.Pending))
 	}
 	return out
 }

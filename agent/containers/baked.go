@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -79,7 +80,7 @@ type firstBoot struct {
 	until  time.Time
 	sealed *seal
 	// unsealed: the window ended while driftd did not run, so there is no
-	// seal: first-boot paths are compared with the image.
+	// seal: a first-boot path changed from the image cannot be verified.
 	unsealed bool
 }
 
@@ -181,12 +182,12 @@ func dropStaleSeals(dir string) {
 }
 
 // judgeFirstBoot sorts findings under a baked baseline's first-boot
-// paths: while the window is open they are pending, once sealed they are
-// compared with the seal, and a sealed path no longer changed at all
-// (within scope) is a change since the seal.
+// paths: while the window is open, or where it closed unseen, they are
+// pending; once sealed they are compared with the seal, and a sealed path
+// no longer changed at all (within scope) is a change since the seal.
 func (c *container) judgeFirstBoot(findings []baseline.Finding, scope string) (out, pending []baseline.Finding) {
 	fb := c.firstBoot
-	if fb == nil || fb.unsealed || !c.rules().HasFirstBoot() {
+	if fb == nil || !c.rules().HasFirstBoot() {
 		return findings, nil
 	}
 	seen := map[string]bool{}
@@ -195,7 +196,9 @@ func (c *container) judgeFirstBoot(findings []baseline.Finding, scope string) (o
 			out = append(out, f)
 			continue
 		}
-		if fb.open() {
+		if fb.sealed == nil {
+			// Open: they may change. Unsealed: changed in a window no
+			// daemon saw close, so they cannot be verified either way.
 			pending = append(pending, f)
 			continue
 		}
@@ -271,5 +274,6 @@ func (c *container) bakedJSON() *reporter.ContainerBaseline {
 	for p := range c.pending {
 		j.Pending = append(j.Pending, p)
 	}
+	slices.Sort(j.Pending)
 	return j
 }

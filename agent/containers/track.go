@@ -53,13 +53,16 @@ func newContainer(id reporter.Container, mt Mount, rules *baseline.Rules, now ti
 
 // unverified says why c's drift cannot be known in full, or "".
 func (c *container) unverified() string {
-	switch {
-	case c.bakedErr != "" && c.reason != "":
-		return c.bakedErr + "; " + c.reason
-	case c.bakedErr != "":
-		return c.bakedErr
+	var why []string
+	for _, r := range []string{c.bakedErr, c.reason} {
+		if r != "" {
+			why = append(why, r)
+		}
 	}
-	return c.reason
+	if c.firstBoot != nil && c.firstBoot.unsealed && len(c.pending) > 0 {
+		why = append(why, fmt.Sprintf("%d first-boot paths changed from the image and its first boot ended while driftd was not running: they cannot be verified", len(c.pending)))
+	}
+	return strings.Join(why, "; ")
 }
 
 // findingsOf judges changes as findings: executables at their own
