@@ -12,13 +12,16 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// TestLookupLowerFollowsTheLayers: an image of three layers, where the
-// upper ones remove (whiteout) and replace (opaque) what the base has.
-func TestLookupLowerFollowsTheLayers(t *testing.T) {
+// threeLayers builds an image of three layers, where the upper ones
+// remove (whiteout) and replace (opaque) what the base has, and returns
+// them top-most first.
+func threeLayers(t *testing.T) (top, mid, base string) {
+	t.Helper()
 	dir := t.TempDir()
-	top, mid, base := filepath.Join(dir, "top"), filepath.Join(dir, "mid"), filepath.Join(dir, "base")
+	top, mid, base = filepath.Join(dir, "top"), filepath.Join(dir, "mid"), filepath.Join(dir, "base")
 	write(t, base+"/etc/a", "base a", 0o644)
 	write(t, base+"/etc/b", "base b", 0o644)
+	write(t, base+"/etc/c", "base c", 0o644)
 	write(t, base+"/srv/old", "old", 0o644)
 	write(t, base+"/var/x", "x", 0o644)
 	write(t, mid+"/etc/b", "mid b", 0o644)
@@ -26,15 +29,20 @@ func TestLookupLowerFollowsTheLayers(t *testing.T) {
 	if err := unix.Setxattr(mid+"/srv", "trusted.overlay.opaque", []byte("y"), 0); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.MkdirAll(top+"/etc", 0o755); err != nil {
-		t.Fatal(err)
-	}
+	write(t, top+"/etc/d", "top d", 0o644)
 	if err := unix.Mknod(top+"/etc/a", unix.S_IFCHR, 0); err != nil { // a whiteout
 		t.Fatal(err)
 	}
 	if err := unix.Mknod(top+"/var", unix.S_IFCHR, 0); err != nil { // a whole directory removed
 		t.Fatal(err)
 	}
+	return top, mid, base
+}
+
+// TestLookupLowerFollowsTheLayers: each path is found in the layer the
+// mount would show it from, or not at all.
+func TestLookupLowerFollowsTheLayers(t *testing.T) {
+	top, mid, base := threeLayers(t)
 	l := Layers{Lower: []string{top, mid, base}}
 	for rel, want := range map[string]string{
 		"/etc/a":   "",
@@ -56,25 +64,7 @@ func TestLookupLowerFollowsTheLayers(t *testing.T) {
 // name's top-most copy, merges directories down to an opaque one, and
 // leaves out what a layer removed.
 func TestImageReadsTheLayersMerged(t *testing.T) {
-	dir := t.TempDir()
-	top, mid, base := filepath.Join(dir, "top"), filepath.Join(dir, "mid"), filepath.Join(dir, "base")
-	write(t, base+"/etc/a", "base a", 0o644)
-	write(t, base+"/etc/b", "base b", 0o644)
-	write(t, base+"/etc/c", "base c", 0o644)
-	write(t, base+"/srv/old", "old", 0o644)
-	write(t, base+"/var/x", "x", 0o644)
-	write(t, mid+"/etc/b", "mid b", 0o644)
-	write(t, mid+"/srv/new", "new", 0o644)
-	if err := unix.Setxattr(mid+"/srv", "trusted.overlay.opaque", []byte("y"), 0); err != nil {
-		t.Fatal(err)
-	}
-	write(t, top+"/etc/d", "top d", 0o644)
-	if err := unix.Mknod(top+"/etc/a", unix.S_IFCHR, 0); err != nil {
-		t.Fatal(err)
-	}
-	if err := unix.Mknod(top+"/var", unix.S_IFCHR, 0); err != nil {
-		t.Fatal(err)
-	}
+	top, mid, base := threeLayers(t)
 	img := Layers{Lower: []string{top, mid, base}}.Image()
 	if err := fstest.TestFS(img, "etc/b", "etc/c", "etc/d", "srv/new"); err != nil {
 		t.Fatal(err)
