@@ -211,7 +211,7 @@ func (d *Daemon) startContainers(ctx context.Context) {
 	}
 	d.containers = containers.NewMonitor(cc, d.cfg.ContainerRules, containers.Options{
 		Debounce: d.cfg.Watch.Debounce.Duration, Log: d.log, Events: d.events, Metrics: d.metrics.NewContainerMetrics(),
-		Baked: baked, SealDir: filepath.Join(d.stateDir, ContainerSeals),
+		Baked: baked, StateDir: filepath.Join(d.stateDir, ContainerState),
 	})
 	d.jobs.Go(func() {
 		if err := d.containers.Run(ctx); err != nil {

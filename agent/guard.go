@@ -41,10 +41,11 @@ type stamp struct {
 // knownState are the files the daemon writes in its state dir.
 var knownState = []string{"findings.json", "taint.json", "seal.manifest", "host.json", "driftd.lock", "driftd.sock"}
 
-// ContainerSeals is the directory of the state dir where the container
-// monitor keeps its first-boot seals. It writes there on its own, so the
-// guard takes it as the daemon's and does not compare its content.
-const ContainerSeals = "containers"
+// ContainerState is the directory of the state dir where the container
+// monitor keeps its records (first-boot seals, replacement marks). It
+// writes there on its own, so the guard takes it as the daemon's and does
+// not compare its content.
+const ContainerState = "containers"
 
 func newStateGuard(dir string, log *slog.Logger) *stateGuard {
 	g := &stateGuard{dir: dir, own: map[string]stamp{}, notify: make(chan struct{}, 1), done: make(chan struct{})}
@@ -157,7 +158,7 @@ func (g *stateGuard) verify() map[string]string {
 			continue
 		}
 		seen[name] = true
-		if name == ContainerSeals && e.IsDir() {
+		if name == ContainerState && e.IsDir() {
 			continue
 		}
 		want, ours := g.own[name]

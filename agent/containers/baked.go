@@ -1,21 +1,13 @@
 package containers
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
-	"errors"
-	"fmt"
 	"io/fs"
-	"os"
-	"path/filepath"
 	"slices"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"driftd/baseline"
-	"driftd/baseline/atomicfile"
 	"driftd/baseline/overlay"
 	"driftd/reporter"
 )
@@ -51,7 +43,7 @@ func (b *Baked) rules(ignore []string) (*baseline.Rules, error) {
 // takeBaked reads the baseline baked into c's image, if any: its rules
 // then judge c. One that cannot be verified leaves c unverified and judged
 // by the [containers] section.
-func (c *container) takeBaked(read BakedReader, cfg *Config, sealDir string, now time.Time) {
+func (c *container) takeBaked(read BakedReader, cfg *Config, rec *record, now time.Time) {
 	b, err := read(c.mount.Layers.Image())
 	if err == nil && b == nil {
 		return
@@ -60,15 +52,12 @@ func (c *container) takeBaked(read BakedReader, cfg *Config, sealDir string, now
 	if err == nil {
 		rules, err = b.rules(cfg.Ignore)
 	}
-	var fb *firstBoot
-	if err == nil {
-		fb, err = newFirstBoot(cfg.FirstBoot.Duration, sealDir, c.mount.Layers.Upper, now)
-	}
 	if err != nil {
 		c.bakedErr = "the baseline baked in its image: " + err.Error()
 		return
 	}
-	c.baked, c.differ.Rules, c.firstBoot = b, rules, fb
+	c.baked, c.differ.Rules = b, rules
+	c.firstBoot = newFirstBoot(cfg.FirstBoot.Duration, c.mount.Layers.Upper, rec, now)
 }
 
 func (c *container) rules() *baseline.Rules { return c.differ.Rules }
@@ -89,9 +78,9 @@ func (fb *firstBoot) open() bool { return fb != nil && fb.sealed == nil && !fb.u
 
 // seal is the state of a container's first-boot paths at the end of its
 // window: each one that differed from the image then. It is kept in the
-// state dir, so a restarted daemon compares with it and not with the image.
+// container's record, so a restarted daemon compares with it and not with
+// the image.
 type seal struct {
-	Upper string                `json:"upper"`
 	At    time.Time             `json:"sealed_at"`
 	Paths map[string]sealedPath `json:"paths"`
 }
@@ -101,13 +90,6 @@ type sealedPath struct {
 	Kind   baseline.Kind   `json:"kind"`
 	Before *baseline.Entry `json:"before,omitempty"` // the image's
 	After  *baseline.Entry `json:"after,omitempty"`  // the container's then
-}
-
-// sealFile is where the seal of the container with upper directory upper
-// is kept.
-func sealFile(dir, upper string) string {
-	sum := sha256.Sum256([]byte(upper))
-	return filepath.Join(dir, hex.EncodeToString(sum[:12])+".json")
 }
 
 // startedAt is when the container's upper directory was made: its start,
@@ -121,64 +103,16 @@ func startedAt(upper string, now time.Time) time.Time {
 }
 
 // newFirstBoot is the first-boot state of a container found at now: its
-// window open, or its seal read back, or no seal at all.
-func newFirstBoot(window time.Duration, sealDir, upper string, now time.Time) (*firstBoot, error) {
+// seal read back from rec, or its window open, or no seal at all.
+func newFirstBoot(window time.Duration, upper string, rec *record, now time.Time) *firstBoot {
 	fb := &firstBoot{until: startedAt(upper, now).Add(window)}
-	if fb.until.After(now) {
-		return fb, nil
-	}
-	if sealDir == "" {
+	switch {
+	case rec != nil && rec.Seal != nil:
+		fb.sealed = rec.Seal
+	case !fb.until.After(now):
 		fb.unsealed = true
-		return fb, nil
 	}
-	data, err := os.ReadFile(sealFile(sealDir, upper))
-	if errors.Is(err, fs.ErrNotExist) {
-		fb.unsealed = true
-		return fb, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read its first-boot seal: %w", err)
-	}
-	var s seal
-	if err := json.Unmarshal(data, &s); err != nil || s.Upper != upper {
-		return nil, fmt.Errorf("first-boot seal %s is not driftd's: %v", sealFile(sealDir, upper), err)
-	}
-	fb.sealed = &s
-	return fb, nil
-}
-
-// writeSeal keeps s in dir; with no dir it is kept in memory only.
-func writeSeal(dir string, s *seal) error {
-	if dir == "" {
-		return nil
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("first-boot seal: %w", err)
-	}
-	data, err := json.Marshal(s)
-	if err != nil {
-		return err
-	}
-	return atomicfile.WriteFile(sealFile(dir, s.Upper), data, 0o600)
-}
-
-// dropStaleSeals removes the seals of containers whose upper directory is
-// gone: they are never started again.
-func dropStaleSeals(dir string) {
-	files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			continue
-		}
-		var s seal
-		if json.Unmarshal(data, &s) != nil || s.Upper == "" {
-			continue
-		}
-		if _, err := os.Lstat(s.Upper); errors.Is(err, fs.ErrNotExist) {
-			os.Remove(f)
-		}
-	}
+	return fb
 }
 
 // judgeFirstBoot sorts findings under a baked baseline's first-boot
@@ -238,7 +172,7 @@ func (c *container) judgeFirstBoot(findings []baseline.Finding, scope string) (o
 
 // sealOf records the state of the first-boot paths among changes.
 func (c *container) sealOf(changes []baseline.Finding, now time.Time) *seal {
-	s := &seal{Upper: c.mount.Layers.Upper, At: now, Paths: map[string]sealedPath{}}
+	s := &seal{At: now, Paths: map[string]sealedPath{}}
 	for _, f := range changes {
 		if c.rules().FirstBoot(f.Path) {
 			s.Paths[f.Path] = sealedPath{Kind: f.Kind, Before: f.Before, After: f.After}

@@ -64,7 +64,7 @@ func TestBakedBaselineJudgesTheContainer(t *testing.T) {
 	withBaked := func(dir string) func(*Config, *Options) {
 		return func(c *Config, o *Options) {
 			c.FirstBoot.Duration = 1500 * time.Millisecond
-			o.Baked, o.SealDir = bakedImage, dir
+			o.Baked, o.StateDir = bakedImage, dir
 		}
 	}
 	m, evs, _ := startMonitor(t, withBaked(sealDir))

@@ -13,8 +13,8 @@ import (
 // CheckOne compares one running container with its image, once: the
 // container whose id (or an unambiguous prefix of it, 4 characters at
 // least), name or container label is key, walked by a pool of workers.
-// Of opts, only Baked and SealDir are used: a baked container's seal is
-// read, never written.
+// Of opts, only Baked and StateDir are used: the container's record (its
+// seal, its mark) is read, never written.
 func CheckOne(ctx context.Context, cfg Config, rules *baseline.Rules, opts Options, workers int, key string) (reporter.ContainerJSON, error) {
 	mounts, err := readMounts(cfg.MountInfo, cfg.HostRoot)
 	if err != nil {
@@ -38,8 +38,15 @@ func CheckOne(ctx context.Context, cfg Config, rules *baseline.Rules, opts Optio
 		return reporter.ContainerJSON{}, fmt.Errorf("container %q: %d containers match; give more of the id", key, len(matches))
 	}
 	c := matches[0]
+	rec, err := readRecord(opts.StateDir, c.mount.Layers.Upper)
+	if err != nil {
+		return reporter.ContainerJSON{}, fmt.Errorf("container %s: %w", c.id.Label(), err)
+	}
+	if rec != nil {
+		c.tainted = rec.Tainted
+	}
 	if opts.Baked != nil {
-		c.takeBaked(opts.Baked, &cfg, opts.SealDir, c.found)
+		c.takeBaked(opts.Baked, &cfg, rec, c.found)
 	}
 	c.differ.Workers = workers
 	changes, err := c.differ.Diff(ctx, "/")

@@ -52,9 +52,9 @@ type Options struct {
 	Metrics     *reporter.ContainerMetrics
 	// Baked reads the baseline an image ships; nil reads none.
 	Baked BakedReader
-	// SealDir keeps the first-boot seals of containers with a baked
-	// baseline; "" keeps them in memory only.
-	SealDir string
+	// StateDir keeps each container's record (its first-boot seal, its
+	// mark for replacement) across restarts; "" keeps them in memory only.
+	StateDir string
 }
 
 // NewMonitor makes a monitor for cfg, whose rules are cfg.Validate's.
@@ -100,8 +100,8 @@ func (m *Monitor) Run(ctx context.Context) error {
 	defer tick.Stop()
 	gc := time.NewTicker(5 * time.Minute)
 	defer gc.Stop()
-	if m.opts.SealDir != "" {
-		dropStaleSeals(m.opts.SealDir)
+	if m.opts.StateDir != "" {
+		dropStaleRecords(m.opts.StateDir)
 	}
 	m.discover(ctx)
 	var debounce <-chan time.Time
@@ -110,8 +110,8 @@ func (m *Monitor) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-gc.C:
-			if m.opts.SealDir != "" {
-				dropStaleSeals(m.opts.SealDir)
+			if m.opts.StateDir != "" {
+				dropStaleRecords(m.opts.StateDir)
 			}
 		case <-tick.C:
 			m.discover(ctx)
@@ -208,8 +208,9 @@ func (m *Monitor) discover(ctx context.Context) {
 // that a change made during the walk is either walked or seen.
 func (m *Monitor) start(ctx context.Context, mt Mount) {
 	c := newContainer(identify(mt), mt, m.rules, time.Now())
+	rec := m.restore(c)
 	if m.opts.Baked != nil {
-		c.takeBaked(m.opts.Baked, &m.cfg, m.opts.SealDir, c.found)
+		c.takeBaked(m.opts.Baked, &m.cfg, rec, c.found)
 	}
 	c.differ.BeforeList = func(dir string) { m.watch(c, dir) }
 	m.mu.Lock()
@@ -387,14 +388,10 @@ func (m *Monitor) sealDue(ctx context.Context, now time.Time) {
 			continue
 		}
 		s := c.sealOf(m.cfg.findingsOf(changes), now)
-		if err := writeSeal(m.opts.SealDir, s); err != nil {
-			// Held in memory: a restarted daemon finds no seal and compares
-			// these paths with the image, which is loud, never clean.
-			m.log.Warn("containers: cannot keep a first-boot seal", "container", c.id.Label(), "err", err)
-		}
 		m.mu.Lock()
 		c.firstBoot.sealed = s
 		m.mu.Unlock()
+		m.save(c)
 		m.event(slog.LevelInfo, "container_sealed", c, slog.Int("paths", len(s.Paths)))
 		m.apply(c, "/", changes, nil, "full")
 	}

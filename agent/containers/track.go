@@ -177,6 +177,7 @@ func (m *Monitor) taint(c *container, f *baseline.Finding, now time.Time) {
 	}
 	c.tainted = &now
 	m.mu.Unlock()
+	m.save(c)
 	reason := fmt.Sprintf("%s %s (%s, %s)", f.Kind, f.Path, f.Rule.Category, f.Rule.Severity)
 	m.event(slog.LevelError, "container_taint", c, slog.String("reason", reason))
 	if len(m.cfg.Hook.Command) == 0 {

@@ -276,7 +276,7 @@ func checkContainer(ctx context.Context, configPath, stateDir, key, format strin
 	if err != nil {
 		return err
 	}
-	opts := containers.Options{Baked: baked, SealDir: filepath.Join(stateDir, agent.ContainerSeals)}
+	opts := containers.Options{Baked: baked, StateDir: filepath.Join(stateDir, agent.ContainerState)}
 	c, err := containers.CheckOne(ctx, cfg.Containers, cfg.ContainerRules, opts, cfg.Scan.WorkerCount(), key)
 	if err != nil {
 		return err
