@@ -18,6 +18,7 @@ import (
 
 	"driftd/agent/config"
 	"driftd/agent/containers"
+	"driftd/agent/imagebaseline"
 	"driftd/agent/policy"
 	"driftd/baseline"
 	"driftd/baseline/check"
@@ -203,7 +204,7 @@ func (d *Daemon) startContainers(ctx context.Context) {
 	if !cc.Enabled {
 		return
 	}
-	baked, err := ImageBaselines(cc.TrustedKeys)
+	baked, err := imagebaseline.Reader(cc.TrustedKeys)
 	if err != nil {
 		// Read at each start: a key gone since the config was loaded.
 		d.log.Error("containers: baselines baked in images are not read", "err", err)
@@ -211,7 +212,7 @@ func (d *Daemon) startContainers(ctx context.Context) {
 	}
 	d.containers = containers.NewMonitor(cc, d.cfg.ContainerRules, containers.Options{
 		Debounce: d.cfg.Watch.Debounce.Duration, Log: d.log, Events: d.events, Metrics: d.metrics.NewContainerMetrics(),
-		Baked: baked, StateDir: filepath.Join(d.stateDir, ContainerState),
+		Baked: baked, StateDir: filepath.Join(d.stateDir, containers.StateDirName),
 	})
 	d.jobs.Go(func() {
 		if err := d.containers.Run(ctx); err != nil {

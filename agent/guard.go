@@ -12,6 +12,7 @@ import (
 
 	"github.com/fsnotify/fsnotify"
 
+	"driftd/agent/containers"
 	"driftd/baseline/check"
 )
 
@@ -40,12 +41,6 @@ type stamp struct {
 
 // knownState are the files the daemon writes in its state dir.
 var knownState = []string{"findings.json", "taint.json", "seal.manifest", "host.json", "driftd.lock", "driftd.sock"}
-
-// ContainerState is the directory of the state dir where the container
-// monitor keeps its records (first-boot seals, replacement marks). It
-// writes there on its own, so the guard takes it as the daemon's and does
-// not compare its content.
-const ContainerState = "containers"
 
 func newStateGuard(dir string, log *slog.Logger) *stateGuard {
 	g := &stateGuard{dir: dir, own: map[string]stamp{}, notify: make(chan struct{}, 1), done: make(chan struct{})}
@@ -158,7 +153,9 @@ func (g *stateGuard) verify() map[string]string {
 			continue
 		}
 		seen[name] = true
-		if name == ContainerState && e.IsDir() {
+		// The container monitor writes its records there on its own: the
+		// guard takes the directory as the daemon's, unread.
+		if name == containers.StateDirName && e.IsDir() {
 			continue
 		}
 		want, ours := g.own[name]

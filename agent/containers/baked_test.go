@@ -13,8 +13,8 @@ import (
 
 // bakedImage reads a baseline "baked" in the images that have the
 // manifest file, with rules of its own. The reader that verifies a real
-// manifest is the agent's (TestImageBaselines); here the monitor's part
-// is under test.
+// manifest is package imagebaseline's (its TestReader); here the
+// monitor's part is under test.
 func bakedImage(image fs.FS) (*Baked, error) {
 	if _, err := fs.Stat(image, "etc/driftd/baseline.manifest"); err != nil {
 		return nil, nil

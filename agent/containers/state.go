@@ -14,6 +14,10 @@ import (
 	"driftd/baseline/atomicfile"
 )
 
+// StateDirName is the directory of the daemon's state dir where the
+// monitor keeps its records.
+const StateDirName = "containers"
+
 // record is what the monitor keeps of a container across its own
 // restarts, in the state dir: its first-boot seal, and its mark for
 // replacement, so a restarted daemon neither re-opens the one nor runs the

@@ -14,9 +14,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"driftd/agent"
 	"driftd/agent/config"
 	"driftd/agent/containers"
+	"driftd/agent/imagebaseline"
 	"driftd/agent/policy"
 	"driftd/baseline"
 	"driftd/baseline/check"
@@ -272,11 +272,11 @@ func checkContainer(ctx context.Context, configPath, stateDir, key, format strin
 	if stateDir == "" {
 		stateDir = cfg.Daemon.StateDir
 	}
-	baked, err := agent.ImageBaselines(cfg.Containers.TrustedKeys)
+	baked, err := imagebaseline.Reader(cfg.Containers.TrustedKeys)
 	if err != nil {
 		return err
 	}
-	opts := containers.Options{Baked: baked, StateDir: filepath.Join(stateDir, agent.ContainerState)}
+	opts := containers.Options{Baked: baked, StateDir: filepath.Join(stateDir, containers.StateDirName)}
 	c, err := containers.CheckOne(ctx, cfg.Containers, cfg.ContainerRules, opts, cfg.Scan.WorkerCount(), key)
 	if err != nil {
 		return err

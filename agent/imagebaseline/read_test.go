@@ -1,4 +1,4 @@
-package agent
+package imagebaseline
 
 import (
 	"os"
@@ -11,10 +11,10 @@ import (
 	"driftd/baseline/manifest"
 )
 
-// TestImageBaselines: the baseline baked in an image is read with the
+// TestReader: the baseline baked in an image is read with the
 // image's own config, verified with the image's key or the trusted ones,
 // and refused when its rules are not those it was baked with.
-func TestImageBaselines(t *testing.T) {
+func TestReader(t *testing.T) {
 	dir := t.TempDir()
 	keyA, pubA, err := manifest.GenerateKey(filepath.Join(dir, "a"))
 	if err != nil {
@@ -37,7 +37,7 @@ func TestImageBaselines(t *testing.T) {
 	}
 	read := func(trusted ...string) (string, error) {
 		t.Helper()
-		r, err := ImageBaselines(trusted)
+		r, err := Reader(trusted)
 		if err != nil {
 			t.Fatal(err)
 		}

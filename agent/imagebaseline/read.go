@@ -1,4 +1,4 @@
-package agent
+package imagebaseline
 
 import (
 	"crypto/ed25519"
@@ -13,13 +13,13 @@ import (
 	"driftd/baseline/manifest"
 )
 
-// ImageBaselines reads the baselines baked in container images: the
+// Reader reads the baselines baked in container images: the
 // image's own config (at config.PackagedPath, layered as on a host), and
 // the manifest it names, verified with one of the trusted keys, or with
 // the key the image ships where none are given. The manifest's signed
 // rules digest must be that of the image's rules: the rules are then as
 // baked, whatever a later layer did to the config.
-func ImageBaselines(trustedKeys []string) (containers.BakedReader, error) {
+func Reader(trustedKeys []string) (containers.BakedReader, error) {
 	var trusted []ed25519.PublicKey
 	for _, p := range trustedKeys {
 		k, err := manifest.LoadPublicKey(p)
