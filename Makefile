@@ -72,6 +72,7 @@ lint:
 bench: deps-bench
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 120m ./cmd/driftd/
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./baseline/...
+	$(GO) test -run '^$$' -bench . -benchtime 50x ./agent/imagebaseline/
 
 # The eBPF object of the attribution backend, committed so a build needs
 # Go alone: regenerate it after editing agent/attrib/bpf/.
