@@ -106,18 +106,28 @@ func findContainer(cs []reporter.ContainerJSON, name string) *reporter.Container
 	return nil
 }
 
+// startContainerDaemon runs the daemon on a fixture host with the
+// [containers] section given (its header included), and returns it with
+// its config's path.
+func startContainerDaemon(t testing.TB, section string) (*daemon, string) {
+	t.Helper()
+	f := newDaemonFixture(t, "")
+	f.bake(t, f.manifest)
+	cfg := filepath.Join(t.TempDir(), "driftd.toml")
+	if err := os.WriteFile(cfg, []byte(daemonConfig("\n"+section)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f.config = cfg
+	return startDaemon(t, f, t.TempDir()), cfg
+}
+
 // TestPodmanContainerDrift: a real Podman container is found and named,
 // a change made in it with podman exec is reported with its name and
 // image, driftd check --container says so too, and podman rm takes its
 // series away.
 func TestPodmanContainerDrift(t *testing.T) {
 	image := containerImage(t)
-	f := newDaemonFixture(t, "")
-	f.bake(t, f.manifest)
-	cfg := filepath.Join(t.TempDir(), "driftd.toml")
-	os.WriteFile(cfg, []byte(daemonConfig("\n[containers]\nenabled = true\ninterval = \"500ms\"\n")), 0o644)
-	f.config = cfg
-	d := startDaemon(t, f, t.TempDir())
+	d, cfg := startContainerDaemon(t, "[containers]\nenabled = true\ninterval = \"500ms\"\n")
 
 	name := fmt.Sprintf("driftd-e2e-%d", time.Now().UnixNano()%1e6)
 	started := time.Now()
@@ -217,12 +227,7 @@ func TestPodmanBakedBaseline(t *testing.T) {
 			t.Fatalf("bake the image: %v", r)
 		}
 	})
-	f := newDaemonFixture(t, "")
-	f.bake(t, f.manifest)
-	cfg := filepath.Join(t.TempDir(), "driftd.toml")
-	os.WriteFile(cfg, []byte(daemonConfig("\n[containers]\nenabled = true\ninterval = \"500ms\"\nfirst_boot = \"4s\"\n")), 0o644)
-	f.config = cfg
-	d := startDaemon(t, f, t.TempDir())
+	d, cfg := startContainerDaemon(t, "[containers]\nenabled = true\ninterval = \"500ms\"\nfirst_boot = \"4s\"\n")
 
 	name := fmt.Sprintf("driftd-baked-%d", time.Now().UnixNano()%1e6)
 	runContainer(t, name, image)

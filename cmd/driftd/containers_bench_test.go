@@ -20,12 +20,7 @@ import (
 func BenchmarkContainers(b *testing.B) {
 	const n = 50
 	image := containerImage(b)
-	f := newDaemonFixture(b, "")
-	f.bake(b, f.manifest)
-	cfg := filepath.Join(b.TempDir(), "driftd.toml")
-	os.WriteFile(cfg, []byte(daemonConfig("\n[containers]\nenabled = true\n")), 0o644)
-	f.config = cfg
-	d := startDaemon(b, f, b.TempDir())
+	d, _ := startContainerDaemon(b, "[containers]\nenabled = true\n")
 	ours := func() []reporter.ContainerJSON {
 		var out []reporter.ContainerJSON
 		cs, _ := d.containersStatus()
