@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -49,17 +48,9 @@ func statusCommand() *cobra.Command {
 		if *showContainers {
 			return statusContainers(ctx, socket, *format, stdout)
 		}
-		resp, err := localRequest(ctx, socket, http.MethodGet, "/v1/status", nil)
-		if errors.Is(err, errNoDaemon) {
-			return fmt.Errorf("daemon socket %s: nothing listens (is driftd run going?)", socket)
-		}
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
 		var s reporter.StatusJSON
-		if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
-			return fmt.Errorf("daemon socket %s: %w", socket, err)
+		if err := getFromDaemon(ctx, socket, "/v1/status", &s); err != nil {
+			return err
 		}
 		s = filter.Apply(s)
 		if *format == "json" {
@@ -89,9 +80,21 @@ func statusCommand() *cobra.Command {
 
 // statusContainers shows the daemon's view of the containers: 0 when all
 // are clean, 1 when one has drifted, 2 when one could not be read or the
-// daemon cannot tell which run.
+// daemon cannot tell which run (its answer is then an error).
 func statusContainers(ctx context.Context, socket, format string, stdout io.Writer) error {
-	resp, err := localRequest(ctx, socket, http.MethodGet, "/v1/containers", nil)
+	var cs []reporter.ContainerJSON
+	if err := getFromDaemon(ctx, socket, "/v1/containers", &cs); err != nil {
+		return err
+	}
+	if err := writeContainers(stdout, cs, format); err != nil {
+		return err
+	}
+	return containersVerdict(cs)
+}
+
+// getFromDaemon decodes the daemon's JSON answer to GET path into v.
+func getFromDaemon(ctx context.Context, socket, path string, v any) error {
+	resp, err := localRequest(ctx, socket, http.MethodGet, path, nil)
 	if errors.Is(err, errNoDaemon) {
 		return fmt.Errorf("daemon socket %s: nothing listens (is driftd run going?)", socket)
 	}
@@ -99,19 +102,10 @@ func statusContainers(ctx context.Context, socket, format string, stdout io.Writ
 		return err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
-		fmt.Fprintf(stdout, "containers NOT VERIFIED: %s\n", strings.TrimSpace(string(msg)))
-		return errUnverified
-	}
-	var cs []reporter.ContainerJSON
-	if err := json.NewDecoder(resp.Body).Decode(&cs); err != nil {
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
 		return fmt.Errorf("daemon socket %s: %w", socket, err)
 	}
-	if err := writeContainers(stdout, cs, format); err != nil {
-		return err
-	}
-	return containersVerdict(cs)
+	return nil
 }
 
 // writeContainers prints containers as text or JSON.
