@@ -188,22 +188,32 @@ func sameEntry(a, b *baseline.Entry, attrs baseline.Attr) bool {
 	return a.Err == "" && b.Err == "" && a.Diff(b, attrs) == 0
 }
 
+// firstBootState is where a baked container's first boot stands: none
+// (its rules mark no first-boot paths), open, sealed, or unsealed.
+func (c *container) firstBootState() string {
+	fb := c.firstBoot
+	switch {
+	case fb == nil || !c.rules().HasFirstBoot():
+		return "none"
+	case fb.open():
+		return "open"
+	case fb.sealed != nil:
+		return "sealed"
+	}
+	return "unsealed"
+}
+
 // bakedJSON is the baked baseline's part of c's report.
 func (c *container) bakedJSON() *reporter.ContainerBaseline {
 	if c.baked == nil {
 		return nil
 	}
-	j := &reporter.ContainerBaseline{ID: c.baked.BaselineID, Key: c.baked.KeyID, KeyFrom: c.baked.KeyFrom}
-	fb := c.firstBoot
-	switch {
-	case fb == nil || !c.rules().HasFirstBoot():
-		j.FirstBoot = "none"
-	case fb.open():
-		j.FirstBoot, j.FirstBootUntil = "open", &fb.until
-	case fb.sealed != nil:
-		j.FirstBoot, j.SealedAt = "sealed", &fb.sealed.At
-	default:
-		j.FirstBoot = "unsealed"
+	j := &reporter.ContainerBaseline{ID: c.baked.BaselineID, Key: c.baked.KeyID, KeyFrom: c.baked.KeyFrom, FirstBoot: c.firstBootState()}
+	switch j.FirstBoot {
+	case "open":
+		j.FirstBootUntil = &c.firstBoot.until
+	case "sealed":
+		j.SealedAt = &c.firstBoot.sealed.At
 	}
 	for p := range c.pending {
 		j.Pending = append(j.Pending, p)

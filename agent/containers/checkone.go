@@ -38,27 +38,16 @@ func CheckOne(ctx context.Context, cfg Config, rules *baseline.Rules, opts Optio
 		return reporter.ContainerJSON{}, fmt.Errorf("container %q: %d containers match; give more of the id", key, len(matches))
 	}
 	c := matches[0]
-	rec, err := readRecord(opts.StateDir, c.mount.Layers.Upper)
-	if err != nil {
+	if err := c.setUp(&cfg, &opts, c.found); err != nil {
 		return reporter.ContainerJSON{}, fmt.Errorf("container %s: %w", c.id.Label(), err)
-	}
-	if rec != nil {
-		c.tainted = rec.Tainted
-	}
-	if opts.Baked != nil {
-		c.takeBaked(opts.Baked, &cfg, rec, c.found)
 	}
 	c.differ.Workers = workers
 	changes, err := c.differ.Diff(ctx, "/")
 	if err != nil {
 		c.reason = fmt.Sprintf("cannot read its upper directory: %v", err)
 	}
-	findings, pending := c.judgeFirstBoot(cfg.findingsOf(changes), "/")
-	for _, f := range findings {
+	for _, f := range c.judge(&cfg, changes, "/") {
 		c.findings[f.Path] = &tracked{finding: f, firstSeen: c.found}
-	}
-	for _, f := range pending {
-		c.pending[f.Path] = f
 	}
 	return c.json(), nil
 }

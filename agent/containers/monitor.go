@@ -208,9 +208,8 @@ func (m *Monitor) discover(ctx context.Context) {
 // that a change made during the walk is either walked or seen.
 func (m *Monitor) start(ctx context.Context, mt Mount) {
 	c := newContainer(identify(mt), mt, m.rules, time.Now())
-	rec := m.restore(c)
-	if m.opts.Baked != nil {
-		c.takeBaked(m.opts.Baked, &m.cfg, rec, c.found)
+	if err := c.setUp(&m.cfg, &m.opts, c.found); err != nil {
+		m.log.Warn("containers: a record is not read", "container", c.id.Label(), "err", err)
 	}
 	c.differ.BeforeList = func(dir string) { m.watch(c, dir) }
 	m.mu.Lock()
@@ -221,7 +220,7 @@ func (m *Monitor) start(ctx context.Context, mt Mount) {
 	found := []slog.Attr{slog.String("mount", mt.Point)}
 	if c.baked != nil {
 		found = append(found, slog.String("baseline_id", c.baked.BaselineID), slog.String("baseline_key", c.baked.KeyID),
-			slog.String("first_boot", c.bakedJSON().FirstBoot))
+			slog.String("first_boot", c.firstBootState()))
 	}
 	m.event(slog.LevelInfo, "container_found", c, found...)
 	changes, err := c.differ.Diff(ctx, "/")

@@ -98,19 +98,19 @@ func (c *container) record() *record {
 	return r
 }
 
-// restore takes c's record back: its seal (through takeBaked) and its
-// mark. A record that cannot be read is taken as none: the seal is then
-// missing (its paths unverified) and the hook may run again.
-func (m *Monitor) restore(c *container) *record {
-	rec, err := readRecord(m.opts.StateDir, c.mount.Layers.Upper)
-	if err != nil {
-		m.log.Warn("containers: a record is not read", "container", c.id.Label(), "err", err)
-		return nil
-	}
-	if rec != nil && rec.Tainted != nil {
+// setUp takes back c's record from the state dir (its mark, its seal)
+// and reads the baseline baked in its image. A record that cannot be read
+// is taken as none, its error returned: the seal is then missing (its
+// paths unverified) and the hook may run again.
+func (c *container) setUp(cfg *Config, opts *Options, now time.Time) error {
+	rec, err := readRecord(opts.StateDir, c.mount.Layers.Upper)
+	if rec != nil {
 		c.tainted = rec.Tainted
 	}
-	return rec
+	if opts.Baked != nil {
+		c.takeBaked(opts.Baked, cfg, rec, now)
+	}
+	return err
 }
 
 // save keeps c's record, once it has something worth keeping.

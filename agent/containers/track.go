@@ -82,6 +82,22 @@ func (c *Config) findingsOf(changes []overlay.Change) []baseline.Finding {
 	return out
 }
 
+// judge turns the changes found at and below scope into c's findings,
+// and keeps the first-boot paths not to be judged yet as pending. The
+// caller holds the monitor's lock, or c is its own.
+func (c *container) judge(cfg *Config, changes []overlay.Change, scope string) []baseline.Finding {
+	findings, pending := c.judgeFirstBoot(cfg.findingsOf(changes), scope)
+	for p := range c.pending {
+		if within(p, scope) {
+			delete(c.pending, p)
+		}
+	}
+	for _, f := range pending {
+		c.pending[f.Path] = f
+	}
+	return findings
+}
+
 // apply takes the changes found at and below scope into c's findings,
 // announcing each that appeared, changed or went. err is the walk's: the
 // container is then unverified, never clean.
@@ -101,17 +117,8 @@ func (m *Monitor) apply(c *container, scope string, changes []overlay.Change, er
 		c.reason = ""
 	}
 	if err == nil {
-		findings, pending := c.judgeFirstBoot(m.cfg.findingsOf(changes), scope)
-		for p := range c.pending {
-			if within(p, scope) {
-				delete(c.pending, p)
-			}
-		}
-		for _, f := range pending {
-			c.pending[f.Path] = f
-		}
 		seen := map[string]bool{}
-		for _, f := range findings {
+		for _, f := range c.judge(&m.cfg, changes, scope) {
 			seen[f.Path] = true
 			old := c.findings[f.Path]
 			switch {
