@@ -126,29 +126,18 @@ func (d *Differ) judge(ctx context.Context, up baseline.Entry) ([]Change, bool) 
 // container does not: each a removal.
 func (d *Differ) hidden(ctx context.Context, rel string) []Change {
 	var out []Change
-	seen := map[string]bool{}
-	for _, layer := range d.Layers.Lower {
-		names, _ := os.ReadDir(path.Join(layer, rel))
-		for _, n := range names {
-			child := path.Join(rel, n.Name())
-			if seen[child] {
-				continue
-			}
-			seen[child] = true
-			if existsUpper(d.Layers.Upper, child) {
-				continue // the upper entry reports itself
-			}
-			lower := d.Layers.lookupLower(child)
-			if lower == "" {
-				continue
-			}
-			rule := d.Rules.Match(child)
-			if rule.Ignore {
-				continue
-			}
-			before := imageEntry(ctx, lower, child)
-			out = append(out, Change{Path: child, Kind: baseline.Removed, Rule: rule, Before: &before})
+	names, _ := d.Layers.Image().ReadDir(strings.TrimPrefix(rel, "/"))
+	for _, n := range names {
+		child := path.Join(rel, n.Name())
+		if existsUpper(d.Layers.Upper, child) {
+			continue // the upper entry reports itself
 		}
+		rule := d.Rules.Match(child)
+		if rule.Ignore {
+			continue
+		}
+		before := imageEntry(ctx, d.Layers.lookupLower(child), child)
+		out = append(out, Change{Path: child, Kind: baseline.Removed, Rule: rule, Before: &before})
 	}
 	return out
 }
