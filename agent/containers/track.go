@@ -166,12 +166,12 @@ func within(path, scope string) bool {
 }
 
 // sameFinding reports whether b says what a said: the same kind, the
-// same differences, the same state now.
+// same differences, the same state now in what its rule compares.
 func sameFinding(a, b *baseline.Finding) bool {
 	if a.Kind != b.Kind || a.Changes != b.Changes || a.Rule.Severity != b.Rule.Severity || (a.After == nil) != (b.After == nil) {
 		return false
 	}
-	return a.After == nil || a.After.Diff(b.After, overlay.Compared) == 0 && a.After.Err == b.After.Err
+	return a.After == nil || a.After.Diff(b.After, b.Rule.Attrs&overlay.Compared) == 0 && a.After.Err == b.After.Err
 }
 
 // taint marks c for replacement at the first finding that asks for it,
