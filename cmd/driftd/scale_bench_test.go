@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/BurntSushi/toml"
 	"golang.org/x/sys/unix"
 
 	"driftd/baseline"
@@ -239,9 +240,16 @@ func fastScan(b *testing.B, f *fixture, workers int) time.Duration {
 	return took
 }
 
+// scaleCompiledRules are scaleRules, compiled, for what runs in this
+// process.
 func scaleCompiledRules(b *testing.B) *baseline.Rules {
-	rules, err := baseline.CompileRules([]baseline.RuleConfig{{Paths: []string{"/**"}, Category: "system", Severity: "high",
-		Attributes: []string{"+inode", "+ctime"}}})
+	var c struct {
+		Rule []baseline.RuleConfig `toml:"rule"`
+	}
+	if _, err := toml.Decode(scaleRules, &c); err != nil {
+		b.Fatal(err)
+	}
+	rules, err := baseline.CompileRules(c.Rule)
 	if err != nil {
 		b.Fatal(err)
 	}
