@@ -29,17 +29,6 @@ type Baked struct {
 // has none, an error when it has one that cannot be verified.
 type BakedReader func(image fs.FS) (*Baked, error)
 
-// rules are what counts as drift under the baked baseline: the image's
-// rules, then the [containers] ignores, which the runtime writes whatever
-// the image says.
-func (b *Baked) rules(ignore []string) (*baseline.Rules, error) {
-	tables := b.Tables
-	if len(ignore) > 0 {
-		tables = append(tables[:len(tables):len(tables)], baseline.RuleConfig{Paths: ignore, Ignore: true})
-	}
-	return baseline.CompileRules(tables)
-}
-
 // takeBaked reads the baseline baked into c's image, if any: its rules
 // then judge c. One that cannot be verified leaves c unverified and judged
 // by the [containers] section.
@@ -50,7 +39,7 @@ func (c *container) takeBaked(read BakedReader, cfg *Config, rec *record, now ti
 	}
 	var rules *baseline.Rules
 	if err == nil {
-		rules, err = b.rules(cfg.Ignore)
+		rules, err = cfg.compile(b.Tables)
 	}
 	if err != nil {
 		c.bakedErr = "the baseline baked in its image: " + err.Error()

@@ -92,15 +92,20 @@ func (c *Config) Validate() (*baseline.Rules, error) {
 	if err := hook.Validate(); err != nil {
 		return nil, fmt.Errorf("containers.%s", strings.TrimPrefix(err.Error(), "policy."))
 	}
-	tables := []baseline.RuleConfig{{Paths: []string{"/**"}, Category: "container", Severity: c.Severity}}
-	if len(c.Ignore) > 0 {
-		tables = append(tables, baseline.RuleConfig{Paths: c.Ignore, Ignore: true})
-	}
-	rules, err := baseline.CompileRules(tables)
+	rules, err := c.compile([]baseline.RuleConfig{{Paths: []string{"/**"}, Category: "container", Severity: c.Severity}})
 	if err != nil {
 		return nil, fmt.Errorf("containers: %w", err)
 	}
 	return rules, nil
+}
+
+// compile compiles what counts as drift in a container: tables, then the
+// ignores, which the runtime writes whatever the tables say.
+func (c *Config) compile(tables []baseline.RuleConfig) (*baseline.Rules, error) {
+	if len(c.Ignore) > 0 {
+		tables = append(tables[:len(tables):len(tables)], baseline.RuleConfig{Paths: c.Ignore, Ignore: true})
+	}
+	return baseline.CompileRules(tables)
 }
 
 // taints reports whether drift at sev marks a container for replacement.
