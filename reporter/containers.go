@@ -157,7 +157,7 @@ func (m *Metrics) NewContainerMetrics() *ContainerMetrics {
 			Name: "driftd_container_drift_paths", Help: "Paths of a container drifted from its image now, by severity; absent at 0.",
 		}, []string{"container", "image", "severity"}),
 		Unverified: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "driftd_container_unverified", Help: "1 while a container's changes could not be read: it is not clean.",
+			Name: "driftd_container_unverified", Help: "1 while a container's drift cannot be verified (its changes unread, its image's baseline unverified, first-boot paths unsealed): it is not clean.",
 		}, []string{"container", "image"}),
 		ReplacementRequired: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "driftd_container_replacement_required", Help: "1 when a container drifted at the policy's severity and must be replaced.",

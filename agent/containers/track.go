@@ -23,7 +23,7 @@ type container struct {
 	found     time.Time
 	findings  map[string]*tracked // by path
 	dirty     map[string]bool     // paths changed since the last recheck
-	reason    string              // why its changes could not be read: not clean
+	reason    string              // why its upper directory could not be read: not clean
 	unwatched bool                // a directory could not be watched: walked at each discovery
 	// baked is the verified baseline baked in its image, whose rules judge
 	// it; bakedErr why one it has cannot be used (it is then unverified).
