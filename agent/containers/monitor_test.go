@@ -14,8 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
+	"driftd/baseline/overlay/overlaytest"
 	"driftd/reporter"
 )
 
@@ -79,36 +78,11 @@ func (e *events) waitFor(t *testing.T, msg, path, name string) event {
 // its mount point; unmount unmounts it.
 func overlayMount(t *testing.T, build func(lower string)) (merged string, unmount func()) {
 	t.Helper()
-	dir := t.TempDir()
-	for _, d := range []string{"lower", "upper", "work", "merged"} {
-		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	build(filepath.Join(dir, "lower"))
-	merged = filepath.Join(dir, "merged")
-	opts := "lowerdir=" + dir + "/lower,upperdir=" + dir + "/upper,workdir=" + dir + "/work"
-	if err := unix.Mount("overlay", merged, "overlay", 0, opts); err != nil {
-		t.Fatalf("mount overlay (needs root and overlayfs): %v", err)
-	}
-	var once sync.Once
-	unmount = func() { once.Do(func() { unix.Unmount(merged, unix.MNT_DETACH) }) }
-	t.Cleanup(unmount)
+	_, _, merged, unmount = overlaytest.Mount(t, build)
 	return merged, unmount
 }
 
-func put(t *testing.T, path, content string, mode os.FileMode) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(content), mode); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(path, mode); err != nil {
-		t.Fatal(err)
-	}
-}
+var put = overlaytest.Write
 
 // startMonitor runs a monitor on the default config, changed by tune,
 // until the test ends.

@@ -8,44 +8,19 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"driftd/baseline"
+	"driftd/baseline/overlay/overlaytest"
 )
 
-// mount makes an overlay of the image tree in lower (made by build) at
-// merged and returns its layers; the test unmounts it.
+// mount makes an overlay of the image tree in lower (made by build) and
+// returns its layers and mount point; the test unmounts it.
 func mount(t *testing.T, build func(lower string)) (l Layers, merged string) {
 	t.Helper()
-	dir := t.TempDir()
-	lower, upper, work := filepath.Join(dir, "lower"), filepath.Join(dir, "upper"), filepath.Join(dir, "work")
-	merged = filepath.Join(dir, "merged")
-	for _, d := range []string{lower, upper, work, merged} {
-		if err := os.Mkdir(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	build(lower)
-	opts := "lowerdir=" + lower + ",upperdir=" + upper + ",workdir=" + work
-	if err := unix.Mount("overlay", merged, "overlay", 0, opts); err != nil {
-		t.Fatalf("mount overlay (needs root and overlayfs): %v", err)
-	}
-	t.Cleanup(func() { unix.Unmount(merged, unix.MNT_DETACH) })
+	upper, lower, merged, _ := overlaytest.Mount(t, build)
 	return Layers{Upper: upper, Lower: []string{lower}}, merged
 }
 
-func write(t *testing.T, path, content string, mode os.FileMode) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(content), mode); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(path, mode); err != nil {
-		t.Fatal(err)
-	}
-}
+var write = overlaytest.Write
 
 func containerRules(t *testing.T) *baseline.Rules {
 	t.Helper()
