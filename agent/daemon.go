@@ -206,7 +206,8 @@ func (d *Daemon) startContainers(ctx context.Context) {
 	}
 	baked, err := imagebaseline.Reader(cc.TrustedKeys)
 	if err != nil {
-		// Read at each start: a key gone since the config was loaded.
+		// A trusted key that cannot be read: no baked baseline can be
+		// verified, so each container's read fails and it is unverified.
 		d.log.Error("containers: baselines baked in images are not read", "err", err)
 		baked = func(fs.FS) (*containers.Baked, error) { return nil, err }
 	}
