@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -164,12 +165,22 @@ func TestPodmanContainerDrift(t *testing.T) {
 	if got := strings.Join(drift, "; "); got != "modified /etc/motd high; added /usr/bin/evil critical" {
 		t.Errorf("drift events: %s", got)
 	}
-	m := d.metrics()
-	for _, want := range []string{
+	// The series follow the events (the mark follows the finding that
+	// asks for it): wait for them, not for a scrape at a given moment.
+	wants := []string{
 		fmt.Sprintf(`driftd_container_drift_paths{container=%q,image=%q,severity="critical"} 1`, name, image),
 		fmt.Sprintf(`driftd_container_drift_paths{container=%q,image=%q,severity="high"} 1`, name, image),
 		fmt.Sprintf(`driftd_container_replacement_required{container=%q,image=%q} 1`, name, image),
-	} {
+	}
+	var m string
+	hasAll := func() bool {
+		m = d.metrics()
+		return !slices.ContainsFunc(wants, func(w string) bool { return !strings.Contains(m, w) })
+	}
+	for deadline := time.Now().Add(5 * time.Second); !hasAll() && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, want := range wants {
 		if !strings.Contains(m, want) {
 			t.Errorf("metrics lack %s:\n%s", want, grepMetrics(m, "driftd_container"))
 		}
