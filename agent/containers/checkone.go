@@ -31,7 +31,7 @@ func CheckOne(ctx context.Context, cfg Config, rules *baseline.Rules, opts Optio
 	}
 	switch {
 	case len(matches) == 0 && len(mounts) == 0:
-		return reporter.ContainerJSON{}, fmt.Errorf("container %q: no containers run here (no overlay root with an upper directory in %s)", key, cfg.MountInfo)
+		return reporter.ContainerJSON{}, fmt.Errorf("container %q: not running here (no container runs here: no overlay root with an upper directory in %s)", key, cfg.MountInfo)
 	case len(matches) == 0:
 		return reporter.ContainerJSON{}, fmt.Errorf("container %q: not running here (running: %s)", key, strings.Join(names, ", "))
 	case len(matches) > 1:
