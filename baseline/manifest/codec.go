@@ -48,6 +48,17 @@ var (
 // entries and packages always give the same bytes. Encode fills in the
 // header's computed fields and m.Digest.
 func Encode(w io.Writer, m *baseline.Manifest, key ed25519.PrivateKey) error {
+	data, err := encodeSigned(m, key)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(data)
+	return err
+}
+
+// encodeSigned is Encode into memory of its own: a manifest of a million entries
+// is tens of megabytes, not to be copied once more on the way to a file.
+func encodeSigned(m *baseline.Manifest, key ed25519.PrivateKey) ([]byte, error) {
 	meta, digests := encodeEntries(m.Entries)
 	meta = encodePackages(meta, m.Packages, m.Owners)
 	h := &m.Header
@@ -62,31 +73,31 @@ func Encode(w io.Writer, m *baseline.Manifest, key ed25519.PrivateKey) error {
 	}
 	hj, err := json.Marshal(h)
 	if err != nil {
-		return fmt.Errorf("encode header: %w", err)
+		return nil, fmt.Errorf("encode header: %w", err)
 	}
 
+	contents := encodeContents(m)
 	var out bytes.Buffer
-	out.Grow(len(meta)/2 + len(digests) + len(hj) + 128)
+	out.Grow(len(magic) + 2 + 4 + len(hj) + 8 + len(meta)/2 + 8 + len(digests) + 8 + len(contents) + ed25519.SignatureSize)
 	out.Write(magic)
 	binary.Write(&out, binary.BigEndian, uint16(FormatVersion))
 	binary.Write(&out, binary.BigEndian, uint32(len(hj)))
 	out.Write(hj)
-	var z bytes.Buffer
-	zw, _ := flate.NewWriter(&z, flate.BestSpeed)
+	// The compressed metadata goes straight after room for its length.
+	at := out.Len()
+	binary.Write(&out, binary.BigEndian, uint64(0))
+	zw, _ := flate.NewWriter(&out, flate.BestSpeed)
 	zw.Write(meta)
 	zw.Close()
-	binary.Write(&out, binary.BigEndian, uint64(z.Len()))
-	out.Write(z.Bytes())
+	binary.BigEndian.PutUint64(out.Bytes()[at:], uint64(out.Len()-at-8))
 	binary.Write(&out, binary.BigEndian, uint64(len(digests)))
 	out.Write(digests)
-	contents := encodeContents(m)
 	binary.Write(&out, binary.BigEndian, uint64(len(contents)))
 	out.Write(contents)
 
 	m.Digest = sha256.Sum256(out.Bytes())
 	out.Write(ed25519.Sign(key, m.Digest[:]))
-	_, err = w.Write(out.Bytes())
-	return err
+	return out.Bytes(), nil
 }
 
 // envelope is a manifest split into its parts, before the payload is read.

@@ -1,7 +1,6 @@
 package manifest
 
 import (
-	"bytes"
 	"crypto/ed25519"
 	"fmt"
 	"os"
@@ -14,11 +13,11 @@ import (
 // the old file or the new one, never a part. It fills in m's header and
 // digest as Encode does.
 func Write(path string, m *baseline.Manifest, key ed25519.PrivateKey) error {
-	var buf bytes.Buffer
-	if err := Encode(&buf, m, key); err != nil {
+	data, err := encodeSigned(m, key)
+	if err != nil {
 		return fmt.Errorf("encode manifest %s: %w", path, err)
 	}
-	if err := atomicfile.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+	if err := atomicfile.WriteFile(path, data, 0o644); err != nil {
 		return err
 	}
 	m.Verified = true

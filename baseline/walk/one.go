@@ -29,7 +29,7 @@ func ReadEntry(ctx context.Context, p, rel string) (e baseline.Entry, ok bool) {
 	case baseline.TypeRegular:
 		wk := &walk{w: &Walker{}, ctx: ctx}
 		fd, err := openRetryingNoatime(func(flags int) (int, error) { return unix.Open(p, flags, 0) })
-		wk.fillFromOpen(fd, err, &e, bufs, lstat, false)
+		wk.fillFromOpen(fd, err, &e, bufs, lstat)
 		return e, e.Type != 0 || e.Err != ""
 	case baseline.TypeSymlink:
 		e.Target, e.Err = bufs.readlink(unix.AT_FDCWD, p)

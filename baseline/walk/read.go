@@ -1,8 +1,10 @@
 package walk
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash"
@@ -23,7 +25,10 @@ type workerBufs struct {
 	read  []byte
 	xattr []byte
 	link  []byte
+	dir   []byte   // getdents buffer
+	dents []dirent // the listing of the directory at hand
 	h     hash.Hash
+	ring  *ringReads // nil until the worker's first small file
 }
 
 // bufPool keeps workers' buffers between walks: the daemon walks one path
@@ -36,6 +41,7 @@ func newWorkerBufs() *workerBufs {
 		read:  make([]byte, 128<<10),
 		xattr: make([]byte, 4<<10),
 		link:  make([]byte, unix.PathMax),
+		dir:   make([]byte, 32<<10),
 		h:     sha256.New(),
 	}
 }
@@ -81,6 +87,40 @@ func (b *workerBufs) hash(ctx context.Context, fd int, size int64, limit *rateLi
 			return d, "seek: " + err.Error()
 		}
 		size = st.Size
+	}
+}
+
+// readDir lists the open directory fd, leaving out "." and "..". The
+// result is the worker's until its next listing.
+func (b *workerBufs) readDir(fd int) ([]dirent, error) {
+	b.dents = b.dents[:0]
+	for {
+		n, err := unix.Getdents(fd, b.dir)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if n <= 0 {
+			return b.dents, nil
+		}
+		// struct linux_dirent64: ino u64, off s64, reclen u16, type u8,
+		// then the name, NUL-terminated and padded.
+		for buf := b.dir[:n]; len(buf) >= 19; {
+			reclen := int(binary.NativeEndian.Uint16(buf[16:18]))
+			if reclen < 19 || reclen > len(buf) {
+				return nil, fmt.Errorf("getdents: malformed record")
+			}
+			name := buf[19:reclen]
+			if i := bytes.IndexByte(name, 0); i >= 0 {
+				name = name[:i]
+			}
+			if string(name) != "." && string(name) != ".." {
+				b.dents = append(b.dents, dirent{name: string(name), regular: buf[18] == unix.DT_REG})
+			}
+			buf = buf[reclen:]
+		}
 	}
 }
 
