@@ -32,15 +32,16 @@ var ringFiles atomic.Int64
 // ringReads is a worker's ring and the files of its batch.
 type ringReads struct {
 	ring  *uring.Ring
-	arena []byte
-	used  int // bytes of arena taken by files
+	arena []byte // a mapping of its own: the kernel writes into it, and should the ring break it is never reused
+	used  int    // bytes of arena taken by files
 	files []ringFile
 }
 
 // ringFile is a small regular file opened, stat'ed and its xattrs read,
-// whose content the ring reads into buf.
+// already recorded in the worker's batch, whose content the ring reads
+// into buf.
 type ringFile struct {
-	e        baseline.Entry
+	entry    int // in the worker's batch
 	fd       int
 	buf      []byte // size+1 bytes of the arena: a read that fills it found the file grown
 	n        int32  // the read's result: bytes, or -errno
@@ -62,7 +63,12 @@ func (wk *walk) queueRead(fd int, e *baseline.Entry, bufs *workerBufs) bool {
 			noRing.Store(true)
 			return false
 		}
-		rr = &ringReads{ring: ring, arena: make([]byte, ringArena)}
+		arena, err := unix.Mmap(-1, 0, ringArena, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+		if err != nil {
+			ring.Close()
+			return false
+		}
+		rr = &ringReads{ring: ring, arena: arena}
 		bufs.ring = rr
 	}
 	need := int(e.Size) + 1
@@ -77,9 +83,9 @@ func (wk *walk) queueRead(fd int, e *baseline.Entry, bufs *workerBufs) bool {
 		return false // full of closes not yet sent: read this one with read(2)
 	}
 	rr.used += need
-	f := ringFile{e: *e, fd: fd, buf: buf}
-	f.xattrs, f.xattrErr = bufs.xattrsFd(fd)
-	rr.files = append(rr.files, f)
+	xattrs, xattrErr := bufs.xattrsFd(fd)
+	rr.files = append(rr.files, ringFile{entry: len(bufs.batch), fd: fd, buf: buf, xattrs: xattrs, xattrErr: xattrErr})
+	bufs.record(wk.w.Progress, *e) // its digest is filled in by flushReads
 	return true
 }
 
@@ -98,7 +104,7 @@ func (wk *walk) flushReads(bufs *workerBufs) {
 	readErr := rr.ring.Run(func(tag uint64, res int32) { rr.files[tag].n = res })
 	for i := range rr.files {
 		f := &rr.files[i]
-		e := &f.e
+		e := &bufs.batch[f.entry]
 		if int64(f.n) == e.Size {
 			ringFiles.Add(1)
 			e.Digest = sha256.Sum256(f.buf[:f.n])
@@ -113,7 +119,6 @@ func (wk *walk) flushReads(bufs *workerBufs) {
 		if e.Err == "" {
 			e.Xattrs, e.Err = f.xattrs, f.xattrErr
 		}
-		bufs.record(wk.w.Progress, *e)
 	}
 	if readErr != nil {
 		// The reads still in flight hold their files: closing the
@@ -151,7 +156,9 @@ func (b *workerBufs) dropRing() {
 		return
 	}
 	if b.ring.ring.Broken() {
-		noRing.Store(true)
+		noRing.Store(true) // and the arena stays mapped: reads may be in flight
+	} else {
+		unix.Munmap(b.ring.arena)
 	}
 	b.ring.ring.Close()
 	b.ring = nil

@@ -3,8 +3,6 @@ package uring
 import (
 	"errors"
 	"fmt"
-	"runtime"
-	"sync"
 	"sync/atomic"
 	"unsafe"
 
@@ -88,18 +86,9 @@ type Ring struct {
 	cqes       []cqe
 	queued     uint32 // written to the submission ring, not yet submitted
 	inFlight   int    // submitted, completion not yet seen
-	pin        runtime.Pinner
 	maxBatched int
-	broken     bool // Run failed with requests in flight
+	broken     bool // Run failed: requests may be in flight
 }
-
-// abandoned keeps broken rings, with their buffers pinned, for the life of
-// the process: the kernel may still write into a buffer whose read was in
-// flight when Run failed.
-var (
-	abandonedMu sync.Mutex
-	abandoned   []*Ring
-)
 
 // New sets up a ring of the given number of entries (a power of two).
 func New(entries uint32) (*Ring, error) {
@@ -149,18 +138,19 @@ func (r *Ring) Close() error {
 	if r.rings != nil {
 		unix.Munmap(r.rings)
 	}
-	r.pin.Unpin()
 	return unix.Close(r.fd)
 }
 
 // Read queues a read of len(buf) bytes of fd from offset 0, as pread(2)
-// would: the file position does not move. buf must not be touched until
-// Run returns. tag names the request to Run's callback.
+// would: the file position does not move. The kernel writes into buf
+// after Read returns: buf must be memory that stays where it is (Go's heap
+// does not move, a mapping does not either) and must not be touched until
+// Run returns; should Run fail, until the process ends. tag names the
+// request to Run's callback.
 func (r *Ring) Read(fd int, buf []byte, tag uint64) error {
 	if len(buf) == 0 {
 		return errors.New("uring: empty read buffer")
 	}
-	r.pin.Pin(&buf[0])
 	return r.queue(sqe{opcode: opRead, fd: int32(fd), addr: uint64(uintptr(unsafe.Pointer(&buf[0]))), len: uint32(len(buf)), userData: tag})
 }
 
@@ -186,8 +176,8 @@ func (r *Ring) queue(e sqe) error {
 // calling done with each one's tag and result: for a read, the bytes read
 // or -errno; for a close, 0 or -errno. On an error, requests already
 // submitted whose completion done did not see may still complete: their
-// buffers stay pinned and are not to be reused, their descriptors not to
-// be closed again, and the ring not to be used again.
+// buffers are not to be reused, their descriptors not to be closed again,
+// and the ring not to be used again.
 func (r *Ring) Run(done func(tag uint64, res int32)) error {
 	if r.broken {
 		return errors.New("uring: ring broken by an earlier error")
@@ -206,17 +196,9 @@ func (r *Ring) Run(done func(tag uint64, res int32)) error {
 			// Interrupted, or short of kernel memory: try again.
 		default:
 			r.broken = true
-			if r.inFlight > 0 {
-				abandonedMu.Lock()
-				abandoned = append(abandoned, r)
-				abandonedMu.Unlock()
-			} else {
-				r.pin.Unpin()
-			}
 			return fmt.Errorf("io_uring_enter: %w", errno)
 		}
 	}
-	r.pin.Unpin()
 	return nil
 }
 
