@@ -117,6 +117,9 @@ func bakeCommand() *cobra.Command {
 
 // unreadablePaths are the entries the walk could not read in full.
 func unreadablePaths(entries *baseline.Packed) []string {
+	if entries.Counts().Errors == 0 {
+		return nil
+	}
 	var out []string
 	entries.All(func(_ int, e *baseline.Entry) bool {
 		if e.Err != "" {
