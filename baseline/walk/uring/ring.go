@@ -64,12 +64,12 @@ type cqe struct {
 	flags    uint32
 }
 
-// ErrFull is what Read and Close return when the batch holds as many
+// ErrFull is what Read and CloseFd return when the batch holds as many
 // requests as the ring: Run it, then queue more.
 var ErrFull = errors.New("uring: ring full")
 
 // Ring is one io_uring instance, for one goroutine at a time. Requests
-// are queued with Read and Close and sent with Run, which waits for all of
+// are queued with Read and CloseFd and sent with Run, which waits for all of
 // them.
 type Ring struct {
 	fd         int
@@ -127,11 +127,10 @@ func New(entries uint32) (*Ring, error) {
 // Broken reports whether Run has failed: the ring is not to be used again.
 func (r *Ring) Broken() bool { return r.broken }
 
-// Close releases the ring. Requests still queued are dropped unsent.
+// Close releases the ring. Requests still queued are dropped unsent;
+// those in flight complete in the kernel, into their buffers, whatever
+// became of the ring.
 func (r *Ring) Close() error {
-	if r.broken {
-		return unix.Close(r.fd)
-	}
 	if r.sqeMap != nil {
 		unix.Munmap(r.sqeMap)
 	}
