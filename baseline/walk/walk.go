@@ -217,8 +217,13 @@ func (wk *walk) work() {
 	bufs := bufPool.Get().(*workerBufs)
 	defer func() {
 		bufs.dropRing() // a ring is a descriptor and mappings: not kept in the pool
+		// A big directory's batch and listing are not worth keeping; the
+		// listing can be big while the batch is not (names all ignored).
 		if cap(bufs.batch) > 1024 {
-			bufs.batch, bufs.dents = nil, nil // a big directory's are not worth keeping
+			bufs.batch = nil
+		}
+		if cap(bufs.dents) > 1024 {
+			bufs.dents = nil
 		}
 		bufPool.Put(bufs)
 	}()
