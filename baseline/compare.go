@@ -38,6 +38,8 @@ type Finding struct {
 	Rule    *Rule // the rule that governs the path
 	Before  *Entry
 	After   *Entry
+	// Hash is what Before's and After's digests are by: the baseline's.
+	Hash Hash
 	// Owner is the package that installs the path, when known.
 	Owner *Package
 	// ExplainedBy is the package change that accounts for the change.
@@ -49,6 +51,13 @@ type Finding struct {
 	// for a content change that has none ("" when none was expected).
 	Diff     string
 	DiffNote string
+}
+
+// SetHash records, in each finding, the hash its digests are by.
+func (r *Result) SetHash(h Hash) {
+	for i := range r.Findings {
+		r.Findings[i].Hash = h
+	}
 }
 
 // Unverified is a path whose state could not be established, so it can be
@@ -296,9 +305,10 @@ func KnownFrom(base *Base) func(e *Entry) bool {
 // rules (its category and severity) but compared on what a rebuild of the
 // same content keeps: everything but times, inodes and link counts. Each
 // finding is explained as ExplainDiff says; managerDirs names a package
-// manager's own database directories.
+// manager's own database directories. The two digest by the same hash.
 func Diff(a, b *Manifest, rules *Rules, managerDirs func(manager string) []string) Result {
 	res := Compare(BaseOf(a.Entries), b.Entries.Unpack(), rules.forImageDiff())
+	res.SetHash(a.Header.ContentHash())
 	ExplainDiff(a, b, res.Findings, DiffPackages(a, b), managerDirs)
 	return res
 }

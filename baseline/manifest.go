@@ -9,7 +9,7 @@ import (
 type Header struct {
 	Format        int               `json:"format"`
 	DriftdVersion string            `json:"driftd_version"`
-	Hash          string            `json:"hash"`
+	Hash          string            `json:"hash"`    // of contents and xattr values: a Hash
 	Created       int64             `json:"created"` // Unix seconds; SOURCE_DATE_EPOCH when set
 	Labels        map[string]string `json:"labels,omitempty"`
 	RulesDigest   string            `json:"rules_digest"`
@@ -28,6 +28,13 @@ type Header struct {
 	AcceptedUnreadable []string `json:"accepted_unreadable,omitempty"`
 	Compression        string   `json:"compression"`
 	PayloadSize        int64    `json:"payload_size"` // the metadata section, uncompressed
+}
+
+// ContentHash is the hash the manifest's digests are by (a manifest that
+// names one this driftd does not know is not read).
+func (h *Header) ContentHash() Hash {
+	alg, _ := ParseHash(h.Hash)
+	return alg
 }
 
 // Counts summarises the entries.

@@ -28,17 +28,19 @@ type EntryJSON struct {
 	Ctime        string            `json:"ctime"`
 	Inode        uint64            `json:"inode"`
 	Nlink        uint64            `json:"nlink"`
-	SHA256       string            `json:"sha256,omitempty"`
+	SHA256       string            `json:"sha256,omitempty"` // the digest, under its hash's name
+	BLAKE3       string            `json:"blake3,omitempty"`
 	Target       string            `json:"target,omitempty"`
 	TargetBase64 string            `json:"target_base64,omitempty"`
 	Rdev         *uint64           `json:"rdev,omitempty"`
-	Xattrs       map[string]string `json:"xattrs,omitempty"` // name: SHA-256 of the value
+	Xattrs       map[string]string `json:"xattrs,omitempty"` // name: digest of the value, by the same hash
 	Error        string            `json:"error,omitempty"`
 	Package      string            `json:"package,omitempty"` // the package that installs it (driftd show)
 }
 
-// NewEntryJSON renders e; withPath includes its path.
-func NewEntryJSON(e *baseline.Entry, withPath bool) *EntryJSON {
+// NewEntryJSON renders e, whose digests are by alg; withPath includes its
+// path.
+func NewEntryJSON(e *baseline.Entry, alg baseline.Hash, withPath bool) *EntryJSON {
 	if e == nil {
 		return nil
 	}
@@ -58,7 +60,11 @@ func NewEntryJSON(e *baseline.Entry, withPath bool) *EntryJSON {
 		j.Path, j.PathBase64 = RawString(e.Path)
 	}
 	if e.HasDigest() {
-		j.SHA256 = hex.EncodeToString(e.Digest[:])
+		if alg == baseline.BLAKE3 {
+			j.BLAKE3 = hex.EncodeToString(e.Digest[:])
+		} else {
+			j.SHA256 = hex.EncodeToString(e.Digest[:])
+		}
 	}
 	if e.Type == baseline.TypeSymlink {
 		j.Target, j.TargetBase64 = RawString(e.Target)
@@ -242,8 +248,8 @@ func NewFindingJSON(f *baseline.Finding) FindingJSON {
 		Rule:     f.Rule.Pattern,
 		Category: f.Rule.Category,
 		Severity: f.Rule.Severity.String(),
-		Before:   NewEntryJSON(f.Before, false),
-		After:    NewEntryJSON(f.After, false),
+		Before:   NewEntryJSON(f.Before, f.Hash, false),
+		After:    NewEntryJSON(f.After, f.Hash, false),
 		ByHand:   f.ByHand,
 		By:       NewActorJSON(f.By),
 		Diff:     f.Diff,

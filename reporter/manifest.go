@@ -49,7 +49,7 @@ func WriteManifestText(w io.Writer, m *baseline.Manifest) error {
 		case e.Err != "":
 			detail = "error: " + e.Err
 		case e.HasDigest():
-			detail = "sha256:" + hex.EncodeToString(e.Digest[:])
+			detail = m.Header.ContentHash().String() + ":" + hex.EncodeToString(e.Digest[:])
 		case e.Type == baseline.TypeSymlink:
 			detail = "-> " + DisplayPath(e.Target)
 		case e.Type == baseline.TypeCharDevice || e.Type == baseline.TypeBlockDevice:
@@ -92,7 +92,7 @@ func WriteManifestJSON(w io.Writer, m *baseline.Manifest) error {
 		if i > 0 {
 			bw.WriteByte(',')
 		}
-		e := NewEntryJSON(entry, true)
+		e := NewEntryJSON(entry, m.Header.ContentHash(), true)
 		if o := m.Owner(i); o != nil {
 			e.Package = o.Name
 		}

@@ -62,7 +62,7 @@ func New(opts Options) (*Pipeline, error) {
 	case opts.StateDir == "":
 		p.seal = SealState{Mode: NoFirstBoot, Reason: "an image checked from outside: no first boot"}
 	default:
-		p.seal = openSeal(opts.StateDir)
+		p.seal = openSeal(opts.StateDir, opts.Manifest.Header.ContentHash())
 		if p.seal.Mode == Sealed {
 			p.useSeal(p.seal.Seal, p.seal.Reason)
 		}
@@ -151,6 +151,7 @@ func (p *Pipeline) Compare(ctx context.Context, path string, scan Scan) (Result,
 		BytesPerSecond:   scan.BytesPerSecond,
 		Progress:         scan.Progress,
 		BeforeList:       scan.BeforeList,
+		Hash:             p.opts.Manifest.Header.ContentHash(),
 	}
 	if scan.Workers > 0 {
 		w.Workers = scan.Workers
@@ -164,6 +165,7 @@ func (p *Pipeline) Compare(ctx context.Context, path string, scan Scan) (Result,
 	if err != nil {
 		return Result{}, err
 	}
+	res.SetHash(w.Hash)
 	textdiff.Annotate(p.opts.Root, res.Findings, p.opts.Manifest.Contents, p.rules, textdiff.DefaultMaxBytes)
 	out := Result{Result: res, Entries: n}
 	if p.seal.Mode == Unsealed {
@@ -213,8 +215,10 @@ func (p *Pipeline) Check(ctx context.Context, scan Scan) (*Pipeline, Verdict, er
 
 // openSeal reads a live host's seal and checks it against the host's
 // record: a seal the record does not know (other content, another key), or
-// none where the record says the host was sealed, is tampering.
-func openSeal(stateDir string) SealState {
+// none where the record says the host was sealed, is tampering. So is a
+// seal whose digests are not by alg, the baseline's hash: driftd seals
+// with the baseline's.
+func openSeal(stateDir string, alg baseline.Hash) SealState {
 	rec, rerr := ReadRecord(stateDir)
 	m, err := ReadSeal(stateDir)
 	sealedBefore := rec != nil && !rec.Sealed.IsZero()
@@ -231,6 +235,8 @@ func openSeal(stateDir string) SealState {
 		return SealState{Mode: Unsealed, Reason: "not sealed yet"}
 	case !sealedBefore || rec.SealDigest != hex.EncodeToString(m.Digest[:]):
 		return SealState{Mode: NoFirstBoot, Tampered: "seal not written by driftd: its digest is not the one recorded"}
+	case m.Header.ContentHash() != alg:
+		return SealState{Mode: NoFirstBoot, Tampered: "seal digests by " + m.Header.ContentHash().String() + ", the baseline by " + alg.String() + ": not a seal of this baseline"}
 	}
 	return SealState{Mode: Sealed, Seal: m, Reason: "sealed " + rec.Sealed.Format(time.RFC3339)}
 }

@@ -35,8 +35,9 @@ func ReadSeal(stateDir string) (*baseline.Manifest, error) {
 
 // WriteSeal records the first-boot paths under root as they are now, in
 // the state dir. It refuses a host that is sealed already. Pipeline.Seal
-// is the usual way; `driftd seal` with no daemon calls it directly.
-func WriteSeal(ctx context.Context, root string, rules *baseline.Rules, workers int, stateDir, version string) (*baseline.Manifest, error) {
+// is the usual way; `driftd seal` with no daemon calls it directly. alg is
+// the baseline's hash: the seal's digests stand in for the baseline's.
+func WriteSeal(ctx context.Context, root string, rules *baseline.Rules, alg baseline.Hash, workers int, stateDir, version string) (*baseline.Manifest, error) {
 	if !rules.HasFirstBoot() {
 		return nil, errors.New("check: no rule marks first_boot paths: nothing to seal")
 	}
@@ -48,7 +49,7 @@ func WriteSeal(ctx context.Context, root string, rules *baseline.Rules, workers 
 	if rec, err := ReadRecord(stateDir); err != nil || rec != nil && !rec.Sealed.IsZero() {
 		return nil, fmt.Errorf("%w (the host record says so: a missing seal is not made again)", ErrSealed)
 	}
-	w := &walk.Walker{Root: root, Rules: rules.FirstBootRules(), Workers: workers}
+	w := &walk.Walker{Root: root, Rules: rules.FirstBootRules(), Workers: workers, Hash: alg}
 	entries, err := w.Walk(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("seal: %w", err)
@@ -58,7 +59,8 @@ func WriteSeal(ctx context.Context, root string, rules *baseline.Rules, workers 
 		return nil, fmt.Errorf("seal: %w", err)
 	}
 	m := &baseline.Manifest{
-		Header:  baseline.Header{DriftdVersion: version, Created: time.Now().Unix(), Labels: map[string]string{"kind": "seal"}, RulesDigest: rules.Digest()},
+		Header: baseline.Header{DriftdVersion: version, Created: time.Now().Unix(), Labels: map[string]string{"kind": "seal"},
+			RulesDigest: rules.Digest(), Hash: alg.String()},
 		Entries: baseline.Pack(entries),
 	}
 	if err := os.MkdirAll(stateDir, 0o700); err != nil {
@@ -155,7 +157,7 @@ func (p *Pipeline) Seal(ctx context.Context, why string) (*Pipeline, error) {
 	if p.opts.StateDir == "" || !p.rules.HasFirstBoot() {
 		return nil, errors.New("check: nothing to seal: no state dir, or no rule marks first_boot paths")
 	}
-	m, err := WriteSeal(ctx, p.opts.Root, p.rules, p.opts.Workers, p.opts.StateDir, p.opts.Version)
+	m, err := WriteSeal(ctx, p.opts.Root, p.rules, p.opts.Manifest.Header.ContentHash(), p.opts.Workers, p.opts.StateDir, p.opts.Version)
 	if err != nil {
 		return nil, err
 	}

@@ -63,7 +63,11 @@ func encodeSigned(m *baseline.Manifest, key ed25519.PrivateKey) ([]byte, error) 
 	meta = encodePackages(meta, m.Packages, m.Owners)
 	h := &m.Header
 	h.Format = FormatVersion
-	h.Hash = "sha256"
+	alg, err := baseline.ParseHash(h.Hash)
+	if err != nil {
+		return nil, fmt.Errorf("encode header: %w", err)
+	}
+	h.Hash = string(alg)
 	h.Compression = "deflate"
 	h.PayloadSize = int64(len(meta))
 	h.Counts = m.Entries.Counts()
@@ -145,6 +149,9 @@ func splitEnvelope(data []byte) (*envelope, error) {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&env.header); err != nil {
 		return nil, fmt.Errorf("%w: header: %v", ErrCorrupt, err)
+	}
+	if _, err := baseline.ParseHash(env.header.Hash); err != nil {
+		return nil, fmt.Errorf("%w: digests by %q, which this driftd does not know; upgrade driftd", ErrNewerFormat, env.header.Hash)
 	}
 	if env.header.Format != int(env.version) {
 		return nil, fmt.Errorf("%w: header says format %d, envelope %d", ErrCorrupt, env.header.Format, env.version)

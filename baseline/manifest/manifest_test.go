@@ -5,9 +5,11 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
+	"io"
 	"maps"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
 	"driftd/baseline"
@@ -110,12 +112,38 @@ func TestManifestRejectsEveryFlippedByte(t *testing.T) {
 	}
 }
 
+// TestManifestHash: the hash a bake chose is in the signed header, and
+// one driftd does not know is not written.
+func TestManifestHash(t *testing.T) {
+	pub := testKey.Public().(ed25519.PublicKey)
+	for _, h := range []string{"", "sha256", "blake3"} {
+		m, err := Decode(encode(t, sampleEntries(), baseline.Header{Hash: h}), pub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := baseline.ParseHash(h)
+		if m.Header.ContentHash() != want || m.Header.Hash != want.String() {
+			t.Errorf("baked with %q: the manifest says %q", h, m.Header.Hash)
+		}
+	}
+	m := &baseline.Manifest{Header: baseline.Header{Hash: "md5"}, Entries: baseline.Pack(sampleEntries())}
+	if err := Encode(io.Discard, m, testKey); err == nil || !strings.Contains(err.Error(), `hash "md5"`) {
+		t.Errorf("encoding with hash md5: %v", err)
+	}
+}
+
 func TestManifestErrors(t *testing.T) {
 	pub := testKey.Public().(ed25519.PublicKey)
 	good := encode(t, sampleEntries(), baseline.Header{DriftdVersion: "test"})
 	otherPub, _, _ := ed25519.GenerateKey(rand.Reader)
 	newer := bytes.Clone(good)
 	newer[len(magic)+1] = FormatVersion + 1
+	// A hash this driftd does not know: refused before its digests are
+	// compared with anything.
+	unknownHash := bytes.Replace(good, []byte(`"hash":"sha256"`), []byte(`"hash":"sha999"`), 1)
+	if bytes.Equal(unknownHash, good) {
+		t.Fatal("no hash in the header")
+	}
 	tests := []struct {
 		name string
 		data []byte
@@ -127,6 +155,7 @@ func TestManifestErrors(t *testing.T) {
 		{"unsigned", good[:len(good)-ed25519.SignatureSize], pub, ErrUnsigned},
 		{"wrong key", good, otherPub, ErrWrongKey},
 		{"newer format", newer, pub, ErrNewerFormat},
+		{"unknown hash", unknownHash, pub, ErrNewerFormat},
 		{"not a manifest", []byte("hello, world"), pub, ErrNotManifest},
 		{"trailing data", append(bytes.Clone(good), 0), pub, ErrCorrupt},
 		{"empty", nil, pub, ErrTruncated},

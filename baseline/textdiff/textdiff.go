@@ -3,7 +3,6 @@ package textdiff
 import (
 	"bytes"
 	"compress/flate"
-	"crypto/sha256"
 	"fmt"
 	"io"
 	"os"
@@ -30,8 +29,8 @@ const (
 
 // Keep reads the content of each regular entry that rules mark for diffs,
 // that is UTF-8 text and at most maxBytes long, and that still has the
-// digest the walk recorded; it returns them compressed, by path.
-func Keep(root string, entries *baseline.Packed, rules *baseline.Rules, maxBytes int) map[string][]byte {
+// digest the walk recorded (by alg); it returns them compressed, by path.
+func Keep(root string, entries *baseline.Packed, alg baseline.Hash, rules *baseline.Rules, maxBytes int) map[string][]byte {
 	out := map[string][]byte{}
 	entries.All(func(_ int, e *baseline.Entry) bool {
 		if !e.HasDigest() || e.Size > int64(maxBytes) {
@@ -41,7 +40,7 @@ func Keep(root string, entries *baseline.Packed, rules *baseline.Rules, maxBytes
 			return true
 		}
 		data, err := os.ReadFile(filepath.Join(root, e.Path))
-		if err != nil || sha256.Sum256(data) != e.Digest || !utf8.Valid(data) || bytes.IndexByte(data, 0) >= 0 {
+		if err != nil || alg.Sum(data) != e.Digest || !utf8.Valid(data) || bytes.IndexByte(data, 0) >= 0 {
 			return true // changed since the walk, or not text: no diff for it
 		}
 		out[e.Path] = compress(data)

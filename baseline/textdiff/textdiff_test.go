@@ -47,7 +47,7 @@ func TestKeepAndAnnotate(t *testing.T) {
 		entry(t, root, "/usr/share/doc", "text\n"),
 	}
 	baseline.SortEntries(entries)
-	kept := Keep(root, baseline.Pack(entries), rs, 64)
+	kept := Keep(root, baseline.Pack(entries), baseline.SHA256, rs, 64)
 	if len(kept) != 1 || kept["/etc/app.conf"] == nil {
 		t.Fatalf("kept %v, want only /etc/app.conf", kept)
 	}

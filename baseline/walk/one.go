@@ -12,9 +12,9 @@ import (
 // ReadEntry records the one file at host path p (not what lies below it)
 // as the entry rel, the way a walk records it: a regular file's digest, a
 // symlink's target, the xattrs, and in Err what could not be read. ok is
-// false when nothing is at p.
+// false when nothing is at p. Digests are SHA-256, as a Walker's with no Hash.
 func ReadEntry(ctx context.Context, p, rel string) (e baseline.Entry, ok bool) {
-	bufs := bufPool.Get().(*workerBufs)
+	bufs := getBufs(baseline.SHA256)
 	defer bufPool.Put(bufs)
 	lstat := func(st *unix.Stat_t) error { return unix.Lstat(p, st) }
 	var st unix.Stat_t

@@ -3,7 +3,6 @@ package walk
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -27,23 +26,34 @@ type workerBufs struct {
 	link  []byte
 	dir   []byte   // getdents buffer
 	dents []dirent // the listing of the directory at hand
-	h     hash.Hash
+	alg   baseline.Hash
+	h     hash.Hash  // alg's
 	ring  *ringReads // nil until the worker's first small file
 }
 
 // bufPool keeps workers' buffers between walks: the daemon walks one path
 // at a time on every change, and 140 KiB of fresh buffers per path made a
 // storm of changes a storm of garbage.
-var bufPool = sync.Pool{New: func() any { return newWorkerBufs() }}
+var bufPool = sync.Pool{New: func() any { return newWorkerBufs(baseline.SHA256) }}
 
-func newWorkerBufs() *workerBufs {
+func newWorkerBufs(alg baseline.Hash) *workerBufs {
 	return &workerBufs{
 		read:  make([]byte, 128<<10),
 		xattr: make([]byte, 4<<10),
 		link:  make([]byte, unix.PathMax),
 		dir:   make([]byte, 32<<10),
-		h:     sha256.New(),
+		alg:   alg,
+		h:     alg.New(),
 	}
+}
+
+// getBufs takes a worker's buffers from the pool, hashing with alg.
+func getBufs(alg baseline.Hash) *workerBufs {
+	b := bufPool.Get().(*workerBufs)
+	if b.alg.String() != alg.String() {
+		b.alg, b.h = alg, alg.New()
+	}
+	return b
 }
 
 // hash digests an open file of the given size. A file whose length changes
@@ -169,7 +179,7 @@ func (b *workerBufs) xattrs(list func([]byte) (int, error), get func(string, []b
 		if err != nil {
 			return nil, fmt.Sprintf("read xattr %s: %v", name, err)
 		}
-		out = append(out, baseline.Xattr{Name: name, Digest: sha256.Sum256(val[:k])})
+		out = append(out, baseline.Xattr{Name: name, Digest: b.alg.Sum(val[:k])})
 	}
 	return out, ""
 }

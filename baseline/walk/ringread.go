@@ -1,7 +1,6 @@
 package walk
 
 import (
-	"crypto/sha256"
 	"sync/atomic"
 
 	"golang.org/x/sys/unix"
@@ -107,7 +106,7 @@ func (wk *walk) flushReads(bufs *workerBufs) {
 		e := &bufs.batch[f.entry]
 		if int64(f.n) == e.Size {
 			ringFiles.Add(1)
-			e.Digest = sha256.Sum256(f.buf[:f.n])
+			e.Digest = bufs.alg.Sum(f.buf[:f.n])
 			if err := wk.limiter.wait(wk.ctx, int(e.Size)); err != nil {
 				e.Err = "not read: " + err.Error() // the walk returns ctx's error
 			} else if p := wk.w.Progress; p != nil {

@@ -68,7 +68,7 @@ func TestRingReadOfAChangedFile(t *testing.T) {
 	os.WriteFile(grows, []byte("before"), 0o644)
 	os.WriteFile(shrinks, []byte("before, and more"), 0o644)
 	wk := &walk{w: &Walker{Root: root}, ctx: context.Background()}
-	bufs := newWorkerBufs()
+	bufs := newWorkerBufs(baseline.SHA256)
 	defer bufs.dropRing()
 	for _, p := range []string{grows, shrinks} {
 		fd, err := unix.Open(p, unix.O_RDONLY, 0)

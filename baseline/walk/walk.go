@@ -44,6 +44,9 @@ type Walker struct {
 	// listing misses, where one added after the listing would not see
 	// what was made in between.
 	BeforeList func(dir string)
+	// Hash digests contents and xattr values: the baseline's, for a walk
+	// compared with one. The zero Hash is SHA-256.
+	Hash baseline.Hash
 }
 
 // bigFile is the size from which a file is hashed as a job of its own, so
@@ -214,7 +217,7 @@ type walk struct {
 }
 
 func (wk *walk) work() {
-	bufs := bufPool.Get().(*workerBufs)
+	bufs := getBufs(wk.w.Hash)
 	defer func() {
 		bufs.dropRing() // a ring is a descriptor and mappings: not kept in the pool
 		// A big directory's batch and listing are not worth keeping; the

@@ -27,6 +27,7 @@ func bakeCommand() *cobra.Command {
 	configPath, root := scopeFlags(fs)
 	keyPath := fs.String("key", "", "private key that signs the baseline (from driftd keygen)")
 	out := fs.String("out", "", "where to write the manifest")
+	hashName := fs.String("hash", "sha256", "the digest of contents and xattr values: sha256, or blake3 (about twice as fast on large files); checks use the baseline's")
 	allowUnreadable := fs.Bool("allow-unreadable", false, "bake even when some paths could not be read in full; the manifest records them as accepted, and every check says so")
 	lbls := labels{}
 	fs.Var(lbls, "label", "a key=value label for the image; repeatable")
@@ -34,6 +35,10 @@ func bakeCommand() *cobra.Command {
 		ctx, stdout, stderr := cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr()
 		if *keyPath == "" || *out == "" {
 			return fmt.Errorf("--key and --out are required")
+		}
+		alg, err := baseline.ParseHash(*hashName)
+		if err != nil {
+			return fmt.Errorf("--hash %q: want sha256 or blake3", *hashName)
 		}
 		created, err := creationTime()
 		if err != nil {
@@ -56,7 +61,9 @@ func bakeCommand() *cobra.Command {
 		// The package databases are read while the tree is walked.
 		pkgs := make(chan packagesRead, 1)
 		go func() { pkgs <- readPackages(ctx, s.root) }()
-		entries, err := s.walker(stderr, "bake").WalkPacked(ctx)
+		w := s.walker(stderr, "bake")
+		w.Hash = alg
+		entries, err := w.WalkPacked(ctx)
 		s.stopProgress()
 		p := <-pkgs
 		if err != nil {
@@ -74,6 +81,7 @@ func bakeCommand() *cobra.Command {
 			Header: baseline.Header{
 				AcceptedUnreadable: unreadable,
 				DriftdVersion:      version,
+				Hash:               alg.String(),
 				Created:            created,
 				Labels:             lbls,
 				RulesDigest:        s.config.Rules.Digest(),
@@ -85,7 +93,7 @@ func bakeCommand() *cobra.Command {
 			Packages: p.inv.Packages,
 		}
 		m.SetOwners(p.owners)
-		m.Contents = textdiff.Keep(s.root, entries, s.rules, textdiff.DefaultMaxBytes)
+		m.Contents = textdiff.Keep(s.root, entries, alg, s.rules, textdiff.DefaultMaxBytes)
 		if err := manifest.Write(*out, m, key); err != nil {
 			return err
 		}

@@ -12,6 +12,7 @@ import (
 
 	"driftd/agent"
 	"driftd/baseline/check"
+	"driftd/baseline/manifest"
 	"driftd/reporter"
 )
 
@@ -20,6 +21,7 @@ func sealCommand() *cobra.Command {
 	fs := cmd.Flags()
 	configPath, root := scopeFlags(fs)
 	stateDir := fs.String("state-dir", "", "the daemon's state directory (default: daemon.state_dir of the config)")
+	manifestPath := fs.String("baseline", "", "with no daemon, the baseline the seal is for, whose hash it digests by (default: baseline.path of the config, inside --root)")
 	cmd.RunE = func(cmd *cobra.Command, pos []string) error {
 		ctx, stdout := cmd.Context(), cmd.OutOrStdout()
 		s, err := loadScope(*configPath, *root)
@@ -44,7 +46,14 @@ func sealCommand() *cobra.Command {
 		}
 		// No daemon: seal the state dir directly; the daemon takes it up at
 		// its next start.
-		m, err := check.WriteSeal(ctx, s.root, s.rules, s.config.Scan.WorkerCount(), dir, version)
+		// The seal digests as the baseline does; which hash that is, the
+		// baseline's header says (the seal is checked against the verified
+		// baseline when it is taken up).
+		base, err := manifest.Read(cmp.Or(*manifestPath, s.inRoot(s.config.Baseline.Path)), nil)
+		if err != nil {
+			return fmt.Errorf("seal: %w (--baseline names it)", err)
+		}
+		m, err := check.WriteSeal(ctx, s.root, s.rules, base.Header.ContentHash(), s.config.Scan.WorkerCount(), dir, version)
 		if err != nil {
 			return err
 		}

@@ -61,6 +61,9 @@ func diffCommand() *cobra.Command {
 		if err != nil {
 			return err
 		}
+		if a, b := from.Header.ContentHash(), to.Header.ContentHash(); a != b {
+			return fmt.Errorf("%s digests by %s and %s by %s: their contents cannot be compared (bake both with the same --hash)", pos[0], a, pos[1], b)
+		}
 		cfg, err := config.Load(*configPath)
 		if err != nil {
 			return err

@@ -420,13 +420,13 @@ func TestSealMissingOrForged(t *testing.T) {
 	}{
 		{"deleted", func() {
 			os.Remove(seal)
-			if r := driftd(t, nil, "seal", "--root", f.root, "--state-dir", state); r.code == 0 {
+			if r := driftd(t, nil, "seal", "--root", f.root, "--baseline", f.manifest, "--state-dir", state); r.code == 0 {
 				t.Errorf("driftd seal made a new seal where one was deleted: %v", r)
 			}
 		}},
 		{"forged", func() {
 			forged := t.TempDir()
-			if r := driftd(t, nil, "seal", "--root", f.root, "--state-dir", forged); r.code != 0 {
+			if r := driftd(t, nil, "seal", "--root", f.root, "--baseline", f.manifest, "--state-dir", forged); r.code != 0 {
 				t.Fatal(r)
 			}
 			copyFile(t, filepath.Join(forged, "seal.manifest"), seal)
