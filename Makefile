@@ -17,7 +17,7 @@ TEST_DEBS   := attr acl libcap2-bin systemd prometheus prometheus-alertmanager r
 	rsyslog python3-minimal podman runc
 # What `make bpf` needs to regenerate the committed eBPF object.
 BPF_DEBS    := clang llvm libbpf-dev
-BENCH_DEBS  := aide
+BENCH_DEBS  := aide time
 # Packages: nfpm, pinned, run with go run. The package version comes from
 # git describe: v1.2.3 -> 1.2.3, v1.2.3-4-gabc -> 1.2.3+4.gabc, and
 # without a tag 0.0.0+gitN.gHASH (N commits).

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -18,7 +20,12 @@ type procRun struct {
 
 func timed(b *testing.B, wantExit int, name string, args ...string) procRun {
 	b.Helper()
-	cmd := exec.Command(name, args...)
+	// The peak RSS comes from GNU time, which forks: a child that Go
+	// starts itself shares this process's memory until its exec (vfork),
+	// and the kernel carries that memory's peak into the child's maxrss,
+	// so every child would report at least the benchmark's own peak.
+	rssFile := filepath.Join(b.TempDir(), "rss")
+	cmd := exec.Command("/usr/bin/time", append([]string{"-f", "%M", "-o", rssFile, name}, args...)...)
 	start := time.Now()
 	out, err := cmd.CombinedOutput()
 	wall := time.Since(start)
@@ -27,13 +34,22 @@ func timed(b *testing.B, wantExit int, name string, args ...string) procRun {
 		if ee, ok := err.(*exec.ExitError); ok {
 			code = ee.ExitCode()
 		} else {
-			b.Fatalf("%s: %v", name, err)
+			b.Fatalf("%s: %v (make bench installs GNU time)", name, err)
 		}
 	}
 	if code != wantExit {
 		b.Fatalf("%s %s: exit %d, want %d\n%s", name, strings.Join(args, " "), code, wantExit, out)
 	}
-	return procRun{wall: wall, rss: cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss * 1024, out: string(out)}
+	data, _ := os.ReadFile(rssFile)
+	fields := strings.Fields(string(data)) // "Command exited with non-zero status 1" comes first
+	var kib int64
+	if len(fields) > 0 {
+		kib, err = strconv.ParseInt(fields[len(fields)-1], 10, 64)
+	}
+	if len(fields) == 0 || err != nil {
+		b.Fatalf("GNU time's peak RSS for %s: %q", name, data)
+	}
+	return procRun{wall: wall, rss: kib * 1024, out: string(out)}
 }
 
 // best is the run with the least wall time.
