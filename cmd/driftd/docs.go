@@ -20,13 +20,15 @@ Exit codes: 0 written, 2 an error.`,
 		example: `  driftd keygen --out /secure/driftd`,
 	},
 	"bake": {
-		args:  " --key K --out M [--root DIR] [--label k=v ...]",
+		args:  " --key K --out M [--root DIR] [--label k=v ...] [--hash sha256|blake3]",
 		short: "Record a signed baseline of an image",
 		long: `Walks the root (an image mounted or chrooted, or / at the end of an image
 build), hashes every file in scope, reads the package databases, and writes
 a signed manifest. Bake last: anything changed after it is drift on every
 host of the image. A path that cannot be read in full fails the bake unless
---allow-unreadable accepts it.
+--allow-unreadable accepts it. Contents are digested by SHA-256, or by
+BLAKE3 with --hash blake3 (about twice as fast on large files); the manifest
+names its hash, and every check of it uses the same.
 
 Exit codes: 0 baked, 2 an error (a path unreadable, a bad key or config).`,
 		example: `  driftd bake --root /mnt/image --key /secure/driftd.key \
@@ -119,7 +121,9 @@ Exit codes: 0 cleared (or not tainted), 2 an error.`,
 	"seal": {
 		short: "Seal the first-boot paths now",
 		long: `Records the first-boot paths as they are now; from then on they are
-compared with this seal. A host is sealed once.
+compared with this seal. A host is sealed once. With no daemon running, the
+seal is written to the state dir directly, digested by the baseline's hash
+(--baseline names the baseline when it is not at baseline.path).
 
 Exit codes: 0 sealed, 2 an error (sealed already, no first-boot rules).`,
 		example: `  driftd seal`,
