@@ -21,8 +21,10 @@ const (
 )
 
 // noRing is set once the kernel has refused a ring (too old, disabled by
-// kernel.io_uring_disabled, or a seccomp profile): from then on every
-// file is read with plain system calls. Tests set it to walk both ways.
+// kernel.io_uring_disabled, or a seccomp profile) or a ring broke: from
+// then on every file is read with plain system calls. A ring that could
+// not be had for want of descriptors or memory is tried again with the
+// worker's next small file. Tests set it to walk both ways.
 var noRing atomic.Bool
 
 // ringFiles counts the files whose content the ring read, for the tests.
@@ -59,7 +61,9 @@ func (wk *walk) queueRead(fd int, e *baseline.Entry, bufs *workerBufs) bool {
 	if rr == nil {
 		ring, err := uring.New(ringEntries)
 		if err != nil {
-			noRing.Store(true)
+			if uring.Refused(err) {
+				noRing.Store(true)
+			}
 			return false
 		}
 		arena, err := unix.Mmap(-1, 0, ringArena, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)

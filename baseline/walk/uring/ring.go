@@ -100,7 +100,7 @@ func New(entries uint32) (*Ring, error) {
 	r := &Ring{fd: int(fd)}
 	if need := uint32(featSingleMmap | featNoDrop | featRWCurPos); p.features&need != need {
 		r.Close()
-		return nil, fmt.Errorf("io_uring: kernel older than 5.6 (features %#x)", p.features)
+		return nil, fmt.Errorf("%w: kernel older than 5.6 (features %#x)", errOldKernel, p.features)
 	}
 	size := max(p.sqOff.array+p.sqEntries*4, p.cqOff.cqes+p.cqEntries*uint32(unsafe.Sizeof(cqe{})))
 	var err error
@@ -122,6 +122,18 @@ func New(entries uint32) (*Ring, error) {
 	// no completion waits for room.
 	r.maxBatched = int(min(p.sqEntries, p.cqEntries))
 	return r, nil
+}
+
+// errOldKernel is a ring without the features this package relies on.
+var errOldKernel = errors.New("io_uring")
+
+// Refused reports whether New's error means io_uring is not to be had in
+// this process at all (not built in, disabled by kernel.io_uring_disabled
+// or a seccomp profile, a kernel too old), rather than short of something
+// for now (descriptors, memory), which the next try may have.
+func Refused(err error) bool {
+	return errors.Is(err, errOldKernel) || errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EPERM) ||
+		errors.Is(err, unix.EACCES) || errors.Is(err, unix.EINVAL)
 }
 
 // Broken reports whether Run has failed: the ring is not to be used again.

@@ -3,6 +3,7 @@ package uring
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -112,5 +113,25 @@ func TestFull(t *testing.T) {
 	}
 	if err := r.CloseFd(-1, 0); err != nil {
 		t.Fatalf("after Run the ring is still full: %v", err)
+	}
+}
+
+// TestRefused: only what no later try can change turns the ring off for
+// good; a want of descriptors or memory does not.
+func TestRefused(t *testing.T) {
+	for _, tt := range []struct {
+		err  error
+		want bool
+	}{
+		{fmt.Errorf("io_uring_setup: %w", unix.ENOSYS), true},
+		{fmt.Errorf("io_uring_setup: %w", unix.EPERM), true},
+		{fmt.Errorf("io_uring_setup: %w", unix.EINVAL), true},
+		{fmt.Errorf("%w: kernel older than 5.6", errOldKernel), true},
+		{fmt.Errorf("io_uring_setup: %w", unix.EMFILE), false},
+		{fmt.Errorf("io_uring: map rings: %w", unix.ENOMEM), false},
+	} {
+		if got := Refused(tt.err); got != tt.want {
+			t.Errorf("Refused(%v) = %v, want %v", tt.err, got, tt.want)
+		}
 	}
 }
