@@ -2,8 +2,11 @@ package textdiff
 
 import (
 	"crypto/sha256"
+	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -69,5 +72,25 @@ func TestKeepAndAnnotate(t *testing.T) {
 	}
 	if findings[2].DiffNote != NoteNotKept || findings[3].DiffNote != "" || findings[3].Diff != "" {
 		t.Errorf("notes: big %q, out of diff scope %q", findings[2].DiffNote, findings[3].DiffNote)
+	}
+}
+
+// TestKeepInParts: a baseline large enough to be read in a part per core
+// keeps the text files of every part, and no others.
+func TestKeepInParts(t *testing.T) {
+	root := t.TempDir()
+	entries := []baseline.Entry{
+		entry(t, root, "/etc/a.conf", "first\n"),
+		entry(t, root, "/etc/m.conf", "middle\n"),
+		entry(t, root, "/etc/z.conf", "last\n"),
+	}
+	for i := range 3 * 4096 {
+		name := fmt.Sprintf("/etc/%c%05d", "bnz"[i%3], i) // around and between the three
+		entries = append(entries, baseline.Entry{Path: name, Type: baseline.TypeDir, Mode: 0o755})
+	}
+	baseline.SortEntries(entries)
+	kept := Keep(root, baseline.Pack(entries), baseline.SHA256, rules(t), 64)
+	if len(kept) != 3 || kept["/etc/a.conf"] == nil || kept["/etc/m.conf"] == nil || kept["/etc/z.conf"] == nil {
+		t.Fatalf("kept %d: %v", len(kept), slices.Collect(maps.Keys(kept)))
 	}
 }
