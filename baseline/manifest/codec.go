@@ -59,14 +59,16 @@ func Encode(w io.Writer, m *baseline.Manifest, key ed25519.PrivateKey) error {
 // encodeSigned is Encode into memory of its own: a manifest of a million entries
 // is tens of megabytes, not to be copied once more on the way to a file.
 func encodeSigned(m *baseline.Manifest, key ed25519.PrivateKey) ([]byte, error) {
-	meta, digests := encodeEntries(m.Entries)
-	meta = encodePackages(meta, m.Packages, m.Owners)
 	h := &m.Header
-	h.Format = FormatVersion
 	alg, err := baseline.ParseHash(h.Hash)
 	if err != nil {
 		return nil, fmt.Errorf("encode header: %w", err)
 	}
+	z := newCompressor(8 * m.Entries.Len())
+	meta, digests := encodeEntries(m.Entries, z)
+	meta = encodePackages(meta, m.Packages, m.Owners)
+	zdata := z.finish(meta)
+	h.Format = FormatVersion
 	h.Hash = string(alg)
 	h.Compression = "deflate"
 	h.PayloadSize = int64(len(meta))
@@ -82,18 +84,13 @@ func encodeSigned(m *baseline.Manifest, key ed25519.PrivateKey) ([]byte, error) 
 
 	contents := encodeContents(m)
 	var out bytes.Buffer
-	out.Grow(len(magic) + 2 + 4 + len(hj) + 8 + len(meta)/2 + 8 + len(digests) + 8 + len(contents) + ed25519.SignatureSize)
+	out.Grow(len(magic) + 2 + 4 + len(hj) + 8 + len(zdata) + 8 + len(digests) + 8 + len(contents) + ed25519.SignatureSize)
 	out.Write(magic)
 	binary.Write(&out, binary.BigEndian, uint16(FormatVersion))
 	binary.Write(&out, binary.BigEndian, uint32(len(hj)))
 	out.Write(hj)
-	// The compressed metadata goes straight after room for its length.
-	at := out.Len()
-	binary.Write(&out, binary.BigEndian, uint64(0))
-	zw, _ := flate.NewWriter(&out, flate.BestSpeed)
-	zw.Write(meta)
-	zw.Close()
-	binary.BigEndian.PutUint64(out.Bytes()[at:], uint64(out.Len()-at-8))
+	binary.Write(&out, binary.BigEndian, uint64(len(zdata)))
+	out.Write(zdata)
 	binary.Write(&out, binary.BigEndian, uint64(len(digests)))
 	out.Write(digests)
 	binary.Write(&out, binary.BigEndian, uint64(len(contents)))
@@ -266,7 +263,9 @@ const (
 	flagXattrs = 1 << 1
 )
 
-func encodeEntries(entries *baseline.Packed) (meta, digests []byte) {
+// encodeEntries encodes the entries' metadata and digests, and hands the
+// metadata to z as it goes.
+func encodeEntries(entries *baseline.Packed, z *compressor) (meta, digests []byte) {
 	meta = make([]byte, 0, 48*entries.Len()+16)
 	digests = make([]byte, 0, 32*entries.Len())
 	str := func(s string) {
@@ -317,6 +316,7 @@ func encodeEntries(entries *baseline.Packed) (meta, digests []byte) {
 			str(e.Err)
 		}
 		prevPath, prevMtime, prevInode = e.Path, e.Mtime, e.Inode
+		z.send(meta, sendEvery)
 		return true
 	})
 	return meta, digests
