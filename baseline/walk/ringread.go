@@ -93,9 +93,10 @@ func (wk *walk) queueRead(fd int, e *baseline.Entry, bufs *workerBufs) bool {
 }
 
 // flushReads reads the batch's files through the ring, fills in their
-// entries' digests and xattrs, and closes them through the ring. A read the ring did not complete as
-// expected (an error, or a size other than fstat's) is done again with
-// read(2), which knows what to do about a file that changes while read.
+// entries' digests and xattrs, and closes them through the ring. A read
+// the ring did not complete as expected (an error, or a size other than
+// fstat's) is done again with read(2), which knows what to do about a file
+// that changes while read.
 func (wk *walk) flushReads(bufs *workerBufs) {
 	rr := bufs.ring
 	if rr == nil || len(rr.files) == 0 {
