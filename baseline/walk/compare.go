@@ -2,6 +2,8 @@ package walk
 
 import (
 	"context"
+	"slices"
+	"strings"
 
 	"driftd/baseline"
 )
@@ -17,10 +19,18 @@ func Compare(ctx context.Context, w *Walker, base *baseline.Base, path string) (
 // see Comparer.Accept); it must be scoped to path.
 func CompareWith(ctx context.Context, w *Walker, c *baseline.Comparer, path string) (baseline.Result, int, error) {
 	n := 0
+	var byPath []*baseline.Entry
 	err := w.WalkPathFunc(ctx, path, func(batch []baseline.Entry) {
 		n += len(batch)
+		// A batch is a directory's entries (or a big file). Sorted, its
+		// lookups go on from one another in a block or two of the baseline.
+		byPath = byPath[:0]
 		for i := range batch {
-			c.Observe(&batch[i])
+			byPath = append(byPath, &batch[i])
+		}
+		slices.SortFunc(byPath, func(a, b *baseline.Entry) int { return strings.Compare(a.Path, b.Path) })
+		for _, e := range byPath {
+			c.Observe(e)
 		}
 	})
 	if err != nil {
