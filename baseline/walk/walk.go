@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	pathpkg "path"
-	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -65,71 +63,30 @@ func (w *Walker) Walk(ctx context.Context) ([]baseline.Entry, error) {
 	return entries, nil
 }
 
-// WalkPacked is Walk for a tree held whole (the bake), packed. The entries
-// stay where the walk put them, in chunks that are never grown or copied,
-// and are sorted by reference: a million of them held in one growing slice
-// cost 170 bytes each, twice over while it grew, and the GC's time.
+// WalkPacked is Walk for a tree held whole (the bake), packed. While the
+// walk runs, its entries are held as records in chunks the GC does not
+// scan (see held); then they are sorted by reference and packed.
 func (w *Walker) WalkPacked(ctx context.Context) (*baseline.Packed, error) {
-	const chunkSize = 4096
-	var chunks [][]baseline.Entry
-	n := 0
+	var h held
 	err := w.WalkFunc(ctx, func(batch []baseline.Entry) {
-		for len(batch) > 0 {
-			if len(chunks) == 0 || len(chunks[len(chunks)-1]) == chunkSize {
-				chunks = append(chunks, make([]baseline.Entry, 0, chunkSize))
-			}
-			c := &chunks[len(chunks)-1]
-			k := min(len(batch), chunkSize-len(*c))
-			*c = append(*c, batch[:k]...)
-			batch = batch[k:]
-			n += k
+		for i := range batch {
+			h.add(&batch[i])
 		}
 	})
 	if err != nil {
 		return nil, err
 	}
-	refs := make([]*baseline.Entry, 0, n)
-	for _, c := range chunks {
-		for i := range c {
-			refs = append(refs, &c[i])
-		}
-	}
-	refs = sortByPath(refs, w.Workers)
+	refs := h.sortByPath(w.Workers)
 	var pk baseline.Packer
-	pk.Grow(n)
-	for _, e := range refs {
-		if err := pk.Add(e); err != nil {
+	pk.Grow(len(refs))
+	var e baseline.Entry
+	for _, r := range refs {
+		h.entry(r, &e)
+		if err := pk.Add(&e); err != nil {
 			return nil, fmt.Errorf("walk %s: %w", w.Root, err)
 		}
 	}
 	return pk.Packed(), nil
-}
-
-// sortByPath sorts refs by path with up to workers goroutines: a part each,
-// then merged. A million paths take a third of a second on one core, and
-// the other cores have nothing else to do by then.
-func sortByPath(refs []*baseline.Entry, workers int) []*baseline.Entry {
-	byPath := func(a, b *baseline.Entry) int { return strings.Compare(a.Path, b.Path) }
-	if workers < 2 || len(refs) < 1<<14 {
-		slices.SortFunc(refs, byPath)
-		return refs
-	}
-	half := len(refs) / 2
-	var wg sync.WaitGroup
-	wg.Go(func() { slices.SortFunc(refs[:half], byPath) })
-	slices.SortFunc(refs[half:], byPath)
-	wg.Wait()
-	out := make([]*baseline.Entry, 0, len(refs))
-	a, b := refs[:half], refs[half:]
-	for len(a) > 0 && len(b) > 0 {
-		if a[0].Path <= b[0].Path {
-			out, a = append(out, a[0]), a[1:]
-		} else {
-			out, b = append(out, b[0]), b[1:]
-		}
-	}
-	out = append(out, a...)
-	return append(out, b...)
 }
 
 // WalkFunc hands the entries in scope to visit in batches, in no particular
