@@ -358,6 +358,27 @@ func (rs *Rules) Diff(path string) (keep, marked bool) {
 	return keep, marked
 }
 
+// DiffPrefixes are the literal beginnings of the diff patterns that keep
+// content ("/etc/" for "/etc/**"), sorted, none under another: every path
+// Diff keeps starts with one of them, so a bake looks for text files to
+// keep there and not among the million other paths of the tree.
+func (rs *Rules) DiffPrefixes() []string {
+	var all []string
+	for _, d := range rs.diff {
+		if d.on {
+			all = append(all, d.pat.prefix)
+		}
+	}
+	slices.Sort(all)
+	var out []string
+	for _, p := range all {
+		if len(out) == 0 || !strings.HasPrefix(p, out[len(out)-1]) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 // FirstBoot reports whether path may change until the host is sealed.
 func (rs *Rules) FirstBoot(path string) bool {
 	for i := range rs.firstBoot {

@@ -3,6 +3,7 @@ package baseline
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -307,5 +308,35 @@ func TestMatchDoesNotAllocate(t *testing.T) {
 	}
 	if n := testing.AllocsPerRun(100, func() { rs.Match("/usr/lib/x"); rs.Match("/etc/ssh"); rs.Match("/home/a/.ssh/k") }); n != 0 {
 		t.Errorf("Match allocates %v times a run", n)
+	}
+}
+
+// TestDiffPrefixes: the keeping patterns' literal prefixes, with the ones
+// inside another left out and the not-keeping patterns ignored.
+func TestDiffPrefixes(t *testing.T) {
+	on, off := true, false
+	for _, c := range []struct {
+		keep, hide []string
+		want       []string
+	}{
+		{keep: []string{"/etc/**", "/etc/ssh/*.conf", "/srv/*/app.conf", "/opt/app.toml"}, hide: []string{"/etc/shadow", "/**/*.key"},
+			want: []string{"/etc/", "/opt/app.toml", "/srv/"}},
+		{keep: []string{"/etc/**", "/**/*.conf"}, want: []string{""}}, // everything
+		{hide: []string{"/etc/**"}},
+	} {
+		tables := []RuleConfig{{Paths: []string{"/**"}, Category: "system", Severity: "low"}}
+		if len(c.keep) > 0 {
+			tables = append(tables, RuleConfig{Paths: c.keep, Diff: &on})
+		}
+		if len(c.hide) > 0 {
+			tables = append(tables, RuleConfig{Paths: c.hide, Diff: &off})
+		}
+		rs, err := CompileRules(tables)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := rs.DiffPrefixes(); !slices.Equal(got, c.want) {
+			t.Errorf("keep %v hide %v: %q, want %q", c.keep, c.hide, got, c.want)
+		}
 	}
 }

@@ -94,3 +94,37 @@ func TestKeepInParts(t *testing.T) {
 		t.Fatalf("kept %d: %v", len(kept), slices.Collect(maps.Keys(kept)))
 	}
 }
+
+// TestKeepUnderDiffPrefixes: Keep looks only under the keeping patterns'
+// literal prefixes, yet finds every file they keep, in spans split across
+// parts, one of them by a wildcard in the middle of a pattern.
+func TestKeepUnderDiffPrefixes(t *testing.T) {
+	on := true
+	rs, err := baseline.CompileRules([]baseline.RuleConfig{
+		{Paths: []string{"/**"}, Category: "system", Severity: "medium"},
+		{Paths: []string{"/etc/**", "/srv/*/app.conf"}, Diff: &on},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	entries := []baseline.Entry{
+		entry(t, root, "/etc/a.conf", "a\n"),
+		entry(t, root, "/etc/z.conf", "z\n"),
+		entry(t, root, "/srv/x/app.conf", "x\n"),
+		entry(t, root, "/srv/y/other.conf", "y\n"),
+		entry(t, root, "/usr/u.conf", "u\n"),
+		entry(t, root, "/etc0", "not under /etc/\n"),
+	}
+	for i := range 3 * 4096 {
+		for _, dir := range []string{"/etc/d", "/srv/d", "/opt/d"} {
+			entries = append(entries, baseline.Entry{Path: fmt.Sprintf("%s%05d", dir, i), Type: baseline.TypeDir, Mode: 0o755})
+		}
+	}
+	baseline.SortEntries(entries)
+	kept := Keep(root, baseline.Pack(entries), baseline.SHA256, rs, 64)
+	got := slices.Sorted(maps.Keys(kept))
+	if want := []string{"/etc/a.conf", "/etc/z.conf", "/srv/x/app.conf"}; !slices.Equal(got, want) {
+		t.Fatalf("kept %v, want %v", got, want)
+	}
+}
