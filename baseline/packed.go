@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"strings"
+	"sync"
 	"unsafe"
 )
 
@@ -72,6 +73,75 @@ func Pack(entries []Entry) *Packed {
 		}
 	}
 	return pk.Packed()
+}
+
+// PackFunc packs n entries in path order, entry(i, e) filling in the
+// i-th, in up to parts runs of whole blocks packed side by side and then
+// joined: packing a million entries took a core a quarter of a second at
+// the end of a bake, with the other one idle. entry is called from as
+// many goroutines at once.
+func PackFunc(n, parts int, entry func(i int, e *Entry)) (*Packed, error) {
+	if n < 1<<14 {
+		parts = 1
+	}
+	parts = max(parts, 1)
+	per := (n/parts + packBlock) / packBlock * packBlock // a whole number of blocks
+	type run struct {
+		p    *Packed
+		last string // its last path
+		err  error
+	}
+	runs := make([]run, (n+per-1)/max(per, 1))
+	var wg sync.WaitGroup
+	for k := range runs {
+		wg.Go(func() {
+			var pk Packer
+			lo, hi := k*per, min(n, (k+1)*per)
+			pk.Grow(hi - lo)
+			var e Entry
+			for i := lo; i < hi; i++ {
+				entry(i, &e)
+				if err := pk.Add(&e); err != nil {
+					runs[k].err = err
+					return
+				}
+			}
+			runs[k].last = string(pk.path)
+			runs[k].p = pk.Packed()
+		})
+	}
+	wg.Wait()
+	if len(runs) == 0 {
+		return &Packed{}, nil
+	}
+	out := runs[0].p
+	for k, r := range runs {
+		if r.err != nil {
+			return nil, r.err
+		}
+		if k == 0 {
+			continue
+		}
+		if first := r.p.firstPath(0); first <= runs[k-1].last {
+			return nil, fmt.Errorf("pack: %q does not sort after %q", first, runs[k-1].last)
+		}
+		out.join(r.p)
+	}
+	return out, nil
+}
+
+// join appends q, whose first block follows p's last, a full one.
+func (p *Packed) join(q *Packed) {
+	dataAt, digestsAt := uint32(len(p.data)), uint32(len(p.digests)/32)
+	p.data = append(p.data, q.data...)
+	p.digests = append(p.digests, q.digests...)
+	for b := range q.blocks {
+		p.blocks = append(p.blocks, dataAt+q.blocks[b])
+		p.digestAt = append(p.digestAt, digestsAt+q.digestAt[b])
+	}
+	p.n += q.n
+	c, d := &p.counts, q.counts
+	c.Entries, c.Files, c.Dirs, c.Bytes, c.Errors = c.Entries+d.Entries, c.Files+d.Files, c.Dirs+d.Dirs, c.Bytes+d.Bytes, c.Errors+d.Errors
 }
 
 // Packer builds a Packed from entries added in path order.

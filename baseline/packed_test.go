@@ -1,9 +1,11 @@
 package baseline
 
 import (
+	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"testing"
 )
 
@@ -151,4 +153,34 @@ func countEntries(entries []Entry) Counts {
 		}
 	}
 	return c
+}
+
+// TestPackFunc: packed in runs side by side and joined, the entries are
+// what Pack makes of them, byte for byte; and an entry out of order
+// between two runs is refused as within one.
+func TestPackFunc(t *testing.T) {
+	for _, n := range []int{0, 1, 1<<14 - 1, 1 << 14, 1<<14 + 17, 40_001} {
+		entries := packTestEntries(n, uint64(n)+11)
+		want := Pack(entries)
+		for _, parts := range []int{1, 2, 3} {
+			got, err := PackFunc(n, parts, func(i int, e *Entry) { *e = entries[i] })
+			if err != nil {
+				t.Fatalf("n=%d parts=%d: %v", n, parts, err)
+			}
+			if !reflect.DeepEqual(got.Unpack(), entries) && n > 0 || got.Counts() != want.Counts() ||
+				!bytes.Equal(got.data, want.data) || !bytes.Equal(got.digests, want.digests) ||
+				!slices.Equal(got.blocks, want.blocks) || !slices.Equal(got.digestAt, want.digestAt) {
+				t.Fatalf("n=%d parts=%d: differs from Pack", n, parts)
+			}
+		}
+	}
+	entries := packTestEntries(40_000, 5)
+	// Swapped across the two runs' boundary: each run is in order.
+	per := (len(entries)/2 + packBlock) / packBlock * packBlock
+	entries[per-1], entries[per] = entries[per], entries[per-1]
+	for _, parts := range []int{1, 2} {
+		if _, err := PackFunc(len(entries), parts, func(i int, e *Entry) { *e = entries[i] }); err == nil {
+			t.Errorf("parts=%d: entries out of order packed", parts)
+		}
+	}
 }

@@ -65,7 +65,8 @@ func (w *Walker) Walk(ctx context.Context) ([]baseline.Entry, error) {
 
 // WalkPacked is Walk for a tree held whole (the bake), packed. While the
 // walk runs, its entries are held as records in chunks the GC does not
-// scan (see held); then they are sorted by reference and packed.
+// scan (see held); then they are sorted by reference and packed, each
+// step on every worker's core.
 func (w *Walker) WalkPacked(ctx context.Context) (*baseline.Packed, error) {
 	var h held
 	err := w.WalkFunc(ctx, func(batch []baseline.Entry) {
@@ -77,16 +78,11 @@ func (w *Walker) WalkPacked(ctx context.Context) (*baseline.Packed, error) {
 		return nil, err
 	}
 	refs := h.sortByPath(w.Workers)
-	var pk baseline.Packer
-	pk.Grow(len(refs))
-	var e baseline.Entry
-	for _, r := range refs {
-		h.entry(r, &e)
-		if err := pk.Add(&e); err != nil {
-			return nil, fmt.Errorf("walk %s: %w", w.Root, err)
-		}
+	p, err := baseline.PackFunc(len(refs), w.Workers, func(i int, e *baseline.Entry) { h.entry(refs[i], e) })
+	if err != nil {
+		return nil, fmt.Errorf("walk %s: %w", w.Root, err)
 	}
-	return pk.Packed(), nil
+	return p, nil
 }
 
 // WalkFunc hands the entries in scope to visit in batches, in no particular
