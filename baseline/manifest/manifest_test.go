@@ -7,6 +7,8 @@ import (
 	"errors"
 	"io"
 	"maps"
+	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -207,5 +209,34 @@ func TestManifestContents(t *testing.T) {
 	data[len(data)-ed25519.SignatureSize-2] ^= 1 // inside the contents section
 	if _, err := Decode(data, pub); !errors.Is(err, ErrSignature) {
 		t.Errorf("a flipped content byte: %v, want %v", err, ErrSignature)
+	}
+}
+
+// TestReadHeader: the header alone, as Read gives it, and the file named
+// in each error.
+func TestReadHeader(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "b.manifest")
+	m := &baseline.Manifest{Header: baseline.Header{Hash: "blake3", DriftdVersion: "test"}, Entries: baseline.Pack(sampleEntries())}
+	if err := Write(path, m, testKey); err != nil {
+		t.Fatal(err)
+	}
+	h, err := ReadHeader(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	full, err := Read(path, testKey.Public().(ed25519.PublicKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(h, full.Header) || h.ContentHash() != baseline.BLAKE3 {
+		t.Errorf("header %+v, want %+v", h, full.Header)
+	}
+	os.WriteFile(path, []byte("not a manifest"), 0o644)
+	if _, err := ReadHeader(path); err == nil || !strings.Contains(err.Error(), path) {
+		t.Errorf("not a manifest: %v", err)
+	}
+	if _, err := ReadHeader(filepath.Join(dir, "none")); err == nil || !strings.Contains(err.Error(), "none") {
+		t.Errorf("no file: %v", err)
 	}
 }

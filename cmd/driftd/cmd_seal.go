@@ -49,11 +49,11 @@ func sealCommand() *cobra.Command {
 		// The seal digests as the baseline does; which hash that is, the
 		// baseline's header says (the seal is checked against the verified
 		// baseline when it is taken up).
-		base, err := manifest.Read(cmp.Or(*manifestPath, s.inRoot(s.config.Baseline.Path)), nil)
+		header, err := manifest.ReadHeader(cmp.Or(*manifestPath, s.inRoot(s.config.Baseline.Path)))
 		if err != nil {
 			return fmt.Errorf("seal: %w (--baseline names it)", err)
 		}
-		m, err := check.WriteSeal(ctx, s.root, s.rules, base.Header.ContentHash(), s.config.Scan.WorkerCount(), dir, version)
+		m, err := check.WriteSeal(ctx, s.root, s.rules, header.ContentHash(), s.config.Scan.WorkerCount(), dir, version)
 		if err != nil {
 			return err
 		}
