@@ -472,6 +472,17 @@ func (p *Packed) firstPath(b int) string {
 // returns false. The entry is reused between calls (its strings are not):
 // copy it to keep it.
 func (p *Packed) Range(lo, hi int, f func(i int, e *Entry) bool) {
+	p.RangeBytes(lo, hi, func(i int, path []byte, e *Entry) bool {
+		e.Path = string(path)
+		return f(i, e)
+	})
+}
+
+// RangeBytes is Range with each path as bytes that are only f's until it
+// returns, and e.Path left empty: for a pass over every entry that keeps
+// none of the paths (encoding a manifest), a string each is a million
+// allocations.
+func (p *Packed) RangeBytes(lo, hi int, f func(i int, path []byte, e *Entry) bool) {
 	if lo >= hi {
 		return
 	}
@@ -488,8 +499,7 @@ func (p *Packed) Range(lo, hi int, f func(i int, e *Entry) bool) {
 		path = c.nextPath(path)
 		i := c.i
 		c.fields(&e)
-		e.Path = string(path)
-		if !f(i, &e) {
+		if !f(i, path, &e) {
 			return
 		}
 	}
