@@ -210,19 +210,31 @@ func (wk *walk) work() {
 		wk.jobs = append(wk.jobs, more...)
 		wk.cond.Broadcast()
 		wk.mu.Unlock()
-		// The visitor may make syscalls of its own (the daemon adds
-		// watches): it runs under its own lock, one call at a time, while
-		// the other workers go on taking jobs.
-		if len(bufs.batch) > 0 {
-			wk.visitMu.Lock()
-			wk.visit(bufs.batch)
-			wk.visitMu.Unlock()
-		}
+		wk.hand(bufs)
 		wk.mu.Lock()
 		wk.busy--
 		wk.cond.Broadcast()
 		wk.mu.Unlock()
 	}
+}
+
+// maxBatch is the most entries a batch holds: a directory of 100,000
+// files is handed over in parts, not as one batch of 20 MB grown by
+// doubling (on every rescan of it, in the daemon).
+const maxBatch = 1024
+
+// hand gives the worker's batch to visit, its ring reads done first, and
+// empties it. The visitor may make syscalls of its own (the daemon adds
+// watches): it runs under its own lock, one call at a time, while the
+// other workers go on taking jobs.
+func (wk *walk) hand(bufs *workerBufs) {
+	wk.flushReads(bufs)
+	if len(bufs.batch) > 0 {
+		wk.visitMu.Lock()
+		wk.visit(bufs.batch)
+		wk.visitMu.Unlock()
+	}
+	bufs.batch = bufs.batch[:0]
 }
 
 // openBeneath opens a root-relative path without following any symlink on
@@ -294,6 +306,9 @@ func (wk *walk) listDir(j job, bufs *workerBufs) []job {
 	for _, d := range dents {
 		if wk.ctx.Err() != nil {
 			return nil
+		}
+		if len(bufs.batch) >= maxBatch {
+			wk.hand(bufs)
 		}
 		name := d.name
 		path := prefix + name

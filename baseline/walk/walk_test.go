@@ -2,6 +2,7 @@ package walk
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -216,6 +217,46 @@ func TestWalkPackedIsWalk(t *testing.T) {
 	for i := range want {
 		if !reflect.DeepEqual(got[i], want[i]) {
 			t.Fatalf("entry %d: packed %+v, walk %+v", i, got[i], want[i])
+		}
+	}
+}
+
+// TestBigDirectoryInParts: a directory of more files than a batch holds is
+// handed over in batches of at most maxBatch, every file in one of them
+// with its digest, through the ring and through read(2).
+func TestBigDirectoryInParts(t *testing.T) {
+	root := t.TempDir()
+	files := map[string]file{}
+	for i := range 3*maxBatch + 7 {
+		files[fmt.Sprintf("/big/f%05d", i)] = file{content: fmt.Sprint("content ", i)}
+	}
+	writeTree(t, root, files)
+	rules, err := baseline.CompileRules([]baseline.RuleConfig{{Paths: []string{"/**"}, Category: "system", Severity: "high"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ring := range []bool{true, false} {
+		noRing.Store(!ring)
+		seen := map[string]bool{}
+		err := (&Walker{Root: root, Rules: rules, Workers: 2}).WalkFunc(context.Background(), func(batch []baseline.Entry) {
+			if len(batch) > maxBatch {
+				t.Errorf("ring %v: a batch of %d", ring, len(batch))
+			}
+			for _, e := range batch {
+				if f, ok := files[e.Path]; ok {
+					if e.Digest != sha256.Sum256([]byte(f.content)) || e.Err != "" {
+						t.Errorf("ring %v: %s: digest or error %q wrong", ring, e.Path, e.Err)
+					}
+					seen[e.Path] = true
+				}
+			}
+		})
+		noRing.Store(false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(seen) != len(files) {
+			t.Errorf("ring %v: %d of %d files seen", ring, len(seen), len(files))
 		}
 	}
 }
