@@ -421,16 +421,7 @@ func (p *Packed) lookup(path string, decode bool) (int, bool, Entry) {
 	if p.Len() == 0 {
 		return 0, false, Entry{}
 	}
-	// The last block whose first path is at most path.
-	lo, hi := 0, len(p.blocks)
-	for lo < hi {
-		mid := int(uint(lo+hi) >> 1)
-		if strings.Compare(p.firstPath(mid), path) <= 0 {
-			lo = mid + 1
-		} else {
-			hi = mid
-		}
-	}
+	lo := p.blockOf(path) + 1
 	if lo == 0 {
 		return 0, false, Entry{}
 	}
@@ -455,6 +446,20 @@ func (p *Packed) lookup(path string, decode bool) (int, bool, Entry) {
 		c.fields(nil)
 	}
 	return end, false, Entry{}
+}
+
+// blockOf is the last block whose first path is at most path, or -1.
+func (p *Packed) blockOf(path string) int {
+	lo, hi := 0, len(p.blocks)
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		if strings.Compare(p.firstPath(mid), path) <= 0 {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	return lo - 1
 }
 
 // firstPath is the path of block b's first record, which is stored whole;

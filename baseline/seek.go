@@ -1,9 +1,6 @@
 package baseline
 
-import (
-	"bytes"
-	"strings"
-)
+import "bytes"
 
 // Seeker looks paths up in a Packed, cheapest when they come in order: a
 // lookup at or past the one before goes on from where that one stopped,
@@ -97,14 +94,5 @@ func (s *Seeker) block(path string) int {
 			return b
 		}
 	}
-	lo, hi := 0, len(p.blocks)
-	for lo < hi {
-		mid := int(uint(lo+hi) >> 1)
-		if strings.Compare(p.firstPath(mid), path) <= 0 {
-			lo = mid + 1
-		} else {
-			hi = mid
-		}
-	}
-	return lo - 1
+	return p.blockOf(path)
 }
