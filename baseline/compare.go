@@ -145,8 +145,7 @@ func scopeOf(base *Packed, path string) span {
 	if i, ok := base.Find(path); ok {
 		sp.self = i
 	}
-	sp.lo, _ = base.Find(path + "/")
-	sp.hi, _ = base.Find(path + "0") // '0' follows '/': the first path past the subtree
+	sp.lo, sp.hi = base.PrefixRange(path + "/")
 	return sp
 }
 

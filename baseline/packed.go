@@ -448,6 +448,22 @@ func (p *Packed) lookup(path string, decode bool) (int, bool, Entry) {
 	return end, false, Entry{}
 }
 
+// PrefixRange is the run [lo, hi) of entries whose paths start with
+// prefix: every path below a directory, for prefix "dir/".
+func (p *Packed) PrefixRange(prefix string) (lo, hi int) {
+	lo, _ = p.Find(prefix)
+	hi = p.Len()
+	// The least string after every one that starts with prefix; there is
+	// none for a prefix of 0xff bytes.
+	for i := len(prefix) - 1; i >= 0; i-- {
+		if prefix[i] != 0xff {
+			hi, _ = p.Find(prefix[:i] + string([]byte{prefix[i] + 1}))
+			break
+		}
+	}
+	return lo, hi
+}
+
 // blockOf is the last block whose first path is at most path, or -1.
 func (p *Packed) blockOf(path string) int {
 	lo, hi := 0, len(p.blocks)

@@ -41,12 +41,7 @@ func Keep(root string, entries *baseline.Packed, alg baseline.Hash, rules *basel
 	var spans [][2]int
 	n := 0
 	for _, prefix := range rules.DiffPrefixes() {
-		lo, _ := entries.Find(prefix)
-		hi := entries.Len()
-		if end, ok := pastPrefix(prefix); ok {
-			hi, _ = entries.Find(end)
-		}
-		if lo < hi {
+		if lo, hi := entries.PrefixRange(prefix); lo < hi {
 			spans, n = append(spans, [2]int{lo, hi}), n+hi-lo
 		}
 	}
@@ -79,17 +74,6 @@ func Keep(root string, entries *baseline.Packed, alg baseline.Hash, rules *basel
 		maps.Copy(out, part)
 	}
 	return out
-}
-
-// pastPrefix is the least string after every string that starts with
-// prefix; there is none for a prefix of 0xff bytes.
-func pastPrefix(prefix string) (string, bool) {
-	for i := len(prefix) - 1; i >= 0; i-- {
-		if prefix[i] != 0xff {
-			return prefix[:i] + string([]byte{prefix[i] + 1}), true
-		}
-	}
-	return "", false
 }
 
 // keepRange is Keep for the entries lo to hi, into out.

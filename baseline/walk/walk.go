@@ -198,7 +198,6 @@ func (wk *walk) work() {
 		wk.busy++
 		wk.mu.Unlock()
 
-		bufs.batch = bufs.batch[:0]
 		var more []job
 		if j.dir {
 			more = wk.listDir(j, bufs)
