@@ -64,10 +64,13 @@ func encodeSigned(m *baseline.Manifest, key ed25519.PrivateKey) ([]byte, error) 
 	if err != nil {
 		return nil, fmt.Errorf("encode header: %w", err)
 	}
-	z := newCompressor(8 * m.Entries.Len())
+	z := newCompressor()
 	meta, digests := encodeEntries(m.Entries, z)
+	pkgs := z.stream()
+	start := len(meta)
 	meta = encodePackages(meta, m.Packages, m.Owners)
-	zdata := z.finish(meta)
+	pkgs.end(meta[start:])
+	zdata := z.finish()
 	h.Format = FormatVersion
 	h.Hash = string(alg)
 	h.Compression = "deflate"

@@ -10,9 +10,10 @@ import (
 // encodeEntries encodes the entries' metadata and digests, and hands the
 // metadata to z as it goes. A large list is encoded in two halves at once,
 // the second from the state the first ends in, and joined: the same bytes.
+// Each half is a stream of z's of its own.
 func encodeEntries(entries *baseline.Packed, z *compressor) (meta, digests []byte) {
 	n := entries.Len()
-	first := entryEncoder{meta: make([]byte, 0, 48*n+16), digests: make([]byte, 0, 32*n)}
+	first := entryEncoder{meta: make([]byte, 0, 48*n+16), digests: make([]byte, 0, 32*n), z: z.stream()}
 	mid := n
 	if n >= 1<<14 {
 		mid = n / 2
@@ -21,14 +22,12 @@ func encodeEntries(entries *baseline.Packed, z *compressor) (meta, digests []byt
 	var wg sync.WaitGroup
 	if mid < n {
 		last := entries.At(mid - 1)
-		second = entryEncoder{meta: make([]byte, 0, 48*(n-mid)), prevPath: []byte(last.Path), prevMtime: last.Mtime, prevInode: last.Inode}
-		wg.Go(func() { second.encode(entries, mid, n, nil) })
+		second = entryEncoder{meta: make([]byte, 0, 48*(n-mid)), prevPath: []byte(last.Path), prevMtime: last.Mtime, prevInode: last.Inode, z: z.stream()}
+		wg.Go(func() { second.encode(entries, mid, n) })
 	}
-	first.encode(entries, 0, mid, z)
+	first.encode(entries, 0, mid)
 	wg.Wait()
-	meta = append(first.meta, second.meta...)
-	z.send(meta, sendEvery)
-	return meta, append(first.digests, second.digests...)
+	return append(first.meta, second.meta...), append(first.digests, second.digests...)
 }
 
 // entryEncoder appends entries to the metadata and digests, each path and
@@ -38,11 +37,12 @@ type entryEncoder struct {
 	prevPath      []byte
 	prevMtime     int64
 	prevInode     uint64
+	z             *zstream // where meta goes, as it grows
 }
 
-// encode appends the entries lo to hi, handing the metadata to z as it
-// goes, if z is not nil.
-func (w *entryEncoder) encode(entries *baseline.Packed, lo, hi int, z *compressor) {
+// encode appends the entries lo to hi, handing the metadata to w.z as it
+// goes.
+func (w *entryEncoder) encode(entries *baseline.Packed, lo, hi int) {
 	meta, digests := w.meta, w.digests
 	str := func(s string) {
 		meta = binary.AppendUvarint(meta, uint64(len(s)))
@@ -91,11 +91,10 @@ func (w *entryEncoder) encode(entries *baseline.Packed, lo, hi int, z *compresso
 		}
 		w.prevPath = append(w.prevPath[:0], path...)
 		w.prevMtime, w.prevInode = e.Mtime, e.Inode
-		if z != nil {
-			z.send(meta, sendEvery)
-		}
+		w.z.send(meta)
 		return true
 	})
+	w.z.end(meta)
 	w.meta, w.digests = meta, digests
 }
 
