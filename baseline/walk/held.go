@@ -2,10 +2,6 @@ package walk
 
 import (
 	"encoding/binary"
-	"slices"
-	"sort"
-	"strings"
-	"sync"
 	"unsafe"
 
 	"driftd/baseline"
@@ -156,51 +152,4 @@ func (h *held) entry(r heldRef, e *baseline.Entry) {
 	if flags&heldErr != 0 {
 		e.Err = str()
 	}
-}
-
-// sortByPath sorts h's records by path with up to workers goroutines: a
-// half each, then merged from both ends at once. A million paths take a
-// third of a second on one core, and the other cores have nothing else to
-// do by then.
-func (h *held) sortByPath(workers int) []heldRef {
-	refs := make([]heldRef, len(h.at))
-	for i, at := range h.at {
-		refs[i] = heldRef{heldAt: at}
-		refs[i].path, _ = heldStr(h.chunks[at.chunk][at.at:])
-	}
-	h.at = nil
-	byPath := func(a, b heldRef) int { return strings.Compare(a.path, b.path) }
-	if workers < 2 || len(refs) < 1<<14 {
-		slices.SortFunc(refs, byPath)
-		return refs
-	}
-	half := len(refs) / 2
-	a, b := refs[:half], refs[half:]
-	var wg sync.WaitGroup
-	wg.Go(func() { slices.SortFunc(a, byPath) })
-	slices.SortFunc(b, byPath)
-	wg.Wait()
-	// The first half of the output takes the i smallest of a and the
-	// half-i smallest of b.
-	i := sort.Search(len(a), func(i int) bool { return half-i <= 0 || a[i].path > b[half-i-1].path })
-	out := make([]heldRef, len(refs))
-	wg.Go(func() { mergeByPath(out[:half], a[:i], b[:half-i]) })
-	mergeByPath(out[half:], a[i:], b[half-i:])
-	wg.Wait()
-	return out
-}
-
-// mergeByPath merges a and b, each sorted by path, into out.
-func mergeByPath(out, a, b []heldRef) {
-	k := 0
-	for len(a) > 0 && len(b) > 0 {
-		if a[0].path <= b[0].path {
-			out[k], a = a[0], a[1:]
-		} else {
-			out[k], b = b[0], b[1:]
-		}
-		k++
-	}
-	k += copy(out[k:], a)
-	copy(out[k:], b)
 }

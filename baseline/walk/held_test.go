@@ -3,10 +3,13 @@ package walk
 import (
 	"fmt"
 	"math/rand/v2"
+	pathpkg "path"
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"driftd/baseline"
 )
@@ -19,7 +22,7 @@ func TestHeldRoundTrip(t *testing.T) {
 	var want []baseline.Entry
 	for i := range 30_000 {
 		e := baseline.Entry{
-			Path: fmt.Sprintf("/d%02d/f%05d", i%17, r.IntN(1e5)*100+i), Type: baseline.TypeRegular,
+			Path: fmt.Sprintf("/d%02d/f%05d", i%17, r.IntN(1e5)*100_000+i), Type: baseline.TypeRegular,
 			Mode: uint32(r.IntN(0o7777)), UID: r.Uint32(), GID: r.Uint32(), Size: r.Int64(),
 			Mtime: r.Int64() - r.Int64(), Ctime: r.Int64(), Inode: r.Uint64(), Nlink: r.Uint64(),
 		}
@@ -65,4 +68,118 @@ func TestHeldRoundTrip(t *testing.T) {
 			t.Fatalf("entry %d: got %+v\nwant %+v", i, got[i], want[i])
 		}
 	}
+}
+
+// TestSortByPathIsByteOrder: records handed over a directory at a time, in
+// any order of directories, come back in the byte order of their paths,
+// with the names that sort around a directory's "/" (".", "-", " ",
+// "0"), directories that are prefixes of their siblings, directories with
+// no record of their own, and the root's own record.
+func TestSortByPathIsByteOrder(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	names := []string{"a", "a.b", "a-", "a b", "a0", "ab", "b", "a.", "\x01", "\xff", "z", "é"}
+	var paths []string
+	seen := map[string]bool{}
+	var grow func(dir string, depth int)
+	grow = func(dir string, depth int) {
+		for _, n := range names {
+			if r.IntN(3) == 0 {
+				continue
+			}
+			p := dir + "/" + n
+			if dir == "/" {
+				p = "/" + n
+			}
+			if r.IntN(5) > 0 && !seen[p] { // else walked through, not recorded
+				seen[p] = true
+				paths = append(paths, p)
+			}
+			if depth < 4 && r.IntN(2) == 0 {
+				grow(p, depth+1)
+			}
+		}
+	}
+	grow("/", 0)
+	paths = append(paths, "/")
+	// Hand them over grouped by directory, the directories in random
+	// order, and a few records out of their group (a big file's job).
+	byDir := map[string][]string{}
+	var dirs []string
+	for _, p := range paths {
+		d := pathpkg.Dir(p)
+		if byDir[d] == nil {
+			dirs = append(dirs, d)
+		}
+		byDir[d] = append(byDir[d], p)
+	}
+	r.Shuffle(len(dirs), func(i, j int) { dirs[i], dirs[j] = dirs[j], dirs[i] })
+	var handed []string
+	for _, d := range dirs {
+		handed = append(handed, byDir[d]...)
+	}
+	for range 20 {
+		i, j := r.IntN(len(handed)), r.IntN(len(handed))
+		handed[i], handed[j] = handed[j], handed[i]
+	}
+	if len(handed) < 1000 {
+		t.Fatalf("%d paths: the test wants a bigger tree", len(handed))
+	}
+	for _, workers := range []int{1, 2, 3} {
+		var h held
+		for _, p := range handed {
+			h.add(&baseline.Entry{Path: p, Type: baseline.TypeDir})
+		}
+		var got []string
+		for _, ref := range h.sortByPath(workers) {
+			got = append(got, ref.path)
+		}
+		want := slices.Clone(handed)
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			for i := range min(len(got), len(want)) {
+				if got[i] != want[i] {
+					t.Fatalf("%d workers: at %d got %q, want %q (%d and %d paths)", workers, i, got[i], want[i], len(got), len(want))
+				}
+			}
+			t.Fatalf("%d workers: %d paths, want %d", workers, len(got), len(want))
+		}
+	}
+}
+
+// BenchmarkSortByPath orders a million records handed over a directory at
+// a time, as a bake's walk hands them, beside a sort of the whole list on
+// two cores (the way the bake ordered them before).
+func BenchmarkSortByPath(b *testing.B) {
+	var h held
+	for d := range 100_000 {
+		dir := fmt.Sprintf("/tree/d%02d/d%05d", d%97, d)
+		for f := range 11 {
+			h.add(&baseline.Entry{Path: fmt.Sprintf("%s/file-%d.conf", dir, (f*7919)%11), Type: baseline.TypeRegular})
+		}
+	}
+	at := slices.Clone(h.at)
+	var tree, whole time.Duration
+	for b.Loop() {
+		h.at = slices.Clone(at)
+		start := time.Now()
+		h.sortByPath(2)
+		tree += time.Since(start)
+
+		start = time.Now()
+		refs := make([]heldRef, len(at))
+		for i, at := range at {
+			refs[i] = heldRef{heldAt: at}
+			refs[i].path, _ = heldStr(h.chunks[at.chunk][at.at:])
+		}
+		byPath := func(a, b heldRef) int { return strings.Compare(a.path, b.path) }
+		half := len(refs) / 2
+		var wg sync.WaitGroup
+		wg.Go(func() { slices.SortFunc(refs[:half], byPath) })
+		slices.SortFunc(refs[half:], byPath)
+		wg.Wait()
+		whole += time.Since(start) // and a merge still to do
+	}
+	b.ReportMetric(float64(tree.Nanoseconds())/float64(b.N*len(at)), "ns/path")
+	b.ReportMetric(float64(whole.Nanoseconds())/float64(b.N*len(at)), "whole-sort-ns/path")
+	b.ReportMetric(float64(whole)/float64(tree), "x-faster")
 }

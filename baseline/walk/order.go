@@ -1,0 +1,172 @@
+package walk
+
+import (
+	"slices"
+	"strings"
+	"sync"
+)
+
+// sortByPath returns h's records in path order, put in order as a tree:
+// the records of each directory sorted by name, the directories on every
+// worker, then the tree visited depth first with each directory's subtree
+// where "name/" sorts among its siblings' names. That is byte order: the
+// paths below a directory are exactly those that begin with its path and
+// "/", so they are a run of their own, and that run falls among the
+// siblings where "name/" does ("a" < "a.b" < "a/..." < "a0").
+//
+// A sort of the whole list took both cores 0.2-0.3 s at the end of a bake
+// of a million entries, comparing paths that share most of their bytes;
+// the walk hands the records over a directory at a time, so finding each
+// one's directory costs a comparison with the last one's, and a directory
+// holds a dozen names to sort.
+func (h *held) sortByPath(workers int) []heldRef {
+	refs, dirs := h.byDirectory()
+	h.at = nil
+	parts := max(1, min(workers, len(dirs)/64))
+	var wg sync.WaitGroup
+	for k := range parts {
+		wg.Go(func() {
+			for _, d := range dirs[k*len(dirs)/parts : (k+1)*len(dirs)/parts] {
+				d.sort(refs)
+			}
+		})
+	}
+	wg.Wait()
+	root := dirs[0]
+	out := append(make([]heldRef, 0, len(refs)+len(root.rootEntry)), root.rootEntry...) // "/" comes first
+	return root.emit(out, refs)
+}
+
+// heldDir is a directory of the tree being ordered: its records are
+// refs[lo:hi] of byDirectory's list, each named by its path past prefix
+// bytes.
+type heldDir struct {
+	path      string
+	index     int // in byDirectory's list of directories
+	prefix    int
+	lo, hi    int
+	subdirs   []subdir
+	rootEntry []heldRef // the root's own record, "/", which is in no directory
+}
+
+// subdir is a directory with records below it, under the name it has in
+// its parent.
+type subdir struct {
+	name string
+	dir  *heldDir
+}
+
+// byDirectory lists h's records grouped by directory, and the
+// directories, the root first, each linked into its parent's subdirs.
+func (h *held) byDirectory() ([]heldRef, []*heldDir) {
+	root := &heldDir{path: "/", prefix: 1}
+	dirs := []*heldDir{root}
+	byPath := make(map[string]*heldDir, len(h.at)/8) // a directory holds about a dozen
+	byPath["/"] = root
+	dirOf := func(p string) *heldDir {
+		d := byPath[p]
+		if d == nil {
+			d = &heldDir{path: p, index: len(dirs), prefix: len(p) + 1}
+			byPath[p] = d
+			dirs = append(dirs, d)
+		}
+		return d
+	}
+	// Each record's directory, and how many records each holds.
+	refs := make([]heldRef, len(h.at))
+	in := make([]int32, len(h.at))
+	var count []int
+	last := root
+	for i, at := range h.at {
+		ref := heldRef{heldAt: at}
+		ref.path, _ = heldStr(h.chunks[at.chunk][at.at:])
+		refs[i] = ref
+		if ref.path == "/" {
+			in[i] = -1
+			continue
+		}
+		if parent := parentDir(ref.path); parent != last.path {
+			last = dirOf(parent)
+		}
+		for len(count) <= last.index {
+			count = append(count, 0)
+		}
+		in[i] = int32(last.index)
+		count[last.index]++
+	}
+	// Each directory's run of the list, filled in the walk's order.
+	next := 0
+	for k, n := range count {
+		dirs[k].lo, dirs[k].hi = next, next
+		next += n
+	}
+	grouped := make([]heldRef, next)
+	for i, ref := range refs {
+		if in[i] < 0 {
+			root.rootEntry = append(root.rootEntry, ref)
+			continue
+		}
+		d := dirs[in[i]]
+		grouped[d.hi] = ref
+		d.hi++
+	}
+	// Link each directory into its parent, making the parents that hold
+	// no records of their own (out of scope, yet walked through).
+	for k := 1; k < len(dirs); k++ { // dirs grows as parents are made
+		d := dirs[k]
+		parent := dirOf(parentDir(d.path))
+		parent.subdirs = append(parent.subdirs, subdir{name: d.path[parent.prefix:], dir: d})
+	}
+	return grouped, dirs
+}
+
+// parentDir is the directory of path, which is absolute and not "/".
+func parentDir(path string) string {
+	i := strings.LastIndexByte(path, '/')
+	if i <= 0 {
+		return "/"
+	}
+	return path[:i]
+}
+
+// sort sorts d's records by name, and its subdirectories by name and "/":
+// "a.b/" sorts before "a/".
+func (d *heldDir) sort(refs []heldRef) {
+	p := d.prefix
+	slices.SortFunc(refs[d.lo:d.hi], func(a, b heldRef) int { return strings.Compare(a.path[p:], b.path[p:]) })
+	slices.SortFunc(d.subdirs, func(a, b subdir) int { return compareSubtrees(a.name, b.name) })
+}
+
+// compareSubtrees compares a+"/" with b+"/".
+func compareSubtrees(a, b string) int {
+	switch {
+	case len(a) < len(b) && b[:len(a)] == a:
+		return strings.Compare("/", b[len(a):len(a)+1])
+	case len(b) < len(a) && a[:len(b)] == b:
+		return strings.Compare(a[len(b):len(b)+1], "/")
+	}
+	return strings.Compare(a, b)
+}
+
+// emit appends d's records and, depth first, its subdirectories', in path
+// order.
+func (d *heldDir) emit(out, refs []heldRef) []heldRef {
+	own, subs := refs[d.lo:d.hi], d.subdirs
+	for len(own) > 0 || len(subs) > 0 {
+		if len(subs) == 0 || (len(own) > 0 && beforeSubtree(own[0].path[d.prefix:], subs[0].name)) {
+			out, own = append(out, own[0]), own[1:]
+			continue
+		}
+		out, subs = subs[0].dir.emit(out, refs), subs[1:]
+	}
+	return out
+}
+
+// beforeSubtree reports whether the name sorts before the paths below the
+// sibling directory dir, which all begin with dir+"/".
+func beforeSubtree(name, dir string) bool {
+	if len(name) > len(dir) && name[:len(dir)] == dir {
+		return name[len(dir)] < '/'
+	}
+	return name <= dir // a name that dir begins with, or one that differs within both
+}
