@@ -2,7 +2,6 @@ package manifest
 
 import (
 	"bytes"
-	"compress/flate"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/binary"
@@ -10,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"strings"
 	"unsafe"
 
@@ -110,7 +108,7 @@ type envelope struct {
 	zdata    []byte // compressed metadata
 	digests  []byte
 	contents []byte // format 3 on
-	digest   [32]byte
+	signed   []byte // what the signature signs: all but itself
 	sig      []byte // nil when unsigned
 	version  uint16
 }
@@ -170,7 +168,7 @@ func splitEnvelope(data []byte) (*envelope, error) {
 		}
 	}
 	signed := len(data) - len(r)
-	env.digest = sha256.Sum256(data[:signed])
+	env.signed = data[:signed]
 	switch {
 	case len(r) == 0:
 		// unsigned: sig stays nil
@@ -206,7 +204,7 @@ func Decode(data []byte, pub ed25519.PublicKey) (*baseline.Manifest, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &baseline.Manifest{Header: env.header, Digest: env.digest}
+	m := &baseline.Manifest{Header: env.header}
 	if pub != nil {
 		if env.sig == nil {
 			return nil, ErrUnsigned
@@ -214,46 +212,59 @@ func Decode(data []byte, pub ed25519.PublicKey) (*baseline.Manifest, error) {
 		if got, want := env.header.KeyID, KeyID(pub); got != want {
 			return nil, fmt.Errorf("%w: manifest names key %s, the public key is %s", ErrWrongKey, got, want)
 		}
-		if !ed25519.Verify(pub, env.digest[:], env.sig) {
-			return nil, ErrSignature
-		}
-		m.Verified = true
 	}
 	if env.header.Compression != "deflate" {
 		return nil, fmt.Errorf("%w: unknown compression %q", ErrCorrupt, env.header.Compression)
 	}
-	if env.header.PayloadSize < 0 || env.header.PayloadSize > math.MaxInt32 {
-		return nil, fmt.Errorf("%w: payload size %d", ErrCorrupt, env.header.PayloadSize)
-	}
-	payload := make([]byte, 0, min(env.header.PayloadSize, int64(len(env.zdata))*64))
-	buf := bytes.NewBuffer(payload)
-	zr := flate.NewReader(bytes.NewReader(env.zdata))
-	n, err := io.Copy(buf, io.LimitReader(zr, env.header.PayloadSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("%w: payload: %v", ErrCorrupt, err)
-	}
-	if n != env.header.PayloadSize {
-		return nil, fmt.Errorf("%w: payload is %d bytes, header says %d", ErrCorrupt, n, env.header.PayloadSize)
-	}
-	r := &reader{data: buf.Bytes(), digests: env.digests}
-	entries, err := r.entries(env.header.Counts.Entries)
+	// The digest and the signature are checked, and the metadata
+	// inflated, while the entries are decoded: nothing decoded is
+	// returned unless the signature holds.
+	verified := make(chan bool, 1)
+	go func() {
+		m.Digest = sha256.Sum256(env.signed)
+		verified <- pub == nil || ed25519.Verify(pub, m.Digest[:], env.sig)
+	}()
+	f, err := inflate(env.zdata, env.header.PayloadSize)
 	if err == nil {
-		m.Packages, m.Owners, err = r.packages(entries.Len())
+		r := &reader{src: f, digests: env.digests}
+		err = decodePayload(r, m)
+		if inflateErr := f.close(); inflateErr != nil {
+			err = inflateErr
+		}
+		if err != nil {
+			err = fmt.Errorf("%w: %v", ErrCorrupt, err)
+		}
 	}
-	if err == nil && (len(r.data) != 0 || len(r.digests) != 0) {
-		err = fmt.Errorf("%d metadata and %d digest bytes left over", len(r.data), len(r.digests))
+	if !<-verified {
+		return nil, ErrSignature
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+		return nil, err
 	}
-	m.Entries = entries
-	if entries.Counts() != env.header.Counts {
+	m.Verified = pub != nil
+	if m.Entries.Counts() != env.header.Counts {
 		return nil, fmt.Errorf("%w: counts in header do not match the entries", ErrCorrupt)
 	}
-	if m.Contents, err = decodeContents(env.contents, entries); err != nil {
+	if m.Contents, err = decodeContents(env.contents, m.Entries); err != nil {
 		return nil, fmt.Errorf("%w: contents: %v", ErrCorrupt, err)
 	}
 	return m, nil
+}
+
+// decodePayload decodes the entries and packages into m.
+func decodePayload(r *reader, m *baseline.Manifest) error {
+	entries, err := r.entries(m.Header.Counts.Entries)
+	if err != nil {
+		return err
+	}
+	if m.Packages, m.Owners, err = r.packages(entries.Len()); err != nil {
+		return err
+	}
+	if r.left() != 0 || len(r.digests) != 0 {
+		return fmt.Errorf("%d metadata and %d digest bytes left over", r.left(), len(r.digests))
+	}
+	m.Entries = entries
+	return nil
 }
 
 // The entry encoding. Entries are sorted, so each path is stored as the
@@ -266,96 +277,13 @@ const (
 	flagXattrs = 1 << 1
 )
 
-// reader decodes the metadata and digests, remembering the first error.
-type reader struct {
-	data    []byte
-	digests []byte
-	err     error
-}
-
-// digest takes the next digest from the digest section.
-func (r *reader) digest(d *[32]byte) {
-	if r.err != nil {
-		return
-	}
-	if len(r.digests) < 32 {
-		r.fail("digest section ends early")
-		return
-	}
-	copy(d[:], r.digests)
-	r.digests = r.digests[32:]
-}
-
-func (r *reader) fail(format string, args ...any) {
-	if r.err == nil {
-		r.err = fmt.Errorf(format, args...)
-	}
-}
-
-func (r *reader) uvarint() uint64 {
-	if r.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(r.data)
-	if n <= 0 {
-		r.fail("bad varint")
-		return 0
-	}
-	r.data = r.data[n:]
-	return v
-}
-
-func (r *reader) varint() int64 {
-	if r.err != nil {
-		return 0
-	}
-	v, n := binary.Varint(r.data)
-	if n <= 0 {
-		r.fail("bad varint")
-		return 0
-	}
-	r.data = r.data[n:]
-	return v
-}
-
-func (r *reader) bytes(n uint64) []byte {
-	if r.err != nil {
-		return nil
-	}
-	if n > uint64(len(r.data)) {
-		r.fail("field of %d bytes, %d left", n, len(r.data))
-		return nil
-	}
-	b := r.data[:n]
-	r.data = r.data[n:]
-	return b
-}
-
-func (r *reader) str() string { return string(r.bytes(r.uvarint())) }
-
-func (r *reader) byte() byte {
-	b := r.bytes(1)
-	if b == nil {
-		return 0
-	}
-	return b[0]
-}
-
-func (r *reader) u32() uint32 {
-	v := r.uvarint()
-	if v > math.MaxUint32 {
-		r.fail("value %d out of range", v)
-	}
-	return uint32(v)
-}
-
 // entries decodes count entries straight into their packed form: the
 // daemon never holds a million Entry values, even while it loads them.
 func (r *reader) entries(count int) (*baseline.Packed, error) {
 	// Each entry takes at least 12 bytes, which bounds what a forged count
 	// can make us allocate.
-	if count < 0 || count > len(r.data)/12+1 {
-		return nil, fmt.Errorf("entry count %d does not fit %d bytes", count, len(r.data))
+	if count < 0 || count > r.left()/12+1 {
+		return nil, fmt.Errorf("entry count %d does not fit %d bytes", count, r.left())
 	}
 	var pk baseline.Packer
 	pk.Grow(count)
@@ -444,8 +372,8 @@ func (r *reader) entries(count int) (*baseline.Packed, error) {
 func (r *reader) packages(entries int) ([]baseline.Package, []int32, error) {
 	n := r.uvarint()
 	// A package takes at least 4 bytes.
-	if n > uint64(len(r.data))/4 {
-		r.fail("package count %d does not fit %d bytes", n, len(r.data))
+	if n > uint64(r.left())/4 {
+		r.fail("package count %d does not fit %d bytes", n, r.left())
 	}
 	if r.err != nil {
 		return nil, nil, r.err
