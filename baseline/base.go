@@ -17,16 +17,22 @@ type Base struct {
 func BaseOf(entries *Packed) *Base { return &Base{entries: entries} }
 
 // SealedBase is entries with the first-boot paths as a seal recorded them:
-// the entries firstBoot names are dropped, and the sealed entries (all
-// first-boot paths) stand in their place. Neither is changed.
-func SealedBase(entries, sealed *Packed, firstBoot func(string) bool) *Base {
+// the entries on the first-boot paths of rs are dropped, and the sealed
+// entries (all first-boot paths) stand in their place. Neither is
+// changed. Only the runs of entries under the first-boot patterns'
+// literal prefixes are matched: a million entries matched one by one were
+// a fifth of a second of every check before its walk began.
+func SealedBase(entries, sealed *Packed, rs *Rules) *Base {
 	b := &Base{entries: entries, sealed: sealed, shadow: make([]uint64, (entries.Len()+63)/64)}
-	entries.All(func(i int, e *Entry) bool {
-		if firstBoot(e.Path) {
-			b.shadow[i/64] |= 1 << (i % 64)
-		}
-		return true
-	})
+	for _, prefix := range rs.FirstBootPrefixes() {
+		lo, hi := entries.PrefixRange(prefix)
+		entries.Range(lo, hi, func(i int, e *Entry) bool {
+			if rs.FirstBoot(e.Path) {
+				b.shadow[i/64] |= 1 << (i % 64)
+			}
+			return true
+		})
+	}
 	sealed.All(func(_ int, e *Entry) bool {
 		if i, ok := entries.Find(e.Path); ok {
 			b.shadow[i/64] |= 1 << (i % 64)

@@ -359,15 +359,29 @@ func (rs *Rules) Diff(path string) (keep, marked bool) {
 }
 
 // DiffPrefixes are the literal beginnings of the diff patterns that keep
-// content ("/etc/" for "/etc/**"), sorted, none under another: every path
+// content ("/etc" for "/etc/**"), sorted, none under another: every path
 // Diff keeps starts with one of them, so a bake looks for text files to
 // keep there and not among the million other paths of the tree.
 func (rs *Rules) DiffPrefixes() []string {
-	var all []string
+	var keeping []pattern
 	for _, d := range rs.diff {
 		if d.on {
-			all = append(all, d.pat.prefix)
+			keeping = append(keeping, d.pat)
 		}
+	}
+	return coveringPrefixes(keeping)
+}
+
+// FirstBootPrefixes are the literal beginnings of the first-boot
+// patterns, as DiffPrefixes: every path FirstBoot reports starts with one.
+func (rs *Rules) FirstBootPrefixes() []string { return coveringPrefixes(rs.firstBoot) }
+
+// coveringPrefixes are the patterns' covering literals, sorted, none
+// under another.
+func coveringPrefixes(pats []pattern) []string {
+	var all []string
+	for i := range pats {
+		all = append(all, pats[i].covering())
 	}
 	slices.Sort(all)
 	var out []string
@@ -389,7 +403,6 @@ func (rs *Rules) FirstBoot(path string) bool {
 	return false
 }
 
-// WithoutFirstBoot drops the findings on first-boot paths, as a host not
 // SplitFirstBoot separates the findings on first-boot paths from the
 // rest, for a host not sealed yet: those paths may change until the seal,
 // so they are pending, neither drift nor clean.
@@ -488,6 +501,20 @@ func compilePattern(p string) (pattern, error) {
 		}
 	}
 	return pat, nil
+}
+
+// covering is the literal that every path the pattern matches starts
+// with: its prefix, but for a "dir/**", which matches dir too, the part
+// its prefix and dir share.
+func (p *pattern) covering() string {
+	n := len(p.prefix)
+	if p.self != "" {
+		n = 0
+		for n < len(p.prefix) && n < len(p.self) && p.prefix[n] == p.self[n] {
+			n++
+		}
+	}
+	return p.prefix[:n]
 }
 
 // globRegexp translates a glob to an anchored regexp that matches raw

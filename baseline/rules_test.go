@@ -170,16 +170,31 @@ func TestFirstBootRules(t *testing.T) {
 	}
 }
 
+// sealRules are rules whose first-boot paths are /etc/hostname, the
+// files of /etc ending in -key, and /var/lib/cloud with all below it.
+func sealRules(t *testing.T) *Rules {
+	t.Helper()
+	rules, err := CompileRules([]RuleConfig{
+		{Paths: []string{"/**"}, Category: "c", Severity: "low"},
+		{Paths: []string{"/etc/hostname", "/etc/*-key", "/var/lib/cloud/**"}, FirstBoot: true},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rules
+}
+
+// TestSealedBase: the first-boot paths are the seal's, a "dir/**"
+// pattern's dir too, and the rest the manifest's.
 func TestSealedBase(t *testing.T) {
 	e := func(p string, size int64) Entry { return Entry{Path: p, Type: TypeRegular, Size: size} }
-	base := []Entry{e("/a", 1), e("/etc/hostname", 1), e("/etc/old-key", 1), e("/z", 1)}
-	sealed := []Entry{e("/etc/hostname", 2), e("/etc/new-key", 2)}
-	firstBoot := func(p string) bool { return p == "/etc/hostname" || strings.HasSuffix(p, "-key") }
+	base := []Entry{e("/a", 1), e("/a/b-key", 1), e("/etc/hostname", 1), e("/etc/old-key", 1), e("/var/lib/cloud", 1), e("/var/lib/cloud/x", 1), e("/var/lib/cloudy", 1), e("/z", 1)}
+	sealed := []Entry{e("/etc/hostname", 2), e("/etc/new-key", 2)} // nothing of /var/lib/cloud
 	var got []string
-	for _, x := range SealedBase(Pack(base), Pack(sealed), firstBoot).Entries() {
+	for _, x := range SealedBase(Pack(base), Pack(sealed), sealRules(t)).Entries() {
 		got = append(got, fmt.Sprintf("%s:%d", x.Path, x.Size))
 	}
-	if want := "/a:1 /etc/hostname:2 /etc/new-key:2 /z:1"; strings.Join(got, " ") != want {
+	if want := "/a:1 /a/b-key:1 /etc/hostname:2 /etc/new-key:2 /var/lib/cloudy:1 /z:1"; strings.Join(got, " ") != want {
 		t.Errorf("got %s, want %s", strings.Join(got, " "), want)
 	}
 	if base[1].Size != 1 {
@@ -194,15 +209,11 @@ func TestCompareSealedBase(t *testing.T) {
 	e := func(p string, size int64) Entry { return Entry{Path: p, Type: TypeRegular, Size: size} }
 	base := []Entry{e("/a", 1), e("/etc/gone-key", 1), e("/etc/hostname", 1), e("/etc/old-key", 1), e("/etc/passwd", 1), e("/z", 1)}
 	sealed := []Entry{e("/etc/gone-key", 2), e("/etc/hostname", 2), e("/etc/new-key", 2)}
-	firstBoot := func(p string) bool { return p == "/etc/hostname" || strings.HasSuffix(p, "-key") }
-	rules, err := CompileRules([]RuleConfig{{Paths: []string{"/**"}, Category: "c", Severity: "low"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	rules := sealRules(t)
 	// The host: /etc/hostname as sealed, /etc/old-key back (the seal had
 	// none), /etc/new-key changed, /etc/gone-key gone, /z changed.
 	observed := []Entry{e("/a", 1), e("/etc/hostname", 2), e("/etc/new-key", 3), e("/etc/old-key", 1), e("/etc/passwd", 1), e("/z", 9)}
-	sb := SealedBase(Pack(base), Pack(sealed), firstBoot)
+	sb := SealedBase(Pack(base), Pack(sealed), rules)
 	summary := func(res Result) string {
 		var out []string
 		for _, f := range res.Findings {
@@ -320,7 +331,7 @@ func TestDiffPrefixes(t *testing.T) {
 		want       []string
 	}{
 		{keep: []string{"/etc/**", "/etc/ssh/*.conf", "/srv/*/app.conf", "/opt/app.toml"}, hide: []string{"/etc/shadow", "/**/*.key"},
-			want: []string{"/etc/", "/opt/app.toml", "/srv/"}},
+			want: []string{"/etc", "/opt/app.toml", "/srv/"}},
 		{keep: []string{"/etc/**", "/**/*.conf"}, want: []string{""}}, // everything
 		{hide: []string{"/etc/**"}},
 	} {

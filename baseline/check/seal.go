@@ -177,5 +177,5 @@ func (p *Pipeline) WithSeal(m *baseline.Manifest, why string) *Pipeline {
 // signed.
 func (p *Pipeline) useSeal(m *baseline.Manifest, why string) {
 	p.seal = SealState{Mode: Sealed, Seal: m, Reason: why}
-	p.entries = baseline.SealedBase(p.opts.Manifest.Entries, m.Entries, p.rules.FirstBoot)
+	p.entries = baseline.SealedBase(p.opts.Manifest.Entries, m.Entries, p.rules)
 }
