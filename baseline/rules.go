@@ -201,8 +201,24 @@ type Rules struct {
 	byDir  map[string][]int
 	bySelf map[string][]int
 	// dirLens has bit n set when some byDir key is n bytes long (n < 256):
-	// most ancestors of a path need no map lookup at all.
-	dirLens [4]uint64
+	// most ancestors of a path need no map lookup at all. selfLens is the
+	// same for bySelf, whose lookup would hash every path whole.
+	dirLens, selfLens keyLens
+}
+
+// keyLens has bit n set when some key of a map is n bytes long; keys of
+// 255 bytes and more share the last bit.
+type keyLens [4]uint64
+
+func (k *keyLens) add(n int) {
+	n = min(n, 255)
+	k[n/64] |= 1 << (n % 64)
+}
+
+// may reports whether a key may be n bytes long.
+func (k *keyLens) may(n int) bool {
+	n = min(n, 255)
+	return k[n/64]&(1<<(n%64)) != 0
 }
 
 // NoRule is returned for a path that no rule matches: such a path is out of
@@ -292,20 +308,15 @@ func (rs *Rules) index() {
 		}
 		if p.self != "" && p.selfRe == nil {
 			rs.bySelf[p.self] = append(rs.bySelf[p.self], i)
+			rs.selfLens.add(len(p.self))
 		}
 		dir := lit[:strings.LastIndexByte(lit, '/')+1]
 		if dir == "" {
 			dir = "/" // "/**/x" keeps no literal slash: every path is under /
 		}
 		rs.byDir[dir] = append(rs.byDir[dir], i)
-		rs.dirLens[min(len(dir), 255)/64] |= 1 << (min(len(dir), 255) % 64)
+		rs.dirLens.add(len(dir))
 	}
-}
-
-// mayHaveDir reports whether a byDir key may be n bytes long.
-func (rs *Rules) mayHaveDir(n int) bool {
-	n = min(n, 255) // keys of 255 bytes and more share the last bit
-	return rs.dirLens[n/64]&(1<<(n%64)) != 0
 }
 
 // Digest identifies the rule set; the manifest records it so that a check
@@ -326,11 +337,13 @@ func (rs *Rules) Match(path string) *Rule {
 		}
 	}
 	for i := 0; i < len(path); i++ {
-		if path[i] == '/' && rs.mayHaveDir(i+1) {
+		if path[i] == '/' && rs.dirLens.may(i+1) {
 			try(rs.byDir[path[:i+1]])
 		}
 	}
-	try(rs.bySelf[path])
+	if rs.selfLens.may(len(path)) {
+		try(rs.bySelf[path])
+	}
 	if best < 0 {
 		return NoRule
 	}
