@@ -16,6 +16,7 @@ import (
 
 	"github.com/coreos/go-systemd/v22/daemon"
 
+	"driftd/agent/attrib"
 	"driftd/agent/config"
 	"driftd/agent/containers"
 	"driftd/agent/imagebaseline"
@@ -87,12 +88,16 @@ type Daemon struct {
 	rechecking bool            // a re-check job is running
 	rechecked  map[string]bool // paths re-checked while a scan ran
 	lastFree   time.Time       // when memory was last handed back after a burst
-	unsaved    bool            // the findings changed since the state was saved
-	backlog    []string        // dirty paths not re-checked yet
-	sinceFree  int             // changes committed since memory was last handed back
-	addr       net.Addr        // where /metrics listens
-	socket     string          // the local API
-	announced  bool            // READY sent
+	lastActor  struct {        // the last writer named, and its actor
+		w attrib.Writer
+		a *baseline.Actor
+	}
+	unsaved    bool     // the findings changed since the state was saved
+	backlog    []string // dirty paths not re-checked yet
+	sinceFree  int      // changes committed since memory was last handed back
+	addr       net.Addr // where /metrics listens
+	socket     string   // the local API
+	announced  bool     // READY sent
 	scanDone   chan scanResult
 	recheckEnd chan recheckResult
 	pkgDone    chan packagesRead

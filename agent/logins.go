@@ -99,12 +99,18 @@ func (d *Daemon) actor(path string) *baseline.Actor {
 	if !ok {
 		return nil
 	}
+	// A storm of changes by one process shares one actor: the findings
+	// hold it by pointer, and never change it.
+	if last := d.lastActor; last.a != nil && w.Same(last.w) && d.ssh.log.userName(w.UID) == last.a.User && d.ssh.log.of(last.a) == last.a.Login {
+		return last.a
+	}
 	a := &baseline.Actor{PID: int(w.PID), Comm: w.Comm, Exe: w.Exe, UID: int(w.UID), User: d.ssh.log.userName(w.UID),
 		LoginUID: signed(w.LoginUID), Session: signed(w.SessionID)}
 	for _, p := range w.Ancestors {
 		a.Ancestors = append(a.Ancestors, int(p))
 	}
 	a.Login = d.ssh.log.of(a)
+	d.lastActor.w, d.lastActor.a = w, a
 	return a
 }
 

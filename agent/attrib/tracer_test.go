@@ -4,8 +4,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // openTracer opens the best backend, which on this machine's kernel is
@@ -107,5 +109,30 @@ func TestUnwatchedDirectory(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 	if w, ok := tr.Writer(filepath.Join(watched, "h")); ok {
 		t.Errorf("a change after Unwatch was named: %+v", w)
+	}
+}
+
+// TestStormSharesWriter: the changes of one process share one copy of its
+// strings and ancestors, so a storm of them costs the tracer a map entry
+// each; another process's change has its own.
+func TestStormSharesWriter(t *testing.T) {
+	tr := openTracer(t)
+	dir := t.TempDir()
+	tr.Watch(dir)
+	run(t, "sh", "-c", "for i in 1 2 3 4 5 6 7 8; do echo x > "+dir+"/f$i; done")
+	first := waitWriter(t, tr, filepath.Join(dir, "f1"))
+	for i := 2; i <= 8; i++ {
+		w := waitWriter(t, tr, filepath.Join(dir, "f"+strconv.Itoa(i)))
+		if !w.Same(first) {
+			t.Fatalf("f%d: writer %+v, want the one of f1, %+v", i, w, first)
+		}
+		if unsafe.StringData(w.Exe) != unsafe.StringData(first.Exe) || unsafe.SliceData(w.Ancestors) != unsafe.SliceData(first.Ancestors) {
+			t.Errorf("f%d: the writer's exe and ancestors are a copy of their own", i)
+		}
+	}
+	run(t, "touch", filepath.Join(dir, "other"))
+	other := waitWriter(t, tr, filepath.Join(dir, "other"))
+	if other.Same(first) || other.Comm != "touch" {
+		t.Errorf("touch's change is named %+v", other)
 	}
 }

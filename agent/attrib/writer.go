@@ -2,6 +2,7 @@ package attrib
 
 import (
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -22,6 +23,13 @@ type Writer struct {
 	Exe       string   // the executable's path, "" if unknown
 	Ancestors []uint32 // the pids of its ancestors, parent first
 	Time      time.Time
+}
+
+// Same reports whether w and o are the same process as seen: the same
+// fields but the time.
+func (w Writer) Same(o Writer) bool {
+	return w.PID == o.PID && w.UID == o.UID && w.LoginUID == o.LoginUID && w.SessionID == o.SessionID &&
+		w.Comm == o.Comm && w.Exe == o.Exe && slices.Equal(w.Ancestors, o.Ancestors)
 }
 
 // fromProc decodes the eBPF program's record of a process.
