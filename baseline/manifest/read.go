@@ -16,14 +16,14 @@ import (
 // entries, inflating took a third of the time and decoding the rest, one
 // after the other on one core.
 type inflater struct {
-	buf   []byte       // the payload: the header says how long
-	ready atomic.Int64 // bytes of buf inflated, which are not written again
+	buf  []byte // the payload: the header says how long
+	stop atomic.Bool
+
 	mu    sync.Mutex
 	grown *sync.Cond // ready moved or the goroutine ended
+	ready int        // bytes of buf inflated, which are not written again
 	ended bool
 	err   error // why it ended before buf was full, or found more
-	stop  atomic.Bool
-	done  chan struct{}
 }
 
 // inflateStep is how much is inflated between two reports of progress.
@@ -40,10 +40,9 @@ func inflate(zdata []byte, size int64) (*inflater, error) {
 	if size < 0 || size > math.MaxInt32 || size > int64(len(zdata))*maxDeflateRatio+64 {
 		return nil, fmt.Errorf("%w: payload of %d bytes from %d compressed", ErrCorrupt, size, len(zdata))
 	}
-	f := &inflater{buf: make([]byte, size), done: make(chan struct{})}
+	f := &inflater{buf: make([]byte, size)}
 	f.grown = sync.NewCond(&f.mu)
 	go func() {
-		defer close(f.done)
 		err := f.run(flate.NewReader(bytes.NewReader(zdata)))
 		f.mu.Lock()
 		f.ended, f.err = true, err
@@ -58,8 +57,8 @@ func (f *inflater) run(zr io.Reader) error {
 	for n < len(f.buf) && !f.stop.Load() {
 		k, err := io.ReadFull(zr, f.buf[n:min(n+inflateStep, len(f.buf))])
 		n += k
-		f.ready.Store(int64(n))
 		f.mu.Lock()
+		f.ready = n
 		f.grown.Broadcast()
 		f.mu.Unlock()
 		if err == io.EOF || err == io.ErrUnexpectedEOF {
@@ -85,25 +84,29 @@ func (f *inflater) run(zr io.Reader) error {
 func (f *inflater) wait(have int) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	for int(f.ready.Load()) <= have && !f.ended {
+	for f.ready <= have && !f.ended {
 		f.grown.Wait()
 	}
-	return int(f.ready.Load())
+	return f.ready
 }
 
 // close stops the goroutine, waits for it, and returns why it failed.
 func (f *inflater) close() error {
 	f.stop.Store(true)
-	<-f.done
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for !f.ended {
+		f.grown.Wait()
+	}
 	return f.err
 }
 
 // reader decodes the metadata and digests, remembering the first error.
 // The metadata is read as it is inflated.
 type reader struct {
-	data    []byte    // inflated and not yet read
-	src     *inflater // nil when data is all there is
-	end     int       // where data ends in src.buf
+	data    []byte // inflated and not yet read
+	src     *inflater
+	end     int // where data ends in src.buf
 	digests []byte
 	err     error
 }
@@ -111,9 +114,6 @@ type reader struct {
 // more makes data longer by what has been inflated since, waiting for
 // some; false when no more will come.
 func (r *reader) more() bool {
-	if r.src == nil {
-		return false
-	}
 	ready := r.src.wait(r.end)
 	if ready <= r.end {
 		return false
@@ -125,9 +125,6 @@ func (r *reader) more() bool {
 
 // left is how many bytes of metadata are still to read, inflated or not.
 func (r *reader) left() int {
-	if r.src == nil {
-		return len(r.data)
-	}
 	return len(r.src.buf) - r.end + len(r.data)
 }
 
