@@ -20,7 +20,7 @@ import (
 // one's directory costs a comparison with the last one's, and a directory
 // holds a dozen names to sort.
 func (h *held) sortByPath(workers int) []heldRef {
-	refs, dirs := h.byDirectory()
+	refs, dirs, rootRecords := h.byDirectory()
 	h.at = nil
 	parts := max(1, min(workers, len(dirs)/64))
 	var wg sync.WaitGroup
@@ -32,21 +32,20 @@ func (h *held) sortByPath(workers int) []heldRef {
 		})
 	}
 	wg.Wait()
-	root := dirs[0]
-	out := append(make([]heldRef, 0, len(refs)+len(root.rootEntry)), root.rootEntry...) // "/" comes first
-	return root.emit(out, refs)
+	out := append(make([]heldRef, 0, len(refs)+len(rootRecords)), rootRecords...) // "/" comes first
+	return dirs[0].emit(out, refs)
 }
 
 // heldDir is a directory of the tree being ordered: its records are
 // refs[lo:hi] of byDirectory's list, each named by its path past prefix
 // bytes.
 type heldDir struct {
-	path      string
-	index     int // in byDirectory's list of directories
-	prefix    int
-	lo, hi    int
-	subdirs   []subdir
-	rootEntry []heldRef // the root's own record, "/", which is in no directory
+	path    string
+	index   int // in byDirectory's list of directories
+	prefix  int
+	lo, hi  int
+	records int // how many
+	subdirs []subdir
 }
 
 // subdir is a directory with records below it, under the name it has in
@@ -57,10 +56,11 @@ type subdir struct {
 }
 
 // byDirectory lists h's records grouped by directory, and the
-// directories, the root first, each linked into its parent's subdirs.
-func (h *held) byDirectory() ([]heldRef, []*heldDir) {
+// directories, the root first, each linked into its parent's subdirs; and
+// the root's own record, "/", which is in no directory.
+func (h *held) byDirectory() (grouped []heldRef, dirs []*heldDir, rootRecords []heldRef) {
 	root := &heldDir{path: "/", prefix: 1}
-	dirs := []*heldDir{root}
+	dirs = []*heldDir{root}
 	byPath := make(map[string]*heldDir, len(h.at)/8) // a directory holds about a dozen
 	byPath["/"] = root
 	dirOf := func(p string) *heldDir {
@@ -72,42 +72,40 @@ func (h *held) byDirectory() ([]heldRef, []*heldDir) {
 		}
 		return d
 	}
+	ref := func(i int) heldRef {
+		r := heldRef{heldAt: h.at[i]}
+		r.path, _ = heldStr(h.chunks[r.chunk][r.at:])
+		return r
+	}
 	// Each record's directory, and how many records each holds.
-	refs := make([]heldRef, len(h.at))
 	in := make([]int32, len(h.at))
-	var count []int
 	last := root
-	for i, at := range h.at {
-		ref := heldRef{heldAt: at}
-		ref.path, _ = heldStr(h.chunks[at.chunk][at.at:])
-		refs[i] = ref
-		if ref.path == "/" {
+	for i := range h.at {
+		path := ref(i).path
+		if path == "/" {
 			in[i] = -1
 			continue
 		}
-		if parent := parentDir(ref.path); parent != last.path {
+		if parent := parentDir(path); parent != last.path {
 			last = dirOf(parent)
 		}
-		for len(count) <= last.index {
-			count = append(count, 0)
-		}
 		in[i] = int32(last.index)
-		count[last.index]++
+		last.records++
 	}
 	// Each directory's run of the list, filled in the walk's order.
 	next := 0
-	for k, n := range count {
-		dirs[k].lo, dirs[k].hi = next, next
-		next += n
+	for _, d := range dirs {
+		d.lo, d.hi = next, next
+		next += d.records
 	}
-	grouped := make([]heldRef, next)
-	for i, ref := range refs {
+	grouped = make([]heldRef, next)
+	for i := range h.at {
 		if in[i] < 0 {
-			root.rootEntry = append(root.rootEntry, ref)
+			rootRecords = append(rootRecords, ref(i))
 			continue
 		}
 		d := dirs[in[i]]
-		grouped[d.hi] = ref
+		grouped[d.hi] = ref(i)
 		d.hi++
 	}
 	// Link each directory into its parent, making the parents that hold
@@ -117,7 +115,7 @@ func (h *held) byDirectory() ([]heldRef, []*heldDir) {
 		parent := dirOf(parentDir(d.path))
 		parent.subdirs = append(parent.subdirs, subdir{name: d.path[parent.prefix:], dir: d})
 	}
-	return grouped, dirs
+	return grouped, dirs, rootRecords
 }
 
 // parentDir is the directory of path, which is absolute and not "/".
