@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"unsafe"
 
@@ -46,17 +47,29 @@ var (
 // entries and packages always give the same bytes. Encode fills in the
 // header's computed fields and m.Digest.
 func Encode(w io.Writer, m *baseline.Manifest, key ed25519.PrivateKey) error {
-	data, err := encodeSigned(m, key)
+	parts, err := encodeSigned(m, key)
 	if err != nil {
 		return err
 	}
-	_, err = w.Write(data)
-	return err
+	return parts.writeTo(w)
 }
 
-// encodeSigned is Encode into memory of its own: a manifest of a million entries
-// is tens of megabytes, not to be copied once more on the way to a file.
-func encodeSigned(m *baseline.Manifest, key ed25519.PrivateKey) ([]byte, error) {
+// signedParts is an encoded manifest as the parts it is made of, in
+// order: a manifest of a million entries is tens of megabytes, not to be
+// copied into one buffer on the way to a file.
+type signedParts [][]byte
+
+func (ps signedParts) writeTo(w io.Writer) error {
+	for _, p := range ps {
+		if _, err := w.Write(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// encodeSigned is Encode, as parts.
+func encodeSigned(m *baseline.Manifest, key ed25519.PrivateKey) (signedParts, error) {
 	h := &m.Header
 	alg, err := baseline.ParseHash(h.Hash)
 	if err != nil {
@@ -84,22 +97,27 @@ func encodeSigned(m *baseline.Manifest, key ed25519.PrivateKey) ([]byte, error) 
 	}
 
 	contents := encodeContents(m)
-	var out bytes.Buffer
-	out.Grow(len(magic) + 2 + 4 + len(hj) + 8 + len(zdata) + 8 + len(digests) + 8 + len(contents) + ed25519.SignatureSize)
-	out.Write(magic)
-	binary.Write(&out, binary.BigEndian, uint16(FormatVersion))
-	binary.Write(&out, binary.BigEndian, uint32(len(hj)))
-	out.Write(hj)
-	binary.Write(&out, binary.BigEndian, uint64(len(zdata)))
-	out.Write(zdata)
-	binary.Write(&out, binary.BigEndian, uint64(len(digests)))
-	out.Write(digests)
-	binary.Write(&out, binary.BigEndian, uint64(len(contents)))
-	out.Write(contents)
+	length := func(n int) []byte { return binary.BigEndian.AppendUint64(nil, uint64(n)) }
+	head := append(slices.Clip(magic), 0, 0, 0, 0, 0, 0)
+	binary.BigEndian.PutUint16(head[len(magic):], uint16(FormatVersion))
+	binary.BigEndian.PutUint32(head[len(magic)+2:], uint32(len(hj)))
+	parts := signedParts{append(head, hj...), length(len(zdata)), zdata, length(digestBytes(digests))}
+	parts = append(parts, digests...)
+	parts = append(parts, length(len(contents)), contents)
+	sum := sha256.New()
+	for _, p := range parts {
+		sum.Write(p)
+	}
+	sum.Sum(m.Digest[:0])
+	return append(parts, ed25519.Sign(key, m.Digest[:])), nil
+}
 
-	m.Digest = sha256.Sum256(out.Bytes())
-	out.Write(ed25519.Sign(key, m.Digest[:]))
-	return out.Bytes(), nil
+func digestBytes(digests [][]byte) int {
+	n := 0
+	for _, d := range digests {
+		n += len(d)
+	}
+	return n
 }
 
 // envelope is a manifest split into its parts, before the payload is read.

@@ -10,8 +10,9 @@ import (
 // encodeEntries encodes the entries' metadata and digests, and hands the
 // metadata to z as it goes. A large list is encoded in two halves at once,
 // the second from the state the first ends in, and joined: the same bytes.
-// Each half is a stream of z's of its own.
-func encodeEntries(entries *baseline.Packed, z *compressor) (meta, digests []byte) {
+// Each half is a stream of z's of its own. The digests come as the halves'
+// runs, to be written one after the other.
+func encodeEntries(entries *baseline.Packed, z *compressor) (meta []byte, digests [][]byte) {
 	n := entries.Len()
 	first := entryEncoder{meta: make([]byte, 0, 48*n+16), digests: make([]byte, 0, 32*n), z: z.stream()}
 	mid := n
@@ -27,7 +28,10 @@ func encodeEntries(entries *baseline.Packed, z *compressor) (meta, digests []byt
 	}
 	first.encode(entries, 0, mid)
 	wg.Wait()
-	return append(first.meta, second.meta...), append(first.digests, second.digests...)
+	if mid == n {
+		return first.meta, [][]byte{first.digests}
+	}
+	return append(first.meta, second.meta...), [][]byte{first.digests, second.digests}
 }
 
 // entryEncoder appends entries to the metadata and digests, each path and

@@ -13,11 +13,11 @@ import (
 // the old file or the new one, never a part. It fills in m's header and
 // digest as Encode does.
 func Write(path string, m *baseline.Manifest, key ed25519.PrivateKey) error {
-	data, err := encodeSigned(m, key)
+	parts, err := encodeSigned(m, key)
 	if err != nil {
 		return fmt.Errorf("encode manifest %s: %w", path, err)
 	}
-	if err := atomicfile.WriteFile(path, data, 0o644); err != nil {
+	if err := atomicfile.Write(path, 0o644, parts.writeTo); err != nil {
 		return err
 	}
 	m.Verified = true
