@@ -107,24 +107,40 @@ func PackFunc(n, parts int, entry func(i int, e *Entry)) (*Packed, error) {
 				}
 			}
 			runs[k].last = string(pk.path)
-			runs[k].p = pk.Packed()
+			runs[k].p = &pk.p // not trimmed: it is copied into the whole
 		})
 	}
 	wg.Wait()
-	if len(runs) == 0 {
-		return &Packed{}, nil
+	if len(runs) == 1 {
+		if runs[0].err != nil {
+			return nil, runs[0].err
+		}
+		p := *runs[0].p
+		p.data, p.digests = clipBytes(p.data), clipBytes(p.digests)
+		return &p, nil
 	}
-	out := runs[0].p
+	// The runs are joined into slabs of the exact size, each run copied
+	// once: grown by append, the slabs were copied twice and had a third
+	// more room than they used.
+	var data, digests, blocks int
 	for k, r := range runs {
 		if r.err != nil {
 			return nil, r.err
 		}
-		if k == 0 {
-			continue
+		if k > 0 {
+			if first := r.p.firstPath(0); first <= runs[k-1].last {
+				return nil, fmt.Errorf("pack: %q does not sort after %q", first, runs[k-1].last)
+			}
 		}
-		if first := r.p.firstPath(0); first <= runs[k-1].last {
-			return nil, fmt.Errorf("pack: %q does not sort after %q", first, runs[k-1].last)
-		}
+		data, digests, blocks = data+len(r.p.data), digests+len(r.p.digests), blocks+len(r.p.blocks)
+	}
+	out := &Packed{
+		data:     make([]byte, 0, data),
+		digests:  make([]byte, 0, digests),
+		blocks:   make([]uint32, 0, blocks),
+		digestAt: make([]uint32, 0, blocks),
+	}
+	for _, r := range runs {
 		out.join(r.p)
 	}
 	return out, nil
