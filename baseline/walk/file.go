@@ -3,20 +3,21 @@ package walk
 import (
 	"errors"
 	"sync/atomic"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
 	"driftd/baseline"
 )
 
-// recordFile records the regular file name in dirfd, unless it is big: then
+// recordFile records the regular file d in dirfd, unless it is big: then
 // it reports so, for a job of its own. A small file's content may be left
 // to the worker's ring, read with the others of its directory by flushReads.
-func (wk *walk) recordFile(dirfd int, path, name string, bufs *workerBufs) (big bool) {
+func (wk *walk) recordFile(dirfd int, path string, d dirent, bufs *workerBufs) (big bool) {
 	e := baseline.Entry{Path: path, Type: baseline.TypeRegular}
-	fd, err := openRetryingNoatime(func(flags int) (int, error) { return unix.Openat(dirfd, name, flags, 0) })
+	fd, err := openRetryingNoatime(func(flags int) (int, error) { return openat(dirfd, d.cname, flags) })
 	var st unix.Stat_t
-	if !opened(fd, err, &e, &st, func(st *unix.Stat_t) error { return unix.Fstatat(dirfd, name, st, unix.AT_SYMLINK_NOFOLLOW) }) {
+	if !opened(fd, err, &e, &st, func(st *unix.Stat_t) error { return unix.Fstatat(dirfd, d.name, st, unix.AT_SYMLINK_NOFOLLOW) }) {
 		if e.Type != 0 || e.Err != "" { // else it vanished
 			bufs.record(wk.w.Progress, e)
 		}
@@ -34,6 +35,16 @@ func (wk *walk) recordFile(dirfd int, path, name string, bufs *workerBufs) (big 
 	unix.Close(fd)
 	bufs.record(wk.w.Progress, e)
 	return false
+}
+
+// openat is unix.Openat for a name already NUL-terminated: that one copies
+// the name to the heap first, an allocation per file.
+func openat(dirfd int, name *byte, flags int) (int, error) {
+	fd, _, errno := unix.Syscall6(unix.SYS_OPENAT, uintptr(dirfd), uintptr(unsafe.Pointer(name)), uintptr(flags), 0, 0, 0)
+	if errno != 0 {
+		return -1, errno
+	}
+	return int(fd), nil
 }
 
 // hashBigFile records a large regular file as a job of its own.

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -26,6 +27,7 @@ type workerBufs struct {
 	link  []byte
 	dir   []byte   // getdents buffer
 	dents []dirent // the listing of the directory at hand
+	names []byte   // its names, each followed by a NUL: the dents' names are in it
 	alg   baseline.Hash
 	h     hash.Hash  // alg's
 	ring  *ringReads // nil until the worker's first small file
@@ -101,9 +103,10 @@ func (b *workerBufs) hash(ctx context.Context, fd int, size int64, limit *rateLi
 }
 
 // readDir lists the open directory fd, leaving out "." and "..". The
-// result is the worker's until its next listing.
+// result, names included, is the worker's until its next listing: the
+// names are not a string each, and a file is opened by the name as it is.
 func (b *workerBufs) readDir(fd int) ([]dirent, error) {
-	b.dents = b.dents[:0]
+	b.dents, b.names = b.dents[:0], b.names[:0]
 	for {
 		n, err := unix.Getdents(fd, b.dir)
 		if errors.Is(err, unix.EINTR) {
@@ -127,11 +130,26 @@ func (b *workerBufs) readDir(fd int) ([]dirent, error) {
 				name = name[:i]
 			}
 			if string(name) != "." && string(name) != ".." {
-				b.dents = append(b.dents, dirent{name: string(name), regular: buf[18] == unix.DT_REG})
+				b.addName(name, buf[18] == unix.DT_REG)
 			}
 			buf = buf[reclen:]
 		}
 	}
+}
+
+// one is the listing of one name, whose type is not known.
+func (b *workerBufs) one(name string) []dirent {
+	b.dents, b.names = b.dents[:0], b.names[:0]
+	b.addName([]byte(name), false)
+	return b.dents
+}
+
+// addName adds a name to the listing. Should names grow, the names
+// already listed stay where they are, in the old buffer.
+func (b *workerBufs) addName(name []byte, regular bool) {
+	at := len(b.names)
+	b.names = append(append(b.names, name...), 0)
+	b.dents = append(b.dents, dirent{name: unsafe.String(&b.names[at], len(name)), cname: &b.names[at], regular: regular})
 }
 
 func (b *workerBufs) readlink(dirfd int, name string) (string, string) {

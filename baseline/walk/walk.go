@@ -179,7 +179,7 @@ func (wk *walk) work() {
 			bufs.batch = nil
 		}
 		if cap(bufs.dents) > 1024 {
-			bufs.dents = nil
+			bufs.dents, bufs.names = nil, nil
 		}
 		bufPool.Put(bufs)
 	}()
@@ -278,7 +278,7 @@ func (wk *walk) listDir(j job, bufs *workerBufs) []job {
 	// through its fd.
 	var dents []dirent
 	if j.only != "" {
-		dents = []dirent{{name: j.only}} // type unknown: lstat it
+		dents = bufs.one(j.only) // type unknown: lstat it
 	} else {
 		var err error
 		dents, err = bufs.readDir(fd)
@@ -313,7 +313,7 @@ func (wk *walk) listDir(j job, bufs *workerBufs) []job {
 		path := prefix + name
 		rule := w.Rules.Match(path)
 		if d.regular && !rule.Ignore && w.Known == nil {
-			if big := wk.recordFile(fd, path, name, bufs); big {
+			if big := wk.recordFile(fd, path, d, bufs); big {
 				more = append(more, job{entry: baseline.Entry{Path: path}})
 			}
 			continue
@@ -338,7 +338,7 @@ func (wk *walk) listDir(j job, bufs *workerBufs) []job {
 			bufs.record(w.Progress, e)
 			continue
 		case e.Type == baseline.TypeRegular: // d_type was unknown, or a fast scan found it changed
-			if big := wk.recordFile(fd, path, name, bufs); big {
+			if big := wk.recordFile(fd, path, d, bufs); big {
 				more = append(more, job{entry: baseline.Entry{Path: path}})
 			}
 			continue
@@ -354,8 +354,9 @@ func (wk *walk) listDir(j job, bufs *workerBufs) []job {
 }
 
 // dirent is a name in a directory and whether the directory says it is a
-// regular file.
+// regular file. The name is in the worker's listing (see readDir).
 type dirent struct {
 	name    string
+	cname   *byte // the name's first byte, NUL-terminated: for a system call, as it is
 	regular bool
 }
