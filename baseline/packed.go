@@ -17,7 +17,7 @@ import (
 // about 70 with its digest. Entries are decoded on demand; a Packed is
 // never changed once built, so any number of goroutines may read it.
 //
-// The records come in blocks of packBlock. Each block starts afresh (no
+// The records come in blocks of PackBlock. Each block starts afresh (no
 // shared prefix, no deltas), so an entry is found by a binary search on the
 // blocks' first paths and a scan of at most one block.
 type Packed struct {
@@ -29,9 +29,11 @@ type Packed struct {
 	digests  []byte   // 32 bytes each: contents, then xattrs, in entry order
 }
 
-// packBlock is the number of records per block: the longest scan a lookup
+// PackBlock is the number of records per block: the longest scan a lookup
 // makes, against the full paths (and index words) each block start costs.
-const packBlock = 16
+// A manifest stores the records as they are, so changing it changes the
+// manifest format.
+const PackBlock = 16
 
 // Record flags.
 const (
@@ -53,6 +55,20 @@ func (p *Packed) Counts() Counts {
 		return Counts{}
 	}
 	return p.counts
+}
+
+// Records are the packed entries as bytes, for a manifest to store as
+// they are: each record as Packer writes it (the path as what it adds to
+// the one before; type and flags; mode, owner, group, size, mtime as a
+// delta, ctime from mtime, inode as a delta, links; then the target, the
+// device, the xattr names and the error where they occur), every
+// PackBlock-th one starting afresh; and the digests, in entry order. They
+// are p's own, not to be changed.
+func (p *Packed) Records() (records, digests []byte) {
+	if p == nil {
+		return nil, nil
+	}
+	return p.data[:len(p.data):len(p.data)], p.digests[:len(p.digests):len(p.digests)]
 }
 
 // Bytes is the memory the packed entries hold.
@@ -85,7 +101,7 @@ func PackFunc(n, parts int, entry func(i int, e *Entry)) (*Packed, error) {
 		parts = 1
 	}
 	parts = max(parts, 1)
-	per := (n/parts + packBlock) / packBlock * packBlock // a whole number of blocks
+	per := (n/parts + PackBlock) / PackBlock * PackBlock // a whole number of blocks
 	type run struct {
 		p    *Packed
 		last string // its last path
@@ -192,7 +208,7 @@ func (pk *Packer) Add(e *Entry) error {
 		return fmt.Errorf("pack: %q does not sort after %q", e.Path, pk.path)
 	}
 	shared := 0
-	if pk.inBlock == packBlock || p.n == 0 {
+	if pk.inBlock == PackBlock || p.n == 0 {
 		pk.inBlock, pk.mtime, pk.inode = 0, 0, 0
 		p.blocks = append(p.blocks, uint32(len(p.data)))
 		p.digestAt = append(p.digestAt, uint32(pk.nDigests))
@@ -307,7 +323,7 @@ type cursor struct {
 
 // seek puts the cursor at the start of block b.
 func (c *cursor) seek(p *Packed, b int) {
-	c.p, c.i, c.digest = p, b*packBlock, int(p.digestAt[b])
+	c.p, c.i, c.digest = p, b*PackBlock, int(p.digestAt[b])
 	c.data = p.data[p.blocks[b]:]
 	c.mtime, c.inode = 0, 0
 }
@@ -335,7 +351,7 @@ func (c *cursor) str() []byte {
 // leaving the cursor on the record's fields. (The path is the caller's, not
 // the cursor's, so that a small one stays on the caller's stack.)
 func (c *cursor) nextPath(path []byte) []byte {
-	if c.i%packBlock == 0 {
+	if c.i%PackBlock == 0 {
 		c.mtime, c.inode = 0, 0 // a block starts afresh
 	}
 	shared := c.uvarint()
@@ -404,7 +420,7 @@ func (p *Packed) At(i int) Entry {
 	var c cursor
 	var buf [256]byte
 	path := buf[:0]
-	c.seek(p, i/packBlock)
+	c.seek(p, i/PackBlock)
 	for c.i < i {
 		path = c.nextPath(path)
 		c.fields(nil)
@@ -445,7 +461,7 @@ func (p *Packed) lookup(path string, decode bool) (int, bool, Entry) {
 	var buf [256]byte
 	cur := buf[:0]
 	c.seek(p, lo-1)
-	end := min(c.i+packBlock, p.n)
+	end := min(c.i+PackBlock, p.n)
 	for c.i < end {
 		cur = c.nextPath(cur)
 		switch cmp := bytes.Compare(cur, stringBytes(path)); {
@@ -526,7 +542,7 @@ func (p *Packed) RangeBytes(lo, hi int, f func(i int, path []byte, e *Entry) boo
 	var c cursor
 	var buf [256]byte
 	path := buf[:0]
-	c.seek(p, lo/packBlock)
+	c.seek(p, lo/PackBlock)
 	for c.i < lo {
 		path = c.nextPath(path)
 		c.fields(nil)

@@ -54,7 +54,7 @@ func packTestEntries(n int, seed uint64) []Entry {
 }
 
 func TestPackedRoundTrip(t *testing.T) {
-	for _, n := range []int{0, 1, packBlock - 1, packBlock, packBlock + 1, 5000} {
+	for _, n := range []int{0, 1, PackBlock - 1, PackBlock, PackBlock + 1, 5000} {
 		entries := packTestEntries(n, uint64(n))
 		p := Pack(entries)
 		if p.Len() != n {
@@ -176,7 +176,7 @@ func TestPackFunc(t *testing.T) {
 	}
 	entries := packTestEntries(40_000, 5)
 	// Swapped across the two runs' boundary: each run is in order.
-	per := (len(entries)/2 + packBlock) / packBlock * packBlock
+	per := (len(entries)/2 + PackBlock) / PackBlock * PackBlock
 	entries[per-1], entries[per] = entries[per], entries[per-1]
 	for _, parts := range []int{1, 2} {
 		if _, err := PackFunc(len(entries), parts, func(i int, e *Entry) { *e = entries[i] }); err == nil {

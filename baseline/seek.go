@@ -49,10 +49,10 @@ func (s *Seeker) Lookup(path string) (Entry, int, bool) {
 			s.c.fields(nil)
 			s.pending = false
 		}
-	case s.c.i > b*packBlock && bytes.Compare(s.path, stringBytes(path)) >= 0:
+	case s.c.i > b*PackBlock && bytes.Compare(s.path, stringBytes(path)) >= 0:
 		s.restart(b)
 	}
-	end := min((b+1)*packBlock, p.n)
+	end := min((b+1)*PackBlock, p.n)
 	for s.c.i < end {
 		s.path = s.c.nextPath(s.path)
 		switch cmp := bytes.Compare(s.path, stringBytes(path)); {

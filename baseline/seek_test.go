@@ -11,7 +11,7 @@ import (
 // order, shuffled and in short sorted runs (a walk's batches), and wants
 // what Packed.Lookup gives for each.
 func TestSeeker(t *testing.T) {
-	for _, n := range []int{0, 1, packBlock, packBlock + 1, 5000} {
+	for _, n := range []int{0, 1, PackBlock, PackBlock + 1, 5000} {
 		entries := packTestEntries(n, uint64(n)+7)
 		p := Pack(entries)
 		var paths []string

@@ -18,8 +18,11 @@ import (
 
 // FormatVersion is the manifest format this driftd writes. Format 2 added
 // the package inventory and the owner of each path; format 3 the baked
-// contents of small text files (format 2 is still read: it has none).
-const FormatVersion = 3
+// contents of small text files (format 2 is still read: it has none);
+// format 4 starts the entries' encoding afresh every baseline.PackBlock
+// entries, as the daemon holds them, so that a bake writes its packed
+// entries as they are (formats 2 and 3 are read as one run).
+const FormatVersion = 4
 
 // oldestFormat is the oldest format this driftd reads.
 const oldestFormat = 2
@@ -76,16 +79,14 @@ func encodeSigned(m *baseline.Manifest, key ed25519.PrivateKey) (signedParts, er
 		return nil, fmt.Errorf("encode header: %w", err)
 	}
 	z := newCompressor()
-	meta, digests := encodeEntries(m.Entries, z)
-	pkgs := z.stream()
-	start := len(meta)
-	meta = encodePackages(meta, m.Packages, m.Owners)
-	pkgs.end(meta[start:])
+	records, digests := encodeEntries(m.Entries, z)
+	pkgs := encodePackages(nil, m.Packages, m.Owners)
+	z.stream().end(pkgs)
 	zdata := z.finish()
 	h.Format = FormatVersion
 	h.Hash = string(alg)
 	h.Compression = "deflate"
-	h.PayloadSize = int64(len(meta))
+	h.PayloadSize = int64(len(records) + len(pkgs))
 	h.Counts = m.Entries.Counts()
 	h.KeyID = KeyID(key.Public().(ed25519.PublicKey))
 	if h.PackageManagers == nil {
@@ -271,7 +272,11 @@ func Decode(data []byte, pub ed25519.PublicKey) (*baseline.Manifest, error) {
 
 // decodePayload decodes the entries and packages into m.
 func decodePayload(r *reader, m *baseline.Manifest) error {
-	entries, err := r.entries(m.Header.Counts.Entries)
+	block := 0 // formats 2 and 3: one run
+	if m.Header.Format >= 4 {
+		block = baseline.PackBlock
+	}
+	entries, err := r.entries(m.Header.Counts.Entries, block)
 	if err != nil {
 		return err
 	}
@@ -285,11 +290,13 @@ func decodePayload(r *reader, m *baseline.Manifest) error {
 	return nil
 }
 
-// The entry encoding. Entries are sorted, so each path is stored as the
-// length it shares with the previous one plus the rest; times and inodes are
-// stored as deltas, which makes an image's entries (installed together, in
-// sequence) small before compression and smaller after. Content and xattr
-// digests go to their own section, in entry order.
+// The entry encoding, baseline.Packed's records. Entries are sorted, so
+// each path is stored as the length it shares with the previous one plus
+// the rest; times and inodes are stored as deltas, which makes an image's
+// entries (installed together, in sequence) small before compression and
+// smaller after. Since format 4, every baseline.PackBlock-th entry starts
+// afresh: it shares nothing and its deltas are from zero. Content and
+// xattr digests go to their own section, in entry order.
 const (
 	flagErr    = 1 << 0
 	flagXattrs = 1 << 1
@@ -297,7 +304,8 @@ const (
 
 // entries decodes count entries straight into their packed form: the
 // daemon never holds a million Entry values, even while it loads them.
-func (r *reader) entries(count int) (*baseline.Packed, error) {
+// Every block-th entry starts afresh; none does for a block of 0.
+func (r *reader) entries(count, block int) (*baseline.Packed, error) {
 	// Each entry takes at least 12 bytes, which bounds what a forged count
 	// can make us allocate.
 	if count < 0 || count > r.left()/12+1 {
@@ -308,6 +316,9 @@ func (r *reader) entries(count int) (*baseline.Packed, error) {
 	var e, prev baseline.Entry
 	var path []byte // the previous path, then this one
 	for i := range count {
+		if block > 0 && i%block == 0 {
+			path, prev = path[:0], baseline.Entry{}
+		}
 		shared := r.uvarint()
 		if shared > uint64(len(path)) {
 			r.fail("entry %d: shares %d bytes of a %d-byte path", i, shared, len(path))

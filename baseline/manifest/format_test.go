@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"crypto/ed25519"
+	"errors"
 	"fmt"
 	"os"
 	"reflect"
@@ -69,5 +70,30 @@ func TestOlderFormatsRead(t *testing.T) {
 				t.Errorf("contents %q", m.Contents)
 			}
 		})
+	}
+}
+
+// TestFormatBlocks: from format 4 on, every block of entries starts afresh.
+// The format-3 payload, which shares paths across the blocks' bounds, is
+// corrupt under a format-4 header; under its own it reads.
+func TestFormatBlocks(t *testing.T) {
+	data, err := os.ReadFile("testdata/format3.manifest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := splitEnvelope(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		format int
+		want   error
+	}{{3, nil}, {4, ErrCorrupt}} {
+		h := env.header
+		h.Format = tt.format
+		_, err := Decode(unsignedManifest(t, h, env.zdata, env.digests, env.contents), nil)
+		if !errors.Is(err, tt.want) {
+			t.Errorf("format %d: %v, want %v", tt.format, err, tt.want)
+		}
 	}
 }
