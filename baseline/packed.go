@@ -203,22 +203,11 @@ func growBytes(b []byte, n int) []byte {
 
 // Add appends e, whose path must sort after the last one added.
 func (pk *Packer) Add(e *Entry) error {
-	p := &pk.p
-	if p.n > 0 && bytesString(pk.path) >= e.Path {
-		return fmt.Errorf("pack: %q does not sort after %q", e.Path, pk.path)
+	shared, err := pk.start(e)
+	if err != nil {
+		return err
 	}
-	shared := 0
-	if pk.inBlock == PackBlock || p.n == 0 {
-		pk.inBlock, pk.mtime, pk.inode = 0, 0, 0
-		p.blocks = append(p.blocks, uint32(len(p.data)))
-		p.digestAt = append(p.digestAt, uint32(pk.nDigests))
-	} else {
-		shared = commonPrefix(pk.path, e.Path)
-	}
-	pk.inBlock++
-	p.n++
-
-	d := p.data
+	d := pk.p.data
 	d = binary.AppendUvarint(d, uint64(shared))
 	d = appendStr(d, e.Path[shared:])
 	var flags byte
@@ -242,24 +231,64 @@ func (pk *Packer) Add(e *Entry) error {
 		d = appendStr(d, e.Target)
 	case TypeCharDevice, TypeBlockDevice:
 		d = binary.AppendUvarint(d, e.Rdev)
-	case TypeRegular:
-		if e.Err == "" {
-			p.digests = append(p.digests, e.Digest[:]...)
-			pk.nDigests++
-		}
 	}
 	if flags&packXattrs != 0 {
 		d = binary.AppendUvarint(d, uint64(len(e.Xattrs)))
 		for _, x := range e.Xattrs {
 			d = appendStr(d, x.Name)
-			p.digests = append(p.digests, x.Digest[:]...)
-			pk.nDigests++
 		}
 	}
 	if flags&packErr != 0 {
 		d = appendStr(d, e.Err)
 	}
-	p.data = d
+	pk.p.data = d
+	pk.finish(e)
+	return nil
+}
+
+// AddRecord is Add for an entry whose record is at hand: record must be
+// e's, encoded where Add would put it, as a manifest of format 4 holds
+// them (every PackBlock-th one starting afresh). It is copied as it is,
+// not encoded again: that was a third of loading a baseline.
+func (pk *Packer) AddRecord(e *Entry, record []byte) error {
+	if _, err := pk.start(e); err != nil {
+		return err
+	}
+	pk.p.data = append(pk.p.data, record...)
+	pk.finish(e)
+	return nil
+}
+
+// start begins the record of e, a block if one is full, and returns how
+// many bytes of the last path its path shares in the record.
+func (pk *Packer) start(e *Entry) (shared int, err error) {
+	p := &pk.p
+	if p.n > 0 && bytesString(pk.path) >= e.Path {
+		return 0, fmt.Errorf("pack: %q does not sort after %q", e.Path, pk.path)
+	}
+	if pk.inBlock == PackBlock || p.n == 0 {
+		pk.inBlock, pk.mtime, pk.inode = 0, 0, 0
+		p.blocks = append(p.blocks, uint32(len(p.data)))
+		p.digestAt = append(p.digestAt, uint32(pk.nDigests))
+	} else {
+		shared = commonPrefix(pk.path, e.Path)
+	}
+	pk.inBlock++
+	p.n++
+	return shared, nil
+}
+
+// finish adds e's digests and counts, once its record is written.
+func (pk *Packer) finish(e *Entry) {
+	p := &pk.p
+	if e.Type == TypeRegular && e.Err == "" {
+		p.digests = append(p.digests, e.Digest[:]...)
+		pk.nDigests++
+	}
+	for _, x := range e.Xattrs {
+		p.digests = append(p.digests, x.Digest[:]...)
+		pk.nDigests++
+	}
 	pk.path = append(pk.path[:0], e.Path...)
 	pk.mtime, pk.inode = e.Mtime, e.Inode
 
@@ -275,7 +304,6 @@ func (pk *Packer) Add(e *Entry) error {
 	if e.Err != "" {
 		c.Errors++
 	}
-	return nil
 }
 
 // Packed returns what was added, trimmed to size. The packer is spent.

@@ -319,6 +319,7 @@ func (r *reader) entries(count, block int) (*baseline.Packed, error) {
 		if block > 0 && i%block == 0 {
 			path, prev = path[:0], baseline.Entry{}
 		}
+		at := r.pos()
 		shared := r.uvarint()
 		if shared > uint64(len(path)) {
 			r.fail("entry %d: shares %d bytes of a %d-byte path", i, shared, len(path))
@@ -385,7 +386,15 @@ func (r *reader) entries(count, block int) (*baseline.Packed, error) {
 		if r.err != nil {
 			break
 		}
-		if err := pk.Add(&e); err != nil {
+		// A record read where the packer starts it afresh is as the
+		// packer writes it: it is taken as it is.
+		var err error
+		if block == baseline.PackBlock {
+			err = pk.AddRecord(&e, r.src.buf[at:r.pos()])
+		} else {
+			err = pk.Add(&e)
+		}
+		if err != nil {
 			r.fail("entry %d: path %q out of order", i, e.Path)
 			break
 		}

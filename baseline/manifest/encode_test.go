@@ -14,7 +14,7 @@ import (
 
 // TestEncodeRecordsAsHeld: a manifest stores the packed entries' records
 // as they are, in pieces deflated side by side, and a list of many blocks
-// and pieces decodes to itself.
+// and pieces decodes to itself, its records taken back as they are.
 func TestEncodeRecordsAsHeld(t *testing.T) {
 	var entries []baseline.Entry
 	for i := range 40_000 {
@@ -54,5 +54,8 @@ func TestEncodeRecordsAsHeld(t *testing.T) {
 	}
 	if !reflect.DeepEqual(m.Entries.Unpack(), entries) {
 		t.Error("decoded entries differ")
+	}
+	if got, gotDigests := m.Entries.Records(); !bytes.Equal(got, records) || !bytes.Equal(gotDigests, digests) {
+		t.Error("the records read back are not those written")
 	}
 }

@@ -123,6 +123,9 @@ func (r *reader) more() bool {
 	return true
 }
 
+// pos is where the next byte to read is in the payload.
+func (r *reader) pos() int { return r.end - len(r.data) }
+
 // left is how many bytes of metadata are still to read, inflated or not.
 func (r *reader) left() int {
 	return len(r.src.buf) - r.end + len(r.data)
