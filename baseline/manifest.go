@@ -86,9 +86,10 @@ func (m *Manifest) SetOwners(owners map[string]int) {
 		return
 	}
 	m.Owners = make([]int32, m.Entries.Len())
-	m.Entries.All(func(i int, e *Entry) bool {
+	// By the path's bytes: a string each was a million allocations.
+	m.Entries.RangeBytes(0, m.Entries.Len(), func(i int, path []byte, e *Entry) bool {
 		m.Owners[i] = -1
-		if o, ok := owners[e.Path]; ok && e.Type != TypeDir {
+		if o, ok := owners[string(path)]; ok && e.Type != TypeDir {
 			m.Owners[i] = int32(o)
 		}
 		return true

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"slices"
 
 	"driftd/baseline"
 )
@@ -12,20 +13,26 @@ import (
 // diffs, each already compressed, so stored as is, in entry order.
 
 // encodeContents writes the kept contents in entry order: the entry's
-// index and the compressed bytes, each with its length.
+// index and the compressed bytes, each with its length. The kept paths are
+// found by a search each, not by a pass over every entry.
 func encodeContents(m *baseline.Manifest) []byte {
 	var out []byte
-	if len(m.Contents) == 0 {
-		return out
+	type kept struct {
+		i    int
+		data []byte
 	}
-	m.Entries.All(func(i int, e *baseline.Entry) bool {
-		if c, ok := m.Contents[e.Path]; ok {
-			out = binary.AppendUvarint(out, uint64(i))
-			out = binary.AppendUvarint(out, uint64(len(c)))
-			out = append(out, c...)
+	var ks []kept
+	for path, c := range m.Contents {
+		if i, ok := m.Entries.Find(path); ok {
+			ks = append(ks, kept{i, c})
 		}
-		return true
-	})
+	}
+	slices.SortFunc(ks, func(a, b kept) int { return a.i - b.i })
+	for _, k := range ks {
+		out = binary.AppendUvarint(out, uint64(k.i))
+		out = binary.AppendUvarint(out, uint64(len(k.data)))
+		out = append(out, k.data...)
+	}
 	return out
 }
 
