@@ -102,23 +102,13 @@ func encodeSigned(m *baseline.Manifest, key ed25519.PrivateKey) (signedParts, er
 	head := append(slices.Clip(magic), 0, 0, 0, 0, 0, 0)
 	binary.BigEndian.PutUint16(head[len(magic):], uint16(FormatVersion))
 	binary.BigEndian.PutUint32(head[len(magic)+2:], uint32(len(hj)))
-	parts := signedParts{append(head, hj...), length(len(zdata)), zdata, length(digestBytes(digests))}
-	parts = append(parts, digests...)
-	parts = append(parts, length(len(contents)), contents)
+	parts := signedParts{append(head, hj...), length(len(zdata)), zdata, length(len(digests)), digests, length(len(contents)), contents}
 	sum := sha256.New()
 	for _, p := range parts {
 		sum.Write(p)
 	}
 	sum.Sum(m.Digest[:0])
 	return append(parts, ed25519.Sign(key, m.Digest[:])), nil
-}
-
-func digestBytes(digests [][]byte) int {
-	n := 0
-	for _, d := range digests {
-		n += len(d)
-	}
-	return n
 }
 
 // envelope is a manifest split into its parts, before the payload is read.

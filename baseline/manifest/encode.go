@@ -9,10 +9,10 @@ import (
 // encodeEntries hands the entries' records to z, as the packed entries
 // hold them: since format 4 a manifest stores them as they are, and a bake
 // of a million entries no longer encodes each one again at its end.
-func encodeEntries(entries *baseline.Packed, z *compressor) (meta []byte, digests [][]byte) {
-	records, digs := entries.Records()
+func encodeEntries(entries *baseline.Packed, z *compressor) (records, digests []byte) {
+	records, digests = entries.Records()
 	z.stream().end(records)
-	return records, [][]byte{digs}
+	return records, digests
 }
 
 // encodePackages appends the package inventory and the owners: each
@@ -46,14 +46,4 @@ func encodePackages(meta []byte, pkgs []baseline.Package, owners []int32) []byte
 		}
 	}
 	return meta
-}
-
-func commonPrefix(a, b []byte) int {
-	n := min(len(a), len(b))
-	for i := 0; i < n; i++ {
-		if a[i] != b[i] {
-			return i
-		}
-	}
-	return n
 }
