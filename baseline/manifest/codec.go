@@ -78,11 +78,11 @@ func encodeSigned(m *baseline.Manifest, key ed25519.PrivateKey) (signedParts, er
 	if err != nil {
 		return nil, fmt.Errorf("encode header: %w", err)
 	}
-	z := newCompressor()
-	records, digests := encodeEntries(m.Entries, z)
+	// Since format 4 the entries' records are stored as the packed
+	// entries hold them, and a bake no longer encodes each one again.
+	records, digests := m.Entries.Records()
 	pkgs := encodePackages(nil, m.Packages, m.Owners)
-	z.stream().end(pkgs)
-	zdata := z.finish()
+	zdata := deflateRuns(records, pkgs)
 	h.Format = FormatVersion
 	h.Hash = string(alg)
 	h.Compression = "deflate"

@@ -6,15 +6,6 @@ import (
 	"driftd/baseline"
 )
 
-// encodeEntries hands the entries' records to z, as the packed entries
-// hold them: since format 4 a manifest stores them as they are, and a bake
-// of a million entries no longer encodes each one again at its end.
-func encodeEntries(entries *baseline.Packed, z *compressor) (records, digests []byte) {
-	records, digests = entries.Records()
-	z.stream().end(records)
-	return records, digests
-}
-
 // encodePackages appends the package inventory and the owners: each
 // package's manager, name, version and architecture, then the owned
 // entries as (entry index delta, package index) pairs.
