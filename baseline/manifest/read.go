@@ -166,20 +166,11 @@ func (r *reader) uvarint() uint64 {
 	return v
 }
 
+// varint is a signed varint: a uvarint zig-zag encoded, as
+// binary.Varint reads it.
 func (r *reader) varint() int64 {
-	if r.err != nil {
-		return 0
-	}
-	v, n := binary.Varint(r.data)
-	for n == 0 && r.more() {
-		v, n = binary.Varint(r.data)
-	}
-	if n <= 0 {
-		r.fail("bad varint")
-		return 0
-	}
-	r.data = r.data[n:]
-	return v
+	ux := r.uvarint()
+	return int64(ux>>1) ^ -int64(ux&1)
 }
 
 func (r *reader) bytes(n uint64) []byte {
