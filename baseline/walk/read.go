@@ -58,9 +58,15 @@ func getBufs(alg baseline.Hash) *workerBufs {
 	return b
 }
 
-// hash digests an open file of the given size. A file whose length changes
-// while it is read gets one more try, then an error: never a wrong digest.
+// hash digests an open file of the given size, from a mapping when it is
+// large. A file whose length changes while it is read gets one more try,
+// then an error: never a wrong digest.
 func (b *workerBufs) hash(ctx context.Context, fd int, size int64, limit *rateLimiter) (d [32]byte, errMsg string) {
+	if size >= mapMinBytes {
+		if d, errMsg, ok := b.hashMapped(ctx, fd, size, limit); ok {
+			return d, errMsg
+		}
+	}
 	for try := 0; ; try++ {
 		b.h.Reset()
 		var n int64
