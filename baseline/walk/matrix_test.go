@@ -327,6 +327,13 @@ func TestWalkStaysOnOneFilesystem(t *testing.T) {
 		var ps []string
 		for _, e := range entries {
 			ps = append(ps, e.Path)
+			if e.Path == "/mnt" { // the mounted filesystem's root, as lstat sees it
+				var st unix.Stat_t
+				unix.Lstat(mnt, &st)
+				if e.Err != "" || e.Type != baseline.TypeDir || e.Inode != st.Ino || e.Mode != st.Mode&0o7777 {
+					t.Errorf("cross %v: /mnt recorded as %+v, lstat gives inode %d mode %o", cross, e, st.Ino, st.Mode)
+				}
+			}
 		}
 		return ps
 	}

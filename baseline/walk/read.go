@@ -136,7 +136,7 @@ func (b *workerBufs) readDir(fd int) ([]dirent, error) {
 				name = name[:i]
 			}
 			if string(name) != "." && string(name) != ".." {
-				b.addName(name, buf[18] == unix.DT_REG)
+				b.addName(name, buf[18])
 			}
 			buf = buf[reclen:]
 		}
@@ -146,16 +146,16 @@ func (b *workerBufs) readDir(fd int) ([]dirent, error) {
 // one is the listing of one name, whose type is not known.
 func (b *workerBufs) one(name string) []dirent {
 	b.dents, b.names = b.dents[:0], b.names[:0]
-	b.addName([]byte(name), false)
+	b.addName([]byte(name), unix.DT_UNKNOWN)
 	return b.dents
 }
 
 // addName adds a name to the listing. Should names grow, the names
 // already listed stay where they are, in the old buffer.
-func (b *workerBufs) addName(name []byte, regular bool) {
+func (b *workerBufs) addName(name []byte, dtype byte) {
 	at := len(b.names)
 	b.names = append(append(b.names, name...), 0)
-	b.dents = append(b.dents, dirent{name: unsafe.String(&b.names[at], len(name)), cname: &b.names[at], regular: regular})
+	b.dents = append(b.dents, dirent{name: unsafe.String(&b.names[at], len(name)), cname: &b.names[at], dtype: dtype})
 }
 
 func (b *workerBufs) readlink(dirfd int, name string) (string, string) {
