@@ -273,23 +273,27 @@ func (wk *walk) listDir(j job, bufs *workerBufs) []job {
 	}
 	defer unix.Close(fd)
 	defer wk.flushReads(bufs) // before the batch goes to visit
+	// recordSelf records the directory itself, with its xattrs unless it
+	// has an error or a fast scan knows it unchanged.
+	recordSelf := func() {
+		if !j.record {
+			return
+		}
+		if self.Err == "" && (w.Known == nil || !w.Known(&self)) {
+			self.Xattrs, self.Err = bufs.xattrsFd(fd)
+		}
+		bufs.record(w.Progress, self)
+	}
 	if j.unstated {
 		var st unix.Stat_t
 		if err := unix.Fstat(fd, &st); err != nil {
 			self.Err = "fstat: " + err.Error()
-			if j.record {
-				bufs.record(w.Progress, self)
-			}
+			recordSelf()
 			return nil
 		}
 		self = entryFromStat(dir, &st)
 		if !w.CrossFilesystems && st.Dev != wk.rootDev { // a mount point: recorded, not entered
-			if j.record {
-				if w.Known == nil || !w.Known(&self) {
-					self.Xattrs, self.Err = bufs.xattrsFd(fd)
-				}
-				bufs.record(w.Progress, self)
-			}
+			recordSelf()
 			return nil
 		}
 	}
@@ -308,12 +312,7 @@ func (wk *walk) listDir(j job, bufs *workerBufs) []job {
 		if err != nil {
 			self.Err = "list directory: " + err.Error()
 		}
-		if j.record {
-			if self.Err == "" && (w.Known == nil || !w.Known(&self)) {
-				self.Xattrs, self.Err = bufs.xattrsFd(fd)
-			}
-			bufs.record(w.Progress, self)
-		}
+		recordSelf()
 		if err != nil {
 			return nil
 		}
