@@ -11,9 +11,10 @@ import (
 )
 
 // recordFile records the regular file d in dirfd, unless it is big: then
-// it reports so, for a job of its own. A small file's content may be left
-// to the worker's ring, read with the others of its directory by flushReads.
-func (wk *walk) recordFile(dirfd int, path string, d dirent, bufs *workerBufs) (big bool) {
+// it returns its size, for a job of its own, and otherwise 0. A small
+// file's content may be left to the worker's ring, read with the others of
+// its directory by flushReads.
+func (wk *walk) recordFile(dirfd int, path string, d dirent, bufs *workerBufs) (big int64) {
 	e := baseline.Entry{Path: path, Type: baseline.TypeRegular}
 	fd, err := openRetryingNoatime(func(flags int) (int, error) { return openat(dirfd, d.cname, flags) })
 	var st unix.Stat_t
@@ -21,20 +22,20 @@ func (wk *walk) recordFile(dirfd int, path string, d dirent, bufs *workerBufs) (
 		if e.Type != 0 || e.Err != "" { // else it vanished
 			bufs.record(wk.w.Progress, e)
 		}
-		return false
+		return 0
 	}
 	if st.Size >= bigFile {
 		unix.Close(fd)
-		return true
+		return st.Size
 	}
 	e = entryFromStat(path, &st)
 	if wk.queueRead(fd, &e, bufs) {
-		return false
+		return 0
 	}
 	wk.readOpened(fd, &e, bufs)
 	unix.Close(fd)
 	bufs.record(wk.w.Progress, e)
-	return false
+	return 0
 }
 
 // openat is unix.Openat for a name already NUL-terminated: that one copies
@@ -49,13 +50,27 @@ func openat(dirfd int, name *byte, flags int) (int, error) {
 
 // hashBigFile records a large regular file as a job of its own.
 func (wk *walk) hashBigFile(path string, bufs *workerBufs) {
-	fd, err := openRetryingNoatime(func(flags int) (int, error) { return wk.openBeneath(path, flags) })
-	lstat := func(st *unix.Stat_t) error { return unix.Fstatat(wk.rootfd, path[1:], st, unix.AT_SYMLINK_NOFOLLOW) }
-	e := baseline.Entry{Path: path, Type: baseline.TypeRegular}
-	wk.fillFromOpen(fd, err, &e, bufs, lstat)
+	fd, e, ok := wk.openBig(path)
+	if ok {
+		wk.readOpened(fd, &e, bufs)
+		unix.Close(fd)
+	}
 	if e.Type != 0 || e.Err != "" {
 		bufs.record(wk.w.Progress, e)
 	}
+}
+
+// openBig opens the large regular file at path, as opened says: ok false
+// leaves fd closed and e to be recorded as it is (zero if it vanished).
+func (wk *walk) openBig(path string) (fd int, e baseline.Entry, ok bool) {
+	fd, err := openRetryingNoatime(func(flags int) (int, error) { return wk.openBeneath(path, flags) })
+	lstat := func(st *unix.Stat_t) error { return unix.Fstatat(wk.rootfd, path[1:], st, unix.AT_SYMLINK_NOFOLLOW) }
+	e = baseline.Entry{Path: path, Type: baseline.TypeRegular}
+	var st unix.Stat_t
+	if !opened(fd, err, &e, &st, lstat) {
+		return -1, e, false
+	}
+	return fd, entryFromStat(path, &st), true
 }
 
 // fillFromOpen completes e from an attempt to open a regular file, as
@@ -121,6 +136,11 @@ func opened(fd int, openErr error, e *baseline.Entry, st *unix.Stat_t, lstat fun
 // reads its xattrs.
 func (wk *walk) readOpened(fd int, e *baseline.Entry, bufs *workerBufs) {
 	e.Digest, e.Err = bufs.hash(wk.ctx, fd, e.Size, wk.limiter)
+	wk.hashed(fd, e, bufs)
+}
+
+// hashed completes e once its content is digested: progress, then xattrs.
+func (wk *walk) hashed(fd int, e *baseline.Entry, bufs *workerBufs) {
 	if p := wk.w.Progress; p != nil && e.Err == "" {
 		p.Bytes.Add(e.Size)
 	}

@@ -1,10 +1,12 @@
 package walk
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	pathpkg "path"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -48,8 +50,10 @@ type Walker struct {
 }
 
 // bigFile is the size from which a file is hashed as a job of its own, so
-// that one large file does not hold up the rest of its directory.
-const bigFile = 4 << 20
+// that one large file does not hold up the rest of its directory, and can
+// be hashed beside another (see hashBigPair). It is where mapping a file
+// starts to pay.
+const bigFile = mapMinBytes
 
 // Walk returns the entries in scope, sorted by path bytes. Its error is for
 // a root that cannot be walked at all; anything smaller is in an entry's Err.
@@ -108,7 +112,7 @@ func (w *Walker) WalkPathFunc(ctx context.Context, path string, visit func(batch
 	if err := unix.Fstat(rootfd, &st); err != nil {
 		return fmt.Errorf("stat root %s: %w", w.Root, err)
 	}
-	wk := &walk{w: w, ctx: ctx, rootfd: rootfd, rootDev: st.Dev, visit: visit}
+	wk := &walk{w: w, ctx: ctx, rootfd: rootfd, rootDev: st.Dev, visit: visit, pairs: w.pairs()}
 	if w.BytesPerSecond > 0 {
 		wk.limiter = &rateLimiter{rate: float64(w.BytesPerSecond)}
 	}
@@ -143,7 +147,8 @@ func (w *Walker) WalkPathFunc(ctx context.Context, path string, visit func(batch
 
 // job is a directory to list, or a large file to hash. A directory's entry
 // comes from its parent's lstat and is recorded by the job that lists it,
-// so that a listing error lands on the directory's own entry.
+// so that a listing error lands on the directory's own entry. A large
+// file's entry has its path and the size it had when listed.
 type job struct {
 	entry  baseline.Entry
 	dir    bool
@@ -154,9 +159,9 @@ type job struct {
 	unstated bool
 }
 
-// walk is the state of one WalkFunc: a LIFO of jobs shared by the pool.
-// Each job hands its batch of entries to visit, one batch at a time, and
-// outside the queue's lock.
+// walk is the state of one WalkFunc: a LIFO of directories and a queue of
+// large files, shared by the pool. Each job hands its batch of entries to
+// visit, one batch at a time, and outside the queue's lock.
 type walk struct {
 	w       *Walker
 	ctx     context.Context
@@ -165,10 +170,12 @@ type walk struct {
 	visit   func([]baseline.Entry)
 	visitMu sync.Mutex   // visit is called one batch at a time
 	limiter *rateLimiter // nil: no limit
+	pairs   bool         // hash large files two at a time
 
 	mu   sync.Mutex
 	cond *sync.Cond
-	jobs []job
+	jobs []job // directories
+	bigs []job // large files, smallest first
 	busy int
 }
 
@@ -188,28 +195,37 @@ func (wk *walk) work() {
 	}()
 	for {
 		wk.mu.Lock()
-		for len(wk.jobs) == 0 && wk.busy > 0 && wk.ctx.Err() == nil {
+		for len(wk.jobs)+len(wk.bigs) == 0 && wk.busy > 0 && wk.ctx.Err() == nil {
 			wk.cond.Wait()
 		}
-		if len(wk.jobs) == 0 || wk.ctx.Err() != nil {
+		if len(wk.jobs)+len(wk.bigs) == 0 || wk.ctx.Err() != nil {
 			wk.cond.Broadcast()
 			wk.mu.Unlock()
 			return
 		}
-		j := wk.jobs[len(wk.jobs)-1]
-		wk.jobs = wk.jobs[:len(wk.jobs)-1]
+		j, partner := wk.take()
 		wk.busy++
 		wk.mu.Unlock()
 
 		var more []job
-		if j.dir {
+		switch {
+		case j.dir:
 			more = wk.listDir(j, bufs)
-		} else {
+		case partner != nil:
+			wk.hashBigPair(j.entry.Path, partner.entry.Path, bufs)
+		default:
 			wk.hashBigFile(j.entry.Path, bufs)
 		}
 
 		wk.mu.Lock()
-		wk.jobs = append(wk.jobs, more...)
+		for _, m := range more {
+			if m.dir {
+				wk.jobs = append(wk.jobs, m)
+			} else {
+				i, _ := slices.BinarySearchFunc(wk.bigs, m.entry.Size, func(b job, size int64) int { return cmp.Compare(b.entry.Size, size) })
+				wk.bigs = slices.Insert(wk.bigs, i, m)
+			}
+		}
 		wk.cond.Broadcast()
 		wk.mu.Unlock()
 		wk.hand(bufs)
@@ -218,6 +234,29 @@ func (wk *walk) work() {
 		wk.cond.Broadcast()
 		wk.mu.Unlock()
 	}
+}
+
+// take takes the next job off the queues, with wk.mu held: the two largest
+// files as a pair while that leaves the other workers something to do, a
+// directory otherwise, and the largest file alone when no directory is
+// left. Largest first, so that the walk does not end on one long file;
+// pairs of near sizes, so that the two hash side by side to the end of the
+// smaller. Without pairs, a large file is taken as soon as it is listed.
+func (wk *walk) take() (j job, partner *job) {
+	n := len(wk.bigs)
+	switch {
+	case wk.pairs && n >= 2 && n-2+len(wk.jobs) >= wk.w.Workers-1:
+		j, p := wk.bigs[n-1], wk.bigs[n-2]
+		wk.bigs = wk.bigs[:n-2]
+		return j, &p
+	case n > 0 && (!wk.pairs || len(wk.jobs) == 0):
+		j = wk.bigs[n-1]
+		wk.bigs = wk.bigs[:n-1]
+		return j, nil
+	}
+	j = wk.jobs[len(wk.jobs)-1]
+	wk.jobs = wk.jobs[:len(wk.jobs)-1]
+	return j, nil
 }
 
 // maxBatch is the most entries a batch holds: a directory of 100,000
@@ -335,8 +374,8 @@ func (wk *walk) listDir(j job, bufs *workerBufs) []job {
 		path := prefix + name
 		rule := w.Rules.Match(path)
 		if d.dtype == unix.DT_REG && !rule.Ignore && w.Known == nil {
-			if big := wk.recordFile(fd, path, d, bufs); big {
-				more = append(more, job{entry: baseline.Entry{Path: path}})
+			if size := wk.recordFile(fd, path, d, bufs); size > 0 {
+				more = append(more, job{entry: baseline.Entry{Path: path, Size: size}})
 			}
 			continue
 		}
@@ -366,8 +405,8 @@ func (wk *walk) listDir(j job, bufs *workerBufs) []job {
 			bufs.record(w.Progress, e)
 			continue
 		case e.Type == baseline.TypeRegular: // d_type was unknown, or a fast scan found it changed
-			if big := wk.recordFile(fd, path, d, bufs); big {
-				more = append(more, job{entry: baseline.Entry{Path: path}})
+			if size := wk.recordFile(fd, path, d, bufs); size > 0 {
+				more = append(more, job{entry: baseline.Entry{Path: path, Size: size}})
 			}
 			continue
 		case e.Type == baseline.TypeSymlink:

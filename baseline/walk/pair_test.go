@@ -1,0 +1,137 @@
+package walk
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"driftd/baseline"
+	"driftd/baseline/sha256x2"
+)
+
+// writeBig writes files of the given sizes under root/big, random content
+// each, and returns their contents by walk path.
+func writeBig(t *testing.T, root string, sizes []int) map[string][]byte {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(3, 4))
+	os.Mkdir(filepath.Join(root, "big"), 0o755)
+	files := map[string][]byte{}
+	for i, size := range sizes {
+		data := make([]byte, size)
+		for k := range data {
+			data[k] = byte(rng.Uint32())
+		}
+		p := fmt.Sprintf("/big/f%d", i)
+		if err := os.WriteFile(filepath.Join(root, p), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		files[p] = data
+	}
+	return files
+}
+
+// checkDigests walks root and checks every file of files has its content's
+// digest, and no error.
+func checkDigests(t *testing.T, root string, workers int, files map[string][]byte) {
+	t.Helper()
+	w := &Walker{Root: root, Rules: mustRules(t, matrixRules), Workers: workers}
+	entries, err := w.Walk(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := 0
+	for _, e := range entries {
+		if data, ok := files[e.Path]; ok {
+			seen++
+			if e.Err != "" || e.Digest != sha256.Sum256(data) {
+				t.Errorf("%s (%d bytes): %q, digest %x, want %x", e.Path, len(data), e.Err, e.Digest[:8], sha256.Sum256(data))
+			}
+		}
+	}
+	if seen != len(files) {
+		t.Fatalf("%d of %d files walked", seen, len(files))
+	}
+}
+
+// TestPairedHash walks large files of sizes on each side of a block, of a
+// window and of each other, equal and not: hashed two at a time, each must
+// have its own content's digest, and the pairs must have been used.
+func TestPairedHash(t *testing.T) {
+	if !sha256x2.Available() {
+		t.Skip("no SHA-NI on this CPU: large files are hashed one at a time, as TestMappedHash covers")
+	}
+	sizes := []int{bigFile, bigFile, bigFile + 63, bigFile + 64, mapWindow, mapWindow, mapWindow + 1, 2*mapWindow + 4097, 2 * mapWindow, 3*mapWindow - 1}
+	root := t.TempDir()
+	files := writeBig(t, root, sizes)
+	for _, workers := range []int{1, 2} {
+		before := pairedFiles.Load()
+		checkDigests(t, root, workers, files)
+		if paired := pairedFiles.Load() - before; paired < int64(len(sizes)-2*workers) {
+			t.Errorf("%d workers: %d of %d files hashed in pairs", workers, paired, len(sizes))
+		}
+	}
+}
+
+// TestPairedFileResized: a file cut short or grown while it is hashed in a
+// pair must not crash the walk nor get the digest of what was mapped: it
+// is hashed again alone, as it is now. A cut faults the pair, so both
+// files are; a file that grew leaves its partner's digest standing.
+func TestPairedFileResized(t *testing.T) {
+	if !sha256x2.Available() {
+		t.Skip("no SHA-NI on this CPU: nothing is hashed in pairs")
+	}
+	for _, c := range []struct {
+		name   string
+		at     int64 // the window at whose mapping the file changes
+		size   int64
+		paired int64 // files whose digest the pair gives
+	}{
+		{"cut in the first window", 0, 100, 0},
+		{"cut in a later window", mapWindow, mapWindow + 5000, 0},
+		{"grown", 0, 3*mapWindow + 1, 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			root := t.TempDir()
+			files := writeBig(t, root, []int{3 * mapWindow, 3*mapWindow - 10})
+			resized := filepath.Join(root, "big/f0")
+			afterMapTest = func(off int64) {
+				if off == c.at {
+					if err := os.Truncate(resized, c.size); err != nil {
+						panic(err)
+					}
+				}
+			}
+			defer func() { afterMapTest = nil }()
+			now := make([]byte, c.size)
+			copy(now, files["/big/f0"])
+			files["/big/f0"] = now
+			before := pairedFiles.Load()
+			checkDigests(t, root, 1, files)
+			if paired := pairedFiles.Load() - before; paired != c.paired {
+				t.Errorf("%d files took the pair's digest, want %d", paired, c.paired)
+			}
+		})
+	}
+}
+
+// TestPairTakesLargestFirst: with pairs, the two largest files go
+// together, while a directory is left for the other worker.
+func TestPairTakesLargestFirst(t *testing.T) {
+	wk := &walk{w: &Walker{Workers: 2}, pairs: true}
+	for _, size := range []int64{5, 1, 9, 7} {
+		wk.bigs = append(wk.bigs, job{entry: baseline.Entry{Path: fmt.Sprint(size), Size: size}})
+	}
+	wk.bigs = []job{wk.bigs[1], wk.bigs[0], wk.bigs[3], wk.bigs[2]} // smallest first, as work keeps them
+	j, p := wk.take()
+	if p == nil || j.entry.Size != 9 || p.entry.Size != 7 {
+		t.Fatalf("took %v and %v, want 9 and 7 together", j.entry.Size, p)
+	}
+	j, p = wk.take() // two files left, nothing for another worker: one alone
+	if p != nil || j.entry.Size != 5 {
+		t.Fatalf("took %v and %v, want 5 alone", j.entry.Size, p)
+	}
+}
