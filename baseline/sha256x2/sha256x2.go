@@ -86,3 +86,17 @@ func (d *Digest) blocksGeneric(p []byte) {
 	}
 	d.n += uint64(len(p))
 }
+
+// Sum2 returns the SHA-256 digests of a and b, hashed side by side to the
+// end of the shorter.
+func Sum2(a, b []byte) (sa, sb [32]byte) {
+	da, db := New(), New()
+	common := min(len(a), len(b)) &^ (BlockSize - 1)
+	Blocks2(&da, &db, a[:common], b[:common])
+	ha, hb := da.Resume(), db.Resume()
+	ha.Write(a[common:])
+	hb.Write(b[common:])
+	ha.Sum(sa[:0])
+	hb.Sum(sb[:0])
+	return sa, sb
+}
