@@ -118,20 +118,31 @@ func TestPairedFileResized(t *testing.T) {
 	}
 }
 
-// TestPairTakesLargestFirst: with pairs, the two largest files go
-// together, while a directory is left for the other worker.
+// TestPairTakesLargestFirst: with pairs, directories first (the large
+// files wait to be all queued, in order of size), then the two largest
+// files together while that leaves the other worker a file, then alone.
+// Without pairs, a large file as soon as it is queued.
 func TestPairTakesLargestFirst(t *testing.T) {
-	wk := &walk{w: &Walker{Workers: 2}, pairs: true}
-	for _, size := range []int64{5, 1, 9, 7} {
-		wk.bigs = append(wk.bigs, job{entry: baseline.Entry{Path: fmt.Sprint(size), Size: size}})
+	queue := func(pairs bool) *walk {
+		wk := &walk{w: &Walker{Workers: 2}, pairs: pairs}
+		wk.jobs = []job{{entry: baseline.Entry{Path: "/dir"}, dir: true}}
+		for _, size := range []int64{1, 5, 7, 9} { // smallest first, as work keeps them
+			wk.bigs = append(wk.bigs, job{entry: baseline.Entry{Path: fmt.Sprint(size), Size: size}})
+		}
+		return wk
 	}
-	wk.bigs = []job{wk.bigs[1], wk.bigs[0], wk.bigs[3], wk.bigs[2]} // smallest first, as work keeps them
-	j, p := wk.take()
-	if p == nil || j.entry.Size != 9 || p.entry.Size != 7 {
+	wk := queue(true)
+	if j, p := wk.take(); !j.dir || p != nil {
+		t.Fatalf("with pairs, took %q and %v first, want the directory", j.entry.Path, p)
+	}
+	if j, p := wk.take(); p == nil || j.entry.Size != 9 || p.entry.Size != 7 {
 		t.Fatalf("took %v and %v, want 9 and 7 together", j.entry.Size, p)
 	}
-	j, p = wk.take() // two files left, nothing for another worker: one alone
-	if p != nil || j.entry.Size != 5 {
+	if j, p := wk.take(); p != nil || j.entry.Size != 5 { // two files left, one for each worker
 		t.Fatalf("took %v and %v, want 5 alone", j.entry.Size, p)
+	}
+	wk = queue(false)
+	if j, p := wk.take(); p != nil || j.entry.Size != 9 {
+		t.Fatalf("without pairs, took %q and %v first, want the largest file alone", j.entry.Path, p)
 	}
 }

@@ -236,26 +236,29 @@ func (wk *walk) work() {
 	}
 }
 
-// take takes the next job off the queues, with wk.mu held: the two largest
-// files as a pair while that leaves the other workers something to do, a
-// directory otherwise, and the largest file alone when no directory is
-// left. Largest first, so that the walk does not end on one long file;
-// pairs of near sizes, so that the two hash side by side to the end of the
-// smaller. Without pairs, a large file is taken as soon as it is listed.
+// take takes the next job off the queues, with wk.mu held. With pairs,
+// the directories come first, so that the large files are all queued, in
+// order of size, when they are taken: then the two largest go together
+// while that leaves the other workers a file each, and the rest alone.
+// Pairs of near sizes hash side by side to the end of the smaller (taken
+// as they were listed, a file of 146 MB went with one of 1 MB, and a
+// seventh of a bake of /usr was the longer files' tails hashed alone);
+// largest first, so that the walk does not end on one long file. Without
+// pairs, a large file is taken as soon as it is listed.
 func (wk *walk) take() (j job, partner *job) {
 	n := len(wk.bigs)
 	switch {
-	case wk.pairs && n >= 2 && n-2+len(wk.jobs) >= wk.w.Workers-1:
+	case len(wk.jobs) > 0 && (wk.pairs || n == 0):
+		j = wk.jobs[len(wk.jobs)-1]
+		wk.jobs = wk.jobs[:len(wk.jobs)-1]
+		return j, nil
+	case wk.pairs && n >= 2 && n-2 >= wk.w.Workers-1:
 		j, p := wk.bigs[n-1], wk.bigs[n-2]
 		wk.bigs = wk.bigs[:n-2]
 		return j, &p
-	case n > 0 && (!wk.pairs || len(wk.jobs) == 0):
-		j = wk.bigs[n-1]
-		wk.bigs = wk.bigs[:n-1]
-		return j, nil
 	}
-	j = wk.jobs[len(wk.jobs)-1]
-	wk.jobs = wk.jobs[:len(wk.jobs)-1]
+	j = wk.bigs[n-1]
+	wk.bigs = wk.bigs[:n-1]
 	return j, nil
 }
 
