@@ -30,15 +30,10 @@ var mappedFiles atomic.Int64
 func (b *workerBufs) hashMapped(ctx context.Context, fd int, size int64, limit *rateLimiter) (d [32]byte, errMsg string, ok bool) {
 	var window []byte
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	defer func() {
-		if r := recover(); r != nil {
-			if _, fault := r.(interface{ Addr() uintptr }); !fault {
-				panic(r)
-			}
-			unix.Munmap(window)
-			d, errMsg, ok = [32]byte{}, "", false
-		}
-	}()
+	defer recoverFault(func() {
+		unix.Munmap(window)
+		d, errMsg, ok = [32]byte{}, "", false
+	})
 	b.h.Reset()
 	for off := int64(0); off < size; off += mapWindow {
 		n := min(size-off, mapWindow)
@@ -53,11 +48,30 @@ func (b *workerBufs) hashMapped(ctx context.Context, fd int, size int64, limit *
 			return d, "not read: " + err.Error(), true // the walk returns ctx's error
 		}
 	}
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil || st.Size != size {
+	if !sizeIs(fd, size) {
 		return d, "", false
 	}
 	b.h.Sum(d[:0])
 	mappedFiles.Add(1)
 	return d, "", true
+}
+
+// recoverFault, deferred by a function that reads mappings with
+// debug.SetPanicOnFault on, turns a fault (a file cut short while mapped)
+// into a call of onFault, which unmaps and says the file is to be read
+// again; any other panic goes on.
+func recoverFault(onFault func()) {
+	if r := recover(); r != nil {
+		if _, fault := r.(interface{ Addr() uintptr }); !fault {
+			panic(r)
+		}
+		onFault()
+	}
+}
+
+// sizeIs reports whether the open file fd still has the size it was
+// mapped with: one that moved is read again.
+func sizeIs(fd int, size int64) bool {
+	var st unix.Stat_t
+	return unix.Fstat(fd, &st) == nil && st.Size == size
 }

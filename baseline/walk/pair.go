@@ -77,15 +77,10 @@ func hashPair(ctx context.Context, fds [2]int, sizes [2]int64, limit *rateLimite
 		}
 	}
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	defer func() {
-		if r := recover(); r != nil {
-			if _, fault := r.(interface{ Addr() uintptr }); !fault {
-				panic(r)
-			}
-			unmap()
-			d, errMsg, ok = [2][32]byte{}, "", [2]bool{}
-		}
-	}()
+	defer recoverFault(func() {
+		unmap()
+		d, errMsg, ok = [2][32]byte{}, "", [2]bool{}
+	})
 	lanes := [2]sha256x2.Digest{sha256x2.New(), sha256x2.New()}
 	var hs [2]hash.Hash // nil while the two run together
 	for off := int64(0); off < max(sizes[0], sizes[1]); off += mapWindow {
@@ -129,8 +124,7 @@ func hashPair(ctx context.Context, fds [2]int, sizes [2]int64, limit *rateLimite
 		}
 	}
 	for i, fd := range fds {
-		var st unix.Stat_t
-		if err := unix.Fstat(fd, &st); err == nil && st.Size == sizes[i] {
+		if sizeIs(fd, sizes[i]) {
 			hs[i].Sum(d[i][:0])
 			ok[i] = true
 			pairedFiles.Add(1)
