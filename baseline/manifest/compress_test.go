@@ -9,7 +9,8 @@ import (
 	"testing"
 )
 
-// TestDeflateRuns: runs cut into pieces deflated apart inflate, joined,
+// TestDeflateRuns: runs cut into pieces deflated apart inflate, joined, by
+// the standard library's inflater (as an older driftd reads them),
 // to the runs themselves, and the bytes depend on the runs alone, not on
 // the number of workers.
 func TestDeflateRuns(t *testing.T) {
