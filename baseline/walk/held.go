@@ -19,6 +19,7 @@ import (
 type held struct {
 	chunks [][]byte // filled in turn; never grown, so records never move
 	at     []heldAt // where each record is: no pointers either
+	tree   heldTree // each record's directory, found as it is added
 }
 
 // heldAt is where a record is.
@@ -95,6 +96,7 @@ func (h *held) add(e *baseline.Entry) {
 	}
 	*c = d
 	h.at = append(h.at, heldAt{chunk: int32(len(h.chunks) - 1), at: uint32(at)})
+	h.tree.add(e.Path)
 }
 
 func appendHeldStr(d []byte, s string) []byte {
