@@ -111,6 +111,12 @@ func heldStr(d []byte) (string, []byte) {
 	return unsafe.String(unsafe.SliceData(d[k:]), n), d[k+int(n):]
 }
 
+// path is the path of the record at r: its own bytes.
+func (h *held) path(r heldAt) string {
+	path, _ := heldStr(h.chunks[r.chunk][r.at:])
+	return path
+}
+
 // entry decodes the record r into e. Its strings share the record's bytes,
 // which stay as long as h does.
 func (h *held) entry(r heldRef, e *baseline.Entry) {

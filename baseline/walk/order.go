@@ -27,7 +27,7 @@ func (h *held) sortByPath(workers int) []heldRef {
 	for k := range parts {
 		wg.Go(func() {
 			for _, d := range dirs[k*len(dirs)/parts : (k+1)*len(dirs)/parts] {
-				d.sort(refs)
+				d.sort(h, refs)
 			}
 		})
 	}
@@ -109,11 +109,6 @@ func (t *heldTree) dirOf(path string) *heldDir {
 func (h *held) byDirectory() (grouped []heldRef, dirs []*heldDir, rootRecords []heldRef) {
 	t := &h.tree
 	t.init() // with no records, the root alone
-	ref := func(i int) heldRef {
-		r := heldRef{heldAt: h.at[i]}
-		r.path, _ = heldStr(h.chunks[r.chunk][r.at:])
-		return r
-	}
 	// Each directory's run of the list, filled in the walk's order.
 	next := 0
 	for _, d := range t.dirs {
@@ -123,11 +118,11 @@ func (h *held) byDirectory() (grouped []heldRef, dirs []*heldDir, rootRecords []
 	grouped = make([]heldRef, next)
 	for i, in := range t.in {
 		if in < 0 {
-			rootRecords = append(rootRecords, ref(i))
+			rootRecords = append(rootRecords, heldRef{path: h.path(h.at[i]), heldAt: h.at[i]})
 			continue
 		}
 		d := t.dirs[in]
-		grouped[d.hi] = ref(i)
+		grouped[d.hi] = heldRef{heldAt: h.at[i]} // its path is read by sort, on every core
 		d.hi++
 	}
 	// Link each directory into its parent, making the parents that hold
@@ -149,9 +144,12 @@ func parentDir(path string) string {
 	return path[:i]
 }
 
-// sort sorts d's records by name, and its subdirectories by name and "/":
-// "a.b/" sorts before "a/".
-func (d *heldDir) sort(refs []heldRef) {
+// sort reads d's records' paths out of h and sorts the records by name,
+// and its subdirectories by name and "/": "a.b/" sorts before "a/".
+func (d *heldDir) sort(h *held, refs []heldRef) {
+	for k := d.lo; k < d.hi; k++ {
+		refs[k].path = h.path(refs[k].heldAt)
+	}
 	p := d.prefix
 	slices.SortFunc(refs[d.lo:d.hi], func(a, b heldRef) int { return strings.Compare(a.path[p:], b.path[p:]) })
 	slices.SortFunc(d.subdirs, func(a, b subdir) int { return compareSubtrees(a.name, b.name) })
