@@ -28,7 +28,9 @@ type heldAt struct {
 	at    uint32
 }
 
-// heldRef is a record and its path, which is the record's own bytes.
+// heldRef is a record and its path, which is the record's own bytes: for
+// sorting a directory's few records, not a whole tree's, whose list
+// of strings the GC would scan on every cycle of the bake's end.
 type heldRef struct {
 	path string
 	heldAt
@@ -119,15 +121,15 @@ func (h *held) path(r heldAt) string {
 
 // entry decodes the record r into e. Its strings share the record's bytes,
 // which stay as long as h does.
-func (h *held) entry(r heldRef, e *baseline.Entry) {
-	_, d := heldStr(h.chunks[r.chunk][r.at:])
+func (h *held) entry(r heldAt, e *baseline.Entry) {
+	path, d := heldStr(h.chunks[r.chunk][r.at:])
 	str := func() (s string) {
 		s, d = heldStr(d)
 		return s
 	}
 	flags := d[1]
 	*e = baseline.Entry{
-		Path:  r.path,
+		Path:  path,
 		Type:  baseline.Type(d[0]),
 		Mode:  binary.LittleEndian.Uint32(d[2:]),
 		UID:   binary.LittleEndian.Uint32(d[6:]),
