@@ -97,7 +97,8 @@ func (t *heldTree) init() {
 }
 
 // dirOf is the directory of path, made if it is new. Its path is a copy:
-// a record's path is the walk's, and reused.
+// cut from a record's path, it would keep that whole string alive, which
+// is garbage once the record is held.
 func (t *heldTree) dirOf(path string) *heldDir {
 	d := t.byPath[path]
 	if d == nil {
