@@ -363,12 +363,13 @@ func loadTime(b *testing.B, f *fixture) time.Duration {
 	return loads[len(loads)/2]
 }
 
-// aideRun is AIDE at one worker setting: its inits, one a round, and
-// one check.
+// aideRun is AIDE at one worker setting, with its config and database:
+// its inits, one a round, and one check.
 type aideRun struct {
-	workers int
-	inits   []procRun
-	check   procRun
+	workers  int
+	conf, db string
+	inits    []procRun
+	check    procRun
 }
 
 type aideFigures struct {
@@ -379,12 +380,10 @@ type aideFigures struct {
 }
 
 // aideBench runs AIDE on one tree at each worker setting from 1 to the
-// core count, with a config and a database for each.
+// core count.
 type aideBench struct {
-	b     *testing.B
-	confs []string // by workers-1
-	dbs   []string
-	runs  []aideRun
+	b    *testing.B
+	runs []aideRun
 }
 
 func newAIDEBench(b *testing.B, dir, root string) *aideBench {
@@ -400,8 +399,7 @@ report_url=stdout
 Driftd = p+i+n+u+g+s+m+c+xattrs+acl+sha256
 %[3]s Driftd
 `, db, workers, regexp.QuoteMeta(root)), 0o644)
-		a.confs, a.dbs = append(a.confs, conf), append(a.dbs, db)
-		a.runs = append(a.runs, aideRun{workers: workers})
+		a.runs = append(a.runs, aideRun{workers: workers, conf: conf, db: db})
 	}
 	return a
 }
@@ -413,8 +411,9 @@ Driftd = p+i+n+u+g+s+m+c+xattrs+acl+sha256
 // went from 2.68 to 2.04 s).
 func (a *aideBench) init() {
 	for k := range a.runs {
-		a.runs[k].inits = append(a.runs[k].inits, timed(a.b, 0, "aide", "--config", a.confs[k], "--init"))
-		if err := os.Rename(a.dbs[k]+".new", a.dbs[k]); err != nil {
+		r := &a.runs[k]
+		r.inits = append(r.inits, timed(a.b, 0, "aide", "--config", r.conf, "--init"))
+		if err := os.Rename(r.db+".new", r.db); err != nil {
 			a.b.Fatal(err)
 		}
 	}
@@ -427,10 +426,10 @@ func (a *aideBench) check() aideFigures {
 	out := aideFigures{runs: a.runs}
 	for k := range out.runs {
 		r := &out.runs[k]
-		r.check = timed(a.b, 0, "aide", "--config", a.confs[k], "--check")
-		fi, _ := os.Stat(a.dbs[k])
+		r.check = timed(a.b, 0, "aide", "--config", r.conf, "--check")
+		fi, _ := os.Stat(r.db)
 		out.db = fi.Size()
-		os.Remove(a.dbs[k])
+		os.Remove(r.db)
 		init := best(r.inits).wall
 		if out.init == 0 || init < out.init {
 			out.init = init
