@@ -135,7 +135,7 @@ func opened(fd int, openErr error, e *baseline.Entry, st *unix.Stat_t, lstat fun
 // readOpened digests the content of the open regular file of e, then
 // reads its xattrs.
 func (wk *walk) readOpened(fd int, e *baseline.Entry, bufs *workerBufs) {
-	e.Digest, e.Err = bufs.hash(wk.ctx, fd, e.Size, wk.limiter)
+	e.Err = bufs.hash(wk.ctx, fd, e, wk.limiter)
 	wk.hashed(fd, e, bufs)
 }
 

@@ -34,10 +34,11 @@ func TestMappedHash(t *testing.T) {
 			t.Fatal(err)
 		}
 		before := mappedFiles.Load()
-		d, errMsg := newWorkerBufs(baseline.SHA256).hash(context.Background(), fd, int64(size), nil)
+		e := baseline.Entry{Path: p, Type: baseline.TypeRegular, Size: int64(size)}
+		errMsg := newWorkerBufs(baseline.SHA256).hash(context.Background(), fd, &e, nil)
 		unix.Close(fd)
-		if errMsg != "" || d != sha256.Sum256(data) {
-			t.Errorf("%d bytes: digest %x (%q), want %x", size, d[:8], errMsg, sha256.Sum256(data))
+		if errMsg != "" || e.Digest != sha256.Sum256(data) {
+			t.Errorf("%d bytes: digest %x (%q), want %x", size, e.Digest[:8], errMsg, sha256.Sum256(data))
 		}
 		if mapped := mappedFiles.Load() > before; mapped != (size >= mapMinBytes) {
 			t.Errorf("%d bytes: mapped %v", size, mapped)
@@ -94,9 +95,13 @@ func TestMappedFileResized(t *testing.T) {
 		}
 		os.WriteFile(p, data, 0o644)
 		bufs.h = &resizer{Hash: sha256.New(), path: p, size: size}
-		d, errMsg := bufs.hash(context.Background(), fd, int64(len(data)), nil)
-		if errMsg != "" || d != sha256.Sum256(now) {
-			t.Fatalf("to %d bytes: digest %x (%q), want that of the file as it is", size, d[:8], errMsg)
+		e := baseline.Entry{Path: p, Type: baseline.TypeRegular, Size: int64(len(data))}
+		errMsg := bufs.hash(context.Background(), fd, &e, nil)
+		if errMsg != "" || e.Digest != sha256.Sum256(now) {
+			t.Fatalf("to %d bytes: digest %x (%q), want that of the file as it is", size, e.Digest[:8], errMsg)
+		}
+		if e.Size != size {
+			t.Fatalf("to %d bytes: size %d beside the digest", size, e.Size)
 		}
 	}
 }

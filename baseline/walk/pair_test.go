@@ -35,7 +35,7 @@ func writeBig(t *testing.T, root string, sizes []int) map[string][]byte {
 }
 
 // checkDigests walks root and checks every file of files has its content's
-// digest, and no error.
+// digest, beside its content's size, and no error.
 func checkDigests(t *testing.T, root string, workers int, files map[string][]byte) {
 	t.Helper()
 	w := &Walker{Root: root, Rules: mustRules(t, matrixRules), Workers: workers}
@@ -49,6 +49,9 @@ func checkDigests(t *testing.T, root string, workers int, files map[string][]byt
 			seen++
 			if e.Err != "" || e.Digest != sha256.Sum256(data) {
 				t.Errorf("%s (%d bytes): %q, digest %x, want %x", e.Path, len(data), e.Err, e.Digest[:8], sha256.Sum256(data))
+			}
+			if e.Size != int64(len(data)) {
+				t.Errorf("%s: size %d beside the digest of %d bytes", e.Path, e.Size, len(data))
 			}
 		}
 	}

@@ -58,13 +58,16 @@ func getBufs(alg baseline.Hash) *workerBufs {
 	return b
 }
 
-// hash digests an open file of the given size, from a mapping when it is
-// large. A file whose length changes while it is read gets one more try,
-// then an error: never a wrong digest.
-func (b *workerBufs) hash(ctx context.Context, fd int, size int64, limit *rateLimiter) (d [32]byte, errMsg string) {
-	if size >= mapMinBytes {
-		if d, errMsg, ok := b.hashMapped(ctx, fd, size, limit); ok {
-			return d, errMsg
+// hash digests the open regular file of e into e.Digest, from a mapping
+// when it is large. A file whose length is not e's while it is read is
+// read once more, and e takes the fstat that read starts from: a digest is
+// recorded beside the size and times of the content it is of, never those
+// of an earlier moment. A second change is an error: never a wrong digest.
+func (b *workerBufs) hash(ctx context.Context, fd int, e *baseline.Entry, limit *rateLimiter) (errMsg string) {
+	if e.Size >= mapMinBytes {
+		if d, errMsg, ok := b.hashMapped(ctx, fd, e.Size, limit); ok {
+			e.Digest = d
+			return errMsg
 		}
 	}
 	for try := 0; ; try++ {
@@ -76,7 +79,7 @@ func (b *workerBufs) hash(ctx context.Context, fd int, size int64, limit *rateLi
 				continue
 			}
 			if err != nil {
-				return d, "read: " + err.Error()
+				return "read: " + err.Error()
 			}
 			if k == 0 {
 				break
@@ -84,27 +87,27 @@ func (b *workerBufs) hash(ctx context.Context, fd int, size int64, limit *rateLi
 			b.h.Write(b.read[:k])
 			n += int64(k)
 			if err := limit.wait(ctx, k); err != nil {
-				return d, "not read: " + err.Error() // the walk returns ctx's error
+				return "not read: " + err.Error() // the walk returns ctx's error
 			}
-			if k < len(b.read) && n >= size {
+			if k < len(b.read) && n >= e.Size {
 				break // a short read at the expected size is the end: saves a read per file
 			}
 		}
-		if n == size {
-			b.h.Sum(d[:0])
-			return d, ""
+		if n == e.Size {
+			b.h.Sum(e.Digest[:0])
+			return ""
 		}
 		if try == 1 {
-			return d, "changed while being read"
+			return "changed while being read"
 		}
 		var st unix.Stat_t
 		if err := unix.Fstat(fd, &st); err != nil {
-			return d, "fstat: " + err.Error()
+			return "fstat: " + err.Error()
 		}
 		if _, err := unix.Seek(fd, 0, 0); err != nil {
-			return d, "seek: " + err.Error()
+			return "seek: " + err.Error()
 		}
-		size = st.Size
+		*e = entryFromStat(e.Path, &st)
 	}
 }
 

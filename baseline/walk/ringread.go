@@ -118,7 +118,7 @@ func (wk *walk) flushReads(bufs *workerBufs) {
 				p.Bytes.Add(e.Size)
 			}
 		} else {
-			e.Digest, e.Err = bufs.hash(wk.ctx, f.fd, e.Size, wk.limiter)
+			e.Err = bufs.hash(wk.ctx, f.fd, e, wk.limiter)
 		}
 		if e.Err == "" {
 			e.Xattrs, e.Err = f.xattrs, f.xattrErr

@@ -61,7 +61,8 @@ func TestRingWalkIsReadWalk(t *testing.T) {
 }
 
 // TestRingReadOfAChangedFile: a file that grows or shrinks after its fstat
-// is read again with read(2), never digested at the size the ring saw.
+// is read again with read(2), never digested at the size the ring saw, and
+// its entry has the size its digest is of.
 func TestRingReadOfAChangedFile(t *testing.T) {
 	root := t.TempDir()
 	grows, shrinks := filepath.Join(root, "grows"), filepath.Join(root, "shrinks")
@@ -92,6 +93,9 @@ func TestRingReadOfAChangedFile(t *testing.T) {
 		e := bufs.batch[i]
 		if e.Err != "" || e.Digest != sha256.Sum256([]byte(want)) {
 			t.Errorf("%s: digest of %q wanted, got err %q", e.Path, want, e.Err)
+		}
+		if e.Size != int64(len(want)) {
+			t.Errorf("%s: size %d beside the digest of %d bytes", e.Path, e.Size, len(want))
 		}
 	}
 	if len(bufs.ring.files) != 0 {
